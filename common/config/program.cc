@@ -1,0 +1,64 @@
+#include "common/config/program.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/version/version.h"
+
+namespace kgw::config {
+
+std::string VersionLine(absl::string_view program) {
+  return absl::StrCat(program, " ", kVersion, " (commit ", kGitCommit, ")");
+}
+
+void ExitWithConfigError(absl::string_view program, absl::string_view message) {
+  std::cerr << program << ": " << message << std::endl;
+  std::exit(kExitBadConfig);
+}
+
+CommandLine ParseCommandLineOrExit(const ProgramInfo& info, int argc, char** argv) {
+  std::vector<std::string> flags;
+  std::vector<std::string> positional;
+  bool check_config = false;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (info.allow_positional && !absl::StartsWith(arg, "--")) {
+      positional.assign(argv + i, argv + argc);
+      break;
+    }
+    if (arg == "--help" || arg == "-h") {
+      std::string usage(info.name);
+      if (!info.positional_usage.empty()) usage = absl::StrCat(usage, " ", info.positional_usage);
+      std::cout << HelpText(usage, info.summary, info.specs);
+      std::exit(kExitOk);
+    }
+    if (arg == "--version") {
+      std::cout << VersionLine(info.name) << std::endl;
+      std::exit(kExitOk);
+    }
+    if (arg == "--check-config") {
+      check_config = true;
+      continue;
+    }
+    flags.emplace_back(arg);
+    // "--name value": keep the value with its flag so it is not taken for a command.
+    if (absl::StartsWith(arg, "--") && arg.find('=') == absl::string_view::npos && i + 1 < argc) {
+      flags.emplace_back(argv[++i]);
+    }
+  }
+  std::map<std::string, std::string> env = ProcessEnvironment();
+  absl::StatusOr<Settings> settings = Parse(info.specs, env, flags);
+  if (!settings.ok()) ExitWithConfigError(info.name, settings.status().message());
+  return CommandLine{*std::move(settings), check_config,
+                     UnknownVariables(info.specs, env, info.env_prefixes), std::move(positional)};
+}
+
+void PrintEffectiveConfig(const Settings& settings) {
+  for (const std::string& line : settings.Describe()) std::cout << line << "\n";
+  std::cout.flush();
+}
+
+}  // namespace kgw::config

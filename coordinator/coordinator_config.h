@@ -1,0 +1,28 @@
+// Configuration of kgw-coordinator: the shared gateway-node settings plus the
+// gRPC endpoint agents and kgwctl connect to.
+#ifndef KGW_COORDINATOR_COORDINATOR_CONFIG_H_
+#define KGW_COORDINATOR_COORDINATOR_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/config/gateway_settings.h"
+#include "common/config/settings.h"
+
+namespace kgw::coordinator {
+
+struct CoordinatorConfig {
+  config::GatewayNodeConfig node;
+  std::string grpc_bind_host;
+  int grpc_port = 0;
+};
+
+std::vector<config::SettingSpec> CoordinatorSettingSpecs();
+
+// InvalidArgument with a one-line message when settings contradict each other.
+absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(config::Settings& settings);
+
+}  // namespace kgw::coordinator
+
+#endif  // KGW_COORDINATOR_COORDINATOR_CONFIG_H_
