@@ -17,8 +17,9 @@ function(kgw_configure_target target)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
   if(KGW_SANITIZE)
-    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
-                                             -fno-sanitize-recover=all)
+    # -O1 keeps sanitizer builds quick to compile and their stacks readable.
+    target_compile_options(${target} PRIVATE -O1 -fsanitize=address,undefined
+                                             -fno-omit-frame-pointer -fno-sanitize-recover=all)
     target_link_options(${target} PUBLIC -fsanitize=address,undefined)
   endif()
 endfunction()

@@ -6,10 +6,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 dir="${ROOT}/build"
-extra=()
+extra=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 case "${1:-}" in
   "") ;;
-  --asan) dir="${ROOT}/build-asan"; extra=(-DKGW_SANITIZE=ON) ;;
+  # Debug keeps DCHECKs and asserts on under the sanitizers.
+  --asan) dir="${ROOT}/build-asan"; extra=(-DCMAKE_BUILD_TYPE=Debug -DKGW_SANITIZE=ON) ;;
   *) echo "usage: $0 [--asan]" >&2; exit 2 ;;
 esac
 
@@ -17,5 +18,5 @@ esac
 export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw/ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
 
-cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${extra[@]}" >/dev/null
+cmake -S "$ROOT" -B "$dir" -G Ninja "${extra[@]}" >/dev/null
 ninja -C "$dir"

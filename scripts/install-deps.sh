@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libasio-dev prometheus-cpp-dev libbenchmark-dev
   # test tools: a JDK and Maven for the Kafka harness, kcat and haproxy as reference peers
   default-jdk-headless maven kcat haproxy openssl unzip procps netcat-openbsd
+  # code generation (the Kafka codec is generated from message descriptions)
+  python3
 )
 
 missing=()

@@ -56,7 +56,22 @@ step "unit tests (ASan+UBSan)"
 run_ctest --test-dir build-asan -L unit
 
 cluster() { "$ROOT/tests/kafka/kafka-cluster.sh" "$@"; }
-trap 'step "stopping Kafka"; cluster stop || true' EXIT
+# Stops the cluster and checks that every process it started is gone: the
+# harness promises to leave nothing behind, and this holds it to that.
+stop_cluster() {
+  step "stopping Kafka"
+  local pids
+  pids="$(cat "$KGW_KAFKA_DIR"/node-*/pid "$KGW_KAFKA_DIR"/watchdog.pid 2>/dev/null || true)"
+  cluster stop || status=1
+  for pid in $pids; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "kafka harness left process $pid running after stop" >&2
+      status=1
+    fi
+  done
+}
+# Keep a failing command's exit code (set -e) when it is the reason we exit.
+trap 'rc=$?; stop_cluster; if ((rc == 0)); then rc=$status; fi; exit "$rc"' EXIT
 
 step "starting Kafka (3 brokers, racks a/b/c, SASL and TLS listeners)"
 cluster start --security
@@ -70,6 +85,8 @@ run_ctest --test-dir build -L e2e
 step "end-to-end tests (ASan+UBSan)"
 run_ctest --test-dir build-asan -L e2e
 
+trap - EXIT
+stop_cluster
 step "done in ${SECONDS}s"
 echo "tests: ${passed} passed, ${failed} failed"
 exit "$status"

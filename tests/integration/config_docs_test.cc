@@ -3,7 +3,6 @@
 // default, and every setting named in a table row is one the code knows.
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -27,11 +26,15 @@ std::string ReadDoc() {
 // Table rows of the form "| `NAME` | ... |", keyed by NAME.
 std::map<std::string, std::string> DocumentedRows(const std::string& doc) {
   std::map<std::string, std::string> rows;
-  std::regex row(R"(^\| `([A-Z][A-Z0-9_]+)` \|.*$)");
   std::istringstream lines(doc);
   for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (std::regex_match(line, m, row)) rows[m[1]] = line;
+    if (line.rfind("| `", 0) != 0) continue;
+    size_t end = line.find("` |", 3);
+    if (end == std::string::npos) continue;
+    std::string name = line.substr(3, end - 3);
+    bool is_setting = !name.empty() && name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                                           std::string::npos;
+    if (is_setting) rows[name] = line;
   }
   return rows;
 }

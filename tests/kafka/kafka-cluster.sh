@@ -1,0 +1,793 @@
+#!/usr/bin/env bash
+# A throwaway three-node Apache Kafka cluster (KRaft, combined broker+controller
+# nodes) on 127.0.0.1 for kgw's integration tests and benchmarks.
+#
+#   tests/kafka/kafka-cluster.sh start|stop|status [options]     (--help for all)
+#
+# The brokers run straight from the Maven-resolved jars (see pom.xml next to this
+# file), so no Kafka distribution has to be downloaded or installed.
+set -euo pipefail
+
+SCRIPT="$(readlink -f "${BASH_SOURCE[0]}")"
+readonly SCRIPT
+readonly SCRIPT_DIR="${SCRIPT%/*}"
+readonly POM="$SCRIPT_DIR/pom.xml"
+readonly NODES=(1 2 3)
+readonly RACKS=(- a b c) # indexed by node id
+readonly USERS=(admin alice)
+readonly PASSWORDS=(admin-secret alice-secret)
+readonly WATCHDOG_TAG=kgw-kafka-watchdog
+
+usage() {
+	cat <<EOF
+Usage: ${0##*/} start|stop|status [options]
+
+Runs a three-node Apache Kafka cluster (KRaft, every node both broker and
+controller, racks a/b/c) on 127.0.0.1 for tests.
+
+Commands:
+  start    Fetch the broker jars if not cached, format fresh storage and start
+           the three nodes; wait until all brokers are registered. If the
+           cluster is already up, only report it. The last line on stdout is
+           the PLAINTEXT bootstrap list; everything else goes to stderr.
+  stop     Stop the nodes and the watchdog that this harness started (from the
+           pid files in the state dir). Succeeds quietly when nothing runs.
+  status   Print id, rack, pid and liveness of each node, then the bootstrap
+           list. Exits 0 only if all nodes are alive and registered.
+
+Options (each overrides the environment variable named after it):
+  --dir DIR          State dir: configs, data, logs, pids, certificates.
+                     [KGW_KAFKA_DIR, default /tmp/kgw-kafka]
+  --port-base N      Listener ports are N+id (PLAINTEXT), N+100+id
+                     (CONTROLLER), N+200+id (SASL_PLAINTEXT), N+300+id (SSL).
+                     [KGW_KAFKA_PORT_BASE, default 19090]
+  --heap SIZE        Java heap per node, used for -Xms and -Xmx.
+                     [KGW_KAFKA_HEAP, default 384m]
+  --security         Also open SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256/512) and
+                     SSL listeners, with generated certificates.
+                     [KGW_KAFKA_SECURITY=1, default off]
+  --timeout SECS     Give up if the cluster is not ready after SECS seconds.
+                     [KGW_KAFKA_START_TIMEOUT, default 120]
+  --ttl SECS         A watchdog stops the cluster SECS seconds after start.
+                     [KGW_KAFKA_TTL, default 10800]
+  -h, --help         Show this help.
+
+Other environment:
+  KGW_CACHE_DIR      Jar cache root [default \${XDG_CACHE_HOME:-\$HOME/.cache}/kgw];
+                     jars go to KGW_CACHE_DIR/kafka-VERSION/libs.
+  KGW_KAFKA_JAVA_OPTS  Extra JVM options for each node (word-split).
+  KGW_KAFKA_CDS      1 (default) keeps a class-data-sharing archive of the
+                     broker's classes next to the jar cache, recorded by the
+                     first run and used by later ones to start faster; 0 = off.
+  JAVA_HOME          If set, \$JAVA_HOME/bin/java is used instead of java.
+
+Users (with --security): admin/admin-secret and alice/alice-secret, for PLAIN,
+SCRAM-SHA-256 and SCRAM-SHA-512. After start, DIR/cluster.env holds the
+bootstrap lists, certificate paths and credentials as KEY=value lines.
+EOF
+}
+
+log() { printf 'kafka-cluster: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# ---------------------------------------------------------------- options ---
+
+CMD=""
+DIR="${KGW_KAFKA_DIR:-/tmp/kgw-kafka}"
+PORT_BASE="${KGW_KAFKA_PORT_BASE:-19090}"
+HEAP="${KGW_KAFKA_HEAP:-384m}"
+SECURITY="${KGW_KAFKA_SECURITY:-0}"
+START_TIMEOUT="${KGW_KAFKA_START_TIMEOUT:-120}"
+TTL="${KGW_KAFKA_TTL:-10800}"
+CDS="${KGW_KAFKA_CDS:-1}"
+CACHE_ROOT="${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw}"
+JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+
+need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help)"; }
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	start | stop | status)
+		[[ -z $CMD ]] || die "only one command allowed (got '$CMD' and '$1')"
+		CMD=$1
+		;;
+	--dir)
+		need_arg "$@"
+		DIR=$2
+		shift
+		;;
+	--dir=*) DIR=${1#*=} ;;
+	--port-base)
+		need_arg "$@"
+		PORT_BASE=$2
+		shift
+		;;
+	--port-base=*) PORT_BASE=${1#*=} ;;
+	--heap)
+		need_arg "$@"
+		HEAP=$2
+		shift
+		;;
+	--heap=*) HEAP=${1#*=} ;;
+	--timeout)
+		need_arg "$@"
+		START_TIMEOUT=$2
+		shift
+		;;
+	--timeout=*) START_TIMEOUT=${1#*=} ;;
+	--ttl)
+		need_arg "$@"
+		TTL=$2
+		shift
+		;;
+	--ttl=*) TTL=${1#*=} ;;
+	--security) SECURITY=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*) die "unknown option or command '$1' (see --help)" ;;
+	esac
+	shift
+done
+
+[[ -n $CMD ]] || {
+	usage >&2
+	exit 2
+}
+[[ $CDS == 0 || $CDS == 1 ]] || die "KGW_KAFKA_CDS must be 0 or 1, not '$CDS'"
+case $SECURITY in
+1 | true | yes | on) SECURITY=1 ;;
+0 | false | no | off | "") SECURITY=0 ;;
+*) die "KGW_KAFKA_SECURITY must be 0 or 1, not '$SECURITY'" ;;
+esac
+if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 303 > 65535)); then
+	die "port base must be a number from 1024 to 65232, not '$PORT_BASE'"
+fi
+[[ $HEAP =~ ^[0-9]+[kKmMgG]?$ ]] || die "heap must look like 384m or 1g, not '$HEAP'"
+[[ $START_TIMEOUT =~ ^[0-9]+$ && $START_TIMEOUT -gt 0 ]] || die "timeout must be a positive number of seconds"
+[[ $TTL =~ ^[0-9]+$ && $TTL -gt 0 ]] || die "ttl must be a positive number of seconds"
+[[ -n $DIR ]] || die "state dir must not be empty"
+# The dir ends up in log.dirs (comma-separated) and in JVM arguments, and the
+# stop guard matches it inside /proc/PID/cmdline, so keep it plain.
+[[ $DIR =~ ^[A-Za-z0-9._/+@~-]+$ ]] || die "state dir '$DIR' may only contain letters, digits and ._/+@~-"
+DIR="$(readlink -m "$DIR")"
+[[ $DIR != / ]] || die "refusing to use / as the state dir"
+
+port() { echo $((PORT_BASE + $1 + $2)); } # port OFFSET NODE
+bootstrap_for() {                        # bootstrap_for OFFSET
+	local n out=""
+	for n in "${NODES[@]}"; do out+="${out:+,}127.0.0.1:$(port "$1" "$n")"; done
+	echo "$out"
+}
+
+# -------------------------------------------------------------- processes ---
+
+# True if PID runs and its command line has exactly the argument ARG: a pid
+# file can outlive its process and the number be reused by something else.
+pid_matches() { # pid_matches PID ARG
+	local pid=$1 arg=$2 state
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	# A zombie still has a /proc entry but is gone for our purposes.
+	state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || return 1
+	[[ $state != Z ]] || return 1
+	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -Fxq -- "$arg"
+}
+
+node_dir() { echo "$DIR/node-$1"; }
+node_props() { echo "$DIR/node-$1/server.properties"; }
+node_pid() { cat "$DIR/node-$1/pid" 2>/dev/null || true; }
+node_alive() { pid_matches "$(node_pid "$1")" "$(node_props "$1")"; }
+
+any_alive() {
+	local n
+	for n in "${NODES[@]}"; do node_alive "$n" && return 0; done
+	return 1
+}
+
+# kcat's metadata listing starts with " N brokers:"; a broker shows up there
+# once it is registered and unfenced, so this counts ready brokers.
+brokers_seen() { # brokers_seen HOST:PORT [kcat -X options...]
+	local addr=$1
+	shift
+	kcat -L -q -b "$addr" -m 1 "$@" 2>/dev/null | sed -n 's/^ *\([0-9][0-9]*\) brokers:.*/\1/p' | head -n1
+}
+
+all_registered() {
+	local n seen
+	for n in "${NODES[@]}"; do
+		seen=$(brokers_seen "127.0.0.1:$(port 0 "$n")") || return 1
+		[[ $seen == "${#NODES[@]}" ]] || return 1
+	done
+	return 0
+}
+
+# Proves that the advertised credentials and certificates work before they are
+# handed out. PLAIN, not SCRAM: librdkafka before 2.6.1 (Debian 12's kcat has
+# 2.0.2) builds a SCRAM proof that Kafka 4 rejects. SCRAM needs no extra wait:
+# its credentials come from the format step, ahead of the broker's own
+# registration in the metadata log, so a registered broker already has them.
+secure_listeners_ready() {
+	local n seen
+	for n in "${NODES[@]}"; do
+		seen=$(brokers_seen "127.0.0.1:$(port 200 "$n")" -X security.protocol=SASL_PLAINTEXT \
+			-X sasl.mechanisms=PLAIN -X sasl.username="${USERS[1]}" -X sasl.password="${PASSWORDS[1]}") || return 1
+		[[ $seen == "${#NODES[@]}" ]] || return 1
+		seen=$(brokers_seen "127.0.0.1:$(port 300 "$n")" -X security.protocol=SSL \
+			-X ssl.ca.location="$DIR/tls/ca.pem") || return 1
+		[[ $seen == "${#NODES[@]}" ]] || return 1
+	done
+	return 0
+}
+
+show_logs() { # show_logs NODE
+	local d f
+	d=$(node_dir "$1")
+	for f in "$d/stdout.log" "$d/server.log"; do
+		[[ -s $f ]] || continue
+		# A dying broker's last lines are mostly its orderly shutdown; the
+		# cause is in the first errors.
+		if grep -qE '^\[[^]]*\] (ERROR|FATAL)' "$f"; then
+			printf '\n---- first errors in %s ----\n' "$f" >&2
+			grep -m 3 -A 4 -E '^\[[^]]*\] (ERROR|FATAL)' "$f" >&2 || true
+		fi
+		printf '\n---- last 30 lines of %s ----\n' "$f" >&2
+		tail -n 30 "$f" >&2
+	done
+}
+
+# Ends the watchdog's whole process group (it is a session leader), so its
+# pending sleep goes too. Not when the watchdog itself is the one stopping.
+stop_watchdog() {
+	local f="$DIR/watchdog.pid" pid
+	pid=$(cat "$f" 2>/dev/null) || return 0
+	if [[ $pid != "$$" ]] && pid_matches "$pid" "$WATCHDOG_TAG" && pid_matches "$pid" "$DIR"; then
+		kill -TERM -- "-$pid" 2>/dev/null || true
+	fi
+	rm -f "$f"
+}
+
+count_alive() {
+	local n c=0
+	for n in "${NODES[@]}"; do node_alive "$n" && c=$((c + 1)); done
+	echo "$c"
+}
+
+# True once node N's broker half has finished shutting down; only the
+# controller half, which needs no quorum, is then left.
+broker_shut_down() { grep -q "\[BrokerServer id=$1\] shut down completed" "$DIR/node-$1/server.log" 2>/dev/null; }
+
+do_stop() {
+	local n pid pids=() deadline lone_since=""
+	stop_watchdog
+	# All at once: each broker half asks the controller quorum for a controlled
+	# shutdown, which is quick while the quorum still stands.
+	for n in "${NODES[@]}"; do
+		pid=$(node_pid "$n")
+		if node_alive "$n"; then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$n:$pid")
+		fi
+	done
+	if ((${#pids[@]} > 0)); then
+		log "stopping nodes ${pids[*]%%:*}"
+		deadline=$((SECONDS + 30))
+		while ((SECONDS < deadline)) && any_alive; do
+			# A node left alone has no quorum (2 of 3) to grant its controlled
+			# shutdown and would wait five minutes for one. Its data is thrown
+			# away at the next start anyway, so a short grace is enough.
+			if (($(count_alive) < 2)); then
+				lone_since=${lone_since:-$SECONDS}
+				for n in "${NODES[@]}"; do
+					if node_alive "$n" && ! broker_shut_down "$n" && ((SECONDS - lone_since >= 5)); then
+						log "node $n cannot finish a controlled shutdown without a quorum; killing it"
+						kill -KILL "$(node_pid "$n")" 2>/dev/null || true
+					fi
+				done
+			fi
+			sleep 0.2
+		done
+		for n in "${NODES[@]}"; do
+			if node_alive "$n"; then
+				log "node $n ignored SIGTERM for 30 s; killing it"
+				kill -KILL "$(node_pid "$n")" 2>/dev/null || true
+			fi
+		done
+		deadline=$((SECONDS + 10))
+		while ((SECONDS < deadline)) && any_alive; do sleep 0.1; done
+		! any_alive || die "could not stop every node; see ps for pids in $DIR/node-*/pid"
+	fi
+	for n in "${NODES[@]}"; do rm -f "$DIR/node-$n/pid"; done
+	rm -f "$DIR/cluster.env"
+}
+
+# ------------------------------------------------------------------ status ---
+
+# The port base a running cluster was started with (from node 1's config), so
+# that status and start look at the ports actually in use.
+running_port_base() {
+	local p
+	p=$(sed -n 's|^listeners=PLAINTEXT://127\.0\.0\.1:\([0-9]*\),.*|\1|p' "$(node_props 1)" 2>/dev/null) || true
+	[[ -n $p ]] && echo $((p - 1))
+	return 0
+}
+
+# Prints the node table to fd OUT and the bootstrap list to stdout.
+do_status() { # do_status OUT_FD
+	local out=$1 n pid state rack alive=0 registered=0 boot running
+	if any_alive; then
+		running=$(running_port_base)
+		PORT_BASE=${running:-$PORT_BASE}
+	fi
+	boot=$(bootstrap_for 0)
+	for n in "${NODES[@]}"; do
+		pid=$(node_pid "$n")
+		rack=$(sed -n 's/^broker.rack=//p' "$(node_props "$n")" 2>/dev/null || true)
+		if node_alive "$n"; then
+			state=alive
+			alive=$((alive + 1))
+		else
+			state=dead
+		fi
+		printf 'node %s  rack %-2s pid %-8s %s\n' "$n" "${rack:--}" "${pid:--}" "$state" >&"$out"
+	done
+	if ((alive == ${#NODES[@]})) && all_registered; then
+		registered=1
+		printf 'all %d brokers registered (state dir %s)\n' "${#NODES[@]}" "$DIR" >&"$out"
+	elif ((alive > 0)); then
+		printf 'not all brokers registered (state dir %s)\n' "$DIR" >&"$out"
+	else
+		printf 'not running (state dir %s)\n' "$DIR" >&"$out"
+	fi
+	echo "$boot"
+	((registered))
+}
+
+# ------------------------------------------------------------------- start ---
+
+kafka_version() {
+	local v
+	v=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n1)
+	[[ -n $v ]] || die "no <kafka.version> in $POM"
+	echo "$v"
+}
+
+# Sets LIBS. The marker holds the pom's checksum, so an interrupted copy or a
+# changed pom (e.g. another log4j version) leads to a fresh copy.
+ensure_libs() {
+	local version base marker sum
+	version=$(kafka_version)
+	base="$CACHE_ROOT/kafka-$version"
+	CACHE_BASE=$base
+	LIBS="$base/libs"
+	marker="$base/libs.complete"
+	sum=$(sha256sum "$POM" | cut -d' ' -f1)
+	mkdir -p "$base"
+	# Two clusters in different state dirs may share the cache.
+	exec 8>"$base/.lock"
+	flock 8
+	if [[ $(cat "$marker" 2>/dev/null) != "$sum" ]]; then
+		command -v mvn >/dev/null || die "mvn not found (needed once to fetch the Kafka jars; see scripts/install-deps.sh)"
+		log "fetching Kafka $version jars into $LIBS"
+		# Archived classes are only valid for the jars they came from.
+		rm -rf "$LIBS" "$marker" "$base/cds"
+		if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+			-DoutputDirectory="$LIBS" -DincludeScope=runtime >"$base/mvn.log" 2>&1; then
+			tail -n 40 "$base/mvn.log" >&2
+			die "maven could not fetch the Kafka jars (full log: $base/mvn.log)"
+		fi
+		compgen -G "$LIBS/kafka_2.13-$version.jar" >/dev/null || die "maven ran but $LIBS has no kafka_2.13-$version.jar"
+		echo "$sum" >"$marker"
+	fi
+	exec 8>&-
+}
+
+# Class-data sharing: most of a node's start-up on two cores goes into
+# loading and verifying a few thousand classes, three JVMs at once. A dynamic
+# CDS archive (JDK 17: jcmd VM.cds dynamic_dump) taken from node 1 of an
+# earlier run turns that into a memory map; measured about 30 % faster to
+# "registered". The archive is tied to the JDK build (hence its hash in the
+# name) and to the jars (it is dropped when they are fetched again). A JVM
+# that finds it made for other jars or another JDK says so on stdout.log and
+# carries on without it, but a damaged file makes it abort, so each archive
+# is test-mapped before use (0.2 s). Sets CDS_USE (options for every JVM),
+# CDS_RECORD (node 1) and CDS_TARGET.
+prepare_cds() {
+	CDS_USE=()
+	CDS_RECORD=()
+	CDS_TARGET=""
+	((CDS)) || return 0
+	local key archive
+	# jcmd ships next to java in a JDK; with a bare JRE there is no recording.
+	JCMD="$(dirname "$(readlink -f "$(command -v "$JAVA")")")/jcmd"
+	key=$("$JAVA" -version 2>&1 | sha256sum | cut -c1-12)
+	archive="$CACHE_BASE/cds/kafka-$key.jsa"
+	if [[ -s $archive ]] && ! cds_usable "$archive"; then
+		log "warning: the class-data archive $archive is damaged; recording a new one"
+		rm -f "$archive"
+	fi
+	if [[ -s $archive ]]; then
+		CDS_USE=("-XX:SharedArchiveFile=$archive")
+	elif [[ -x $JCMD ]]; then
+		CDS_RECORD=(-XX:+RecordDynamicDumpInfo)
+		CDS_TARGET=$archive
+	fi
+}
+
+cds_usable() { # cds_usable ARCHIVE
+	local rc=0
+	# In a subshell that does not exec, so bash's "Aborted" notice for a
+	# crashing JVM goes to /dev/null with the rest.
+	("$JAVA" -XX:SharedArchiveFile="$1" -XX:ErrorFile="$DIR/cds-check.hs_err" -cp "$LIBS/*" -version ||
+		exit 1) >/dev/null 2>&1 || rc=1
+	rm -f "$DIR/cds-check.hs_err"
+	return "$rc"
+}
+
+# Dumping from the running node, once it is ready, rather than at JVM exit
+# keeps the recording independent of how the cluster is later stopped.
+record_cds() {
+	[[ -n $CDS_TARGET ]] || return 0
+	local tmp="$CDS_TARGET.tmp.$$" t0=$SECONDS
+	mkdir -p "${CDS_TARGET%/*}"
+	if "$JCMD" "$(node_pid 1)" VM.cds dynamic_dump "$tmp" >"$DIR/cds.log" 2>&1 && [[ -s $tmp ]] &&
+		cds_usable "$tmp"; then
+		# Renamed into place so a concurrent start never maps a partial file.
+		mv -f "$tmp" "$CDS_TARGET"
+		log "saved a class-data archive for faster starts in $((SECONDS - t0)) s"
+	else
+		rm -f "$tmp"
+		log "warning: could not record a class-data archive (see $DIR/cds.log); start-up stays slower"
+	fi
+}
+
+check_ports_free() {
+	local n off p busy=()
+	local offsets=(0 100)
+	((SECURITY)) && offsets+=(200 300)
+	for n in "${NODES[@]}"; do
+		for off in "${offsets[@]}"; do
+			p=$(port "$off" "$n")
+			# A successful connect means something already listens there.
+			if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then busy+=("$p"); fi
+		done
+	done
+	((${#busy[@]} == 0)) || die "ports already in use on 127.0.0.1: ${busy[*]} (another cluster? try --port-base)"
+}
+
+gen_certs() {
+	local t="$DIR/tls"
+	mkdir -p "$t"
+	(
+		cd "$t"
+		openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -keyout ca.key -out ca.pem \
+			-subj "/CN=kgw-test-ca" \
+			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+
+		openssl req -new -newkey rsa:2048 -nodes -keyout broker.key.tmp -out broker.csr -subj "/CN=localhost"
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n' >broker.ext
+		openssl x509 -req -sha256 -days 3650 -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+			-extfile broker.ext -out broker.pem
+		# Kafka's PEM loader reads only PKCS#8 keys. Left unencrypted: an
+		# encrypted one would need PBE-SHA1-3DES, because Java 17 cannot
+		# decrypt openssl's default PBES2 ("PBES2 SecretKeyFactory not available").
+		openssl pkcs8 -topk8 -nocrypt -in broker.key.tmp -out broker.key
+		# Kafka's PEM key store is one file: the key, then the certificate chain.
+		cat broker.key broker.pem ca.pem >broker-keystore.pem
+
+		openssl req -new -newkey rsa:2048 -nodes -keyout client.key.tmp -out client.csr -subj "/CN=kgw-test-client"
+		printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' >client.ext
+		openssl x509 -req -sha256 -days 3650 -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+			-extfile client.ext -out client.pem
+		openssl pkcs8 -topk8 -nocrypt -in client.key.tmp -out client.key
+
+		rm -f ./*.tmp ./*.csr ./*.ext ca.srl
+		chmod 600 ./*.key broker-keystore.pem
+	) >"$DIR/tls.log" 2>&1 || {
+		cat "$DIR/tls.log" >&2
+		die "openssl failed to generate the test certificates"
+	}
+}
+
+write_log4j() {
+	# One file for all nodes; each JVM passes its own node dir as a property.
+	cat >"$DIR/log4j2.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by tests/kafka/kafka-cluster.sh. Log4j's own shutdown hook is off
+     so the broker's shutdown messages still reach the file. -->
+<Configuration status="WARN" shutdownHook="disable">
+  <Appenders>
+    <RollingFile name="file" fileName="${sys:kgw.kafka.node.dir}/server.log"
+                 filePattern="${sys:kgw.kafka.node.dir}/server.log.%i">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+      <SizeBasedTriggeringPolicy size="100 MB"/>
+      <DefaultRolloverStrategy max="2"/>
+    </RollingFile>
+  </Appenders>
+  <Loggers>
+    <Logger name="kafka.request.logger" level="WARN"/>
+    <Logger name="kafka.authorizer.logger" level="WARN"/>
+    <Root level="INFO">
+      <AppenderRef ref="file"/>
+    </Root>
+  </Loggers>
+</Configuration>
+EOF
+}
+
+write_node_config() { # write_node_config NODE
+	local n=$1 voters="" v listeners advertised protomap
+	for v in "${NODES[@]}"; do voters+="${voters:+,}$v@127.0.0.1:$(port 100 "$v")"; done
+	listeners="PLAINTEXT://127.0.0.1:$(port 0 "$n"),CONTROLLER://127.0.0.1:$(port 100 "$n")"
+	advertised="PLAINTEXT://127.0.0.1:$(port 0 "$n")"
+	protomap="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+	if ((SECURITY)); then
+		listeners+=",SASL_PLAINTEXT://127.0.0.1:$(port 200 "$n"),SSL://127.0.0.1:$(port 300 "$n")"
+		advertised+=",SASL_PLAINTEXT://127.0.0.1:$(port 200 "$n"),SSL://127.0.0.1:$(port 300 "$n")"
+		protomap+=",SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL"
+	fi
+	mkdir -p "$DIR/node-$n/data"
+	{
+		cat <<EOF
+# Generated by tests/kafka/kafka-cluster.sh; rewritten on every fresh start.
+process.roles=broker,controller
+node.id=$n
+broker.rack=${RACKS[$n]}
+controller.quorum.voters=$voters
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listeners=$listeners
+advertised.listeners=$advertised
+listener.security.protocol.map=$protomap
+log.dirs=$DIR/node-$n/data
+
+replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector
+default.replication.factor=3
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+num.partitions=3
+auto.create.topics.enable=true
+group.initial.rebalance.delay.ms=0
+
+# Start and react quickly: a broker is unfenced on its first heartbeat after
+# catching up with the metadata log, so a shorter interval shortens start-up.
+broker.heartbeat.interval.ms=500
+num.recovery.threads.per.data.dir=1
+EOF
+		if ((SECURITY)); then
+			local plain_users="" i
+			for i in "${!USERS[@]}"; do plain_users+=" user_${USERS[$i]}=\"${PASSWORDS[$i]}\""; done
+			cat <<EOF
+
+# SASL_PLAINTEXT: PLAIN users live in the JAAS line below; SCRAM users were
+# written into the metadata log when the storage was formatted.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${plain_users};
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+
+# SSL: client certificates are checked when offered, not demanded.
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$DIR/tls/broker-keystore.pem
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$DIR/tls/ca.pem
+listener.name.ssl.ssl.client.auth=requested
+EOF
+		fi
+	} >"$(node_props "$n")"
+}
+
+format_storage() {
+	local cluster_id n i m rc=0 pids=()
+	local scram=()
+	# KRaft wants a UUID in Kafka's base64url form: 16 bytes, no padding.
+	cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+	if ((SECURITY)); then
+		for i in "${!USERS[@]}"; do
+			for m in SCRAM-SHA-256 SCRAM-SHA-512; do
+				scram+=(--add-scram "$m=[name=${USERS[$i]},password=${PASSWORDS[$i]}]")
+			done
+		done
+	fi
+	for n in "${NODES[@]}"; do
+		# A short-lived tool: C1 alone compiles enough, and it shares most
+		# classes with the broker, so the broker's CDS archive helps it too.
+		"$JAVA" -Xmx128m -XX:TieredStopAtLevel=1 "${CDS_USE[@]}" \
+			-Dlog4j2.configurationFile="$DIR/log4j2.xml" -Dkgw.kafka.node.dir="$DIR/node-$n" \
+			-cp "$LIBS/*" kafka.tools.StorageTool format --config "$(node_props "$n")" \
+			--cluster-id "$cluster_id" "${scram[@]}" >"$DIR/node-$n/format.log" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		if ! wait "${pids[$i]}"; then
+			rc=1
+			log "formatting node ${NODES[$i]} failed:"
+			cat "$DIR/node-${NODES[$i]}/format.log" >&2
+		fi
+	done
+	((rc == 0)) || die "could not format KRaft storage"
+	log "formatted storage after $((SECONDS - START_T0)) s, cluster id $cluster_id"
+}
+
+# Runs CMD... detached in its own session; the child records its own pid (it
+# execs, so that is the pid of CMD) because $! may belong to a forked setsid.
+launch() { # launch PIDFILE LOGFILE CMD...
+	local pidfile=$1 logfile=$2 deadline
+	shift 2
+	rm -f "$pidfile"
+	# fd 9 (our lock) must not leak, or a live broker would hold it forever.
+	# shellcheck disable=SC2016 # expanded by the child shell
+	setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
+		</dev/null >>"$logfile" 2>&1 9>&- &
+	deadline=$((SECONDS + 10))
+	until [[ -s $pidfile ]]; do
+		((SECONDS < deadline)) || die "process for $pidfile did not start"
+		sleep 0.05
+	done
+}
+
+launch_watchdog() {
+	# The tag and the dir are separate arguments so that stop can recognise
+	# this process by its command line before signalling it.
+	# shellcheck disable=SC2016 # expanded by the child shell
+	launch "$DIR/watchdog.pid" "$DIR/watchdog.log" \
+		bash -c 'sleep "$2" && exec "$3" stop --dir "$1"' "$WATCHDOG_TAG" "$DIR" "$TTL" "$SCRIPT"
+}
+
+launch_node() { # launch_node NODE
+	local n=$1 d
+	d=$(node_dir "$n")
+	local opts=(
+		"-Xms$HEAP" "-Xmx$HEAP"
+		# Kafka's own defaults from kafka-run-class.sh: G1 with short pauses.
+		-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
+		-XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15
+		-Djava.awt.headless=true
+		-Dlog4j2.configurationFile="$DIR/log4j2.xml" -Dkgw.kafka.node.dir="$d"
+	)
+	local extra=()
+	# Word splitting is the documented contract of KGW_KAFKA_JAVA_OPTS.
+	read -r -a extra <<<"${KGW_KAFKA_JAVA_OPTS:-}"
+	opts+=("${CDS_USE[@]}")
+	if ((n == 1)); then opts+=("${CDS_RECORD[@]}"); fi
+	launch "$d/pid" "$d/stdout.log" "$JAVA" "${opts[@]}" "${extra[@]}" \
+		-cp "$LIBS/*" kafka.Kafka "$(node_props "$n")"
+}
+
+write_env() {
+	local f="$DIR/cluster.env"
+	{
+		echo "# Written by tests/kafka/kafka-cluster.sh start; removed by stop."
+		echo "KGW_KAFKA_BOOTSTRAP=$(bootstrap_for 0)"
+		# The broker's jars include kafka-clients: tests may run Java clients from them.
+		echo "KGW_KAFKA_LIBS=$LIBS"
+		if ((SECURITY)); then
+			echo "KGW_KAFKA_SASL_BOOTSTRAP=$(bootstrap_for 200)"
+			echo "KGW_KAFKA_SSL_BOOTSTRAP=$(bootstrap_for 300)"
+			echo "KGW_KAFKA_CA_FILE=$DIR/tls/ca.pem"
+			echo "KGW_KAFKA_CLIENT_CERT_FILE=$DIR/tls/client.pem"
+			echo "KGW_KAFKA_CLIENT_KEY_FILE=$DIR/tls/client.key"
+			echo "KGW_KAFKA_SASL_USER=${USERS[1]}"
+			echo "KGW_KAFKA_SASL_PASSWORD=${PASSWORDS[1]}"
+		fi
+	} >"$f.tmp"
+	mv "$f.tmp" "$f"
+}
+
+fail_start() { # fail_start NODE|"" MESSAGE
+	local n
+	log "error: $2"
+	if [[ -n $1 ]]; then
+		show_logs "$1"
+	else
+		for n in "${NODES[@]}"; do show_logs "$n"; done
+	fi
+	log "stopping what was started; logs stay in $DIR"
+	do_stop || true
+	exit 1
+}
+
+wait_ready() {
+	local deadline=$((SECONDS + START_TIMEOUT)) n phase=plain
+	while :; do
+		for n in "${NODES[@]}"; do
+			node_alive "$n" || fail_start "$n" "node $n exited during start-up"
+		done
+		if [[ $phase == plain ]] && all_registered; then
+			log "all ${#NODES[@]} brokers registered after $((SECONDS - START_T0)) s"
+			((SECURITY)) || return 0
+			phase=secure
+		fi
+		if [[ $phase == secure ]] && secure_listeners_ready; then
+			log "SASL and SSL listeners answer after $((SECONDS - START_T0)) s"
+			return 0
+		fi
+		((SECONDS < deadline)) || fail_start "" "cluster not ready after $START_TIMEOUT s (phase $phase)"
+		sleep 0.5
+	done
+}
+
+do_start() {
+	local n tools=("$JAVA" kcat)
+	if any_alive; then
+		# Reuse is only right if the running cluster offers what was asked for,
+		# and restarting it could pull it away from another test run: refuse.
+		local running
+		running=$(running_port_base)
+		if [[ -n $running && $running != "$PORT_BASE" ]]; then
+			die "the cluster running in $DIR uses port base $running, not $PORT_BASE; stop it first or use another --dir"
+		fi
+		if (($(count_alive) == ${#NODES[@]})) && all_registered; then
+			if ((SECURITY)) && ! grep -q '^KGW_KAFKA_SASL_BOOTSTRAP=' "$DIR/cluster.env" 2>/dev/null; then
+				die "the cluster running in $DIR has no SASL/SSL listeners; stop it and start again with --security"
+			fi
+			log "cluster already running:"
+			do_status 2
+			return 0
+		fi
+		log "found a partly running cluster; restarting it"
+		do_stop
+	fi
+
+	((SECURITY)) && tools+=(openssl)
+	for n in "${tools[@]}"; do
+		command -v "$n" >/dev/null || die "$n not found (see scripts/install-deps.sh)"
+	done
+	check_ports_free
+	ensure_libs
+
+	START_T0=$SECONDS
+	# Only what this script creates is removed, never the dir itself: --dir
+	# may point somewhere that holds other things.
+	for n in "${NODES[@]}"; do rm -rf "$(node_dir "$n")"; done
+	rm -rf "$DIR/tls"
+	rm -f "$DIR/cluster.env" "$DIR/log4j2.xml" "$DIR/watchdog.log" "$DIR/tls.log"
+
+	((SECURITY)) && gen_certs
+	prepare_cds
+	write_log4j
+	for n in "${NODES[@]}"; do write_node_config "$n"; done
+	format_storage
+
+	# From here on an interrupted start must not leave brokers behind.
+	trap 'fail_start "" "interrupted"' INT TERM
+	# The watchdog goes first so that even a start killed right now cleans up.
+	# One left over from a cluster that died without a stop would otherwise
+	# cut this one short.
+	stop_watchdog
+	launch_watchdog
+	for n in "${NODES[@]}"; do launch_node "$n"; done
+	wait_ready
+	trap - INT TERM
+	record_cds
+	write_env
+
+	log "Kafka cluster up in $((SECONDS - START_T0)) s (state dir $DIR, stops itself after $TTL s)"
+	log "  PLAINTEXT       $(bootstrap_for 0)"
+	if ((SECURITY)); then
+		log "  SASL_PLAINTEXT  $(bootstrap_for 200)  users ${USERS[0]}/${PASSWORDS[0]} ${USERS[1]}/${PASSWORDS[1]}"
+		log "  SSL             $(bootstrap_for 300)  CA $DIR/tls/ca.pem"
+	fi
+	log "  environment     $DIR/cluster.env"
+	log "  broker logs     $DIR/node-{1,2,3}/server.log"
+	bootstrap_for 0
+}
+
+# -------------------------------------------------------------------- main ---
+
+case $CMD in
+start | stop)
+	mkdir -p "$DIR"
+	# One start or stop at a time per state dir, so parallel test runs that
+	# all call start share one cluster instead of racing to create it.
+	exec 9>"$DIR/.lock"
+	flock 9
+	"do_$CMD"
+	;;
+status) do_status 1 ;;
+esac
