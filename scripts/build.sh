@@ -17,6 +17,10 @@ esac
 # ccache keeps rebuilds on the same machine cheap; its cache lives outside the tree.
 export CCACHE_DIR="${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw/ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+# Paths relative to the checkout, so a fresh clone elsewhere (as CI makes)
+# still hits the cache.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$ROOT}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 
 cmake -S "$ROOT" -B "$dir" -G Ninja "${extra[@]}" >/dev/null
 ninja -C "$dir"

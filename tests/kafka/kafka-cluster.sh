@@ -246,6 +246,10 @@ stop_watchdog() {
 	pid=$(cat "$f" 2>/dev/null) || return 0
 	if [[ $pid != "$$" ]] && pid_matches "$pid" "$WATCHDOG_TAG" && pid_matches "$pid" "$DIR"; then
 		kill -TERM -- "-$pid" 2>/dev/null || true
+		# Wait for it to be gone, so "stop returned" means nothing is left.
+		local deadline=$((SECONDS + 5))
+		while ((SECONDS < deadline)) && pid_matches "$pid" "$WATCHDOG_TAG"; do sleep 0.1; done
+		if pid_matches "$pid" "$WATCHDOG_TAG"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
 	fi
 	rm -f "$f"
 }
