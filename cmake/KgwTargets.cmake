@@ -4,6 +4,7 @@
 
 option(KGW_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(KGW_WERROR "Treat warnings as errors" ON)
+option(KGW_FUZZ "Build the libFuzzer targets (clang only); instruments every target" OFF)
 
 # Applies the project-wide settings to TARGET.
 function(kgw_configure_target target)
@@ -19,6 +20,11 @@ function(kgw_configure_target target)
   if(KGW_SANITIZE)
     # -O1 keeps sanitizer builds quick to compile and their stacks readable.
     target_compile_options(${target} PRIVATE -O1 -fsanitize=address,undefined
+                                             -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
+  if(KGW_FUZZ)
+    target_compile_options(${target} PRIVATE -O1 -g -fsanitize=fuzzer-no-link,address,undefined
                                              -fno-omit-frame-pointer -fno-sanitize-recover=all)
     target_link_options(${target} PUBLIC -fsanitize=address,undefined)
   endif()

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The README's test command, and all that CI runs (.ci/run calls it).
-# Installs dependencies, builds plain and with ASan+UBSan, runs the unit tests
-# of both builds, starts the real Kafka cluster (with SASL and TLS listeners),
-# runs the end-to-end tests of both builds against it, and stops the cluster
-# whatever happens. Exits non-zero on any failure.
+# Installs dependencies, builds plain, with ASan+UBSan and the libFuzzer
+# targets, runs the unit tests of both builds, runs every codec fuzz target for
+# a bounded time (KGW_FUZZ_SECONDS, default 5), starts the real Kafka cluster
+# (with SASL and TLS listeners), runs the end-to-end tests of both builds
+# against it, and stops the cluster whatever happens. Exits non-zero on any
+# failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -49,11 +51,15 @@ step "building (plain)"
 "$ROOT/scripts/build.sh"
 step "building (ASan+UBSan)"
 "$ROOT/scripts/build.sh" --asan
+step "building fuzz targets (clang, libFuzzer, ASan+UBSan)"
+"$ROOT/scripts/fuzz.sh" --build-only
 
 step "unit tests (plain)"
 run_ctest --test-dir build -L unit
 step "unit tests (ASan+UBSan)"
 run_ctest --test-dir build-asan -L unit
+step "fuzzing each codec target for ${KGW_FUZZ_SECONDS:-5}s"
+run_ctest --test-dir build-fuzz -L fuzz
 
 cluster() { "$ROOT/tests/kafka/kafka-cluster.sh" "$@"; }
 # Stops the cluster and checks that every process it started is gone: the
