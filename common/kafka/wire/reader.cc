@@ -93,7 +93,7 @@ absl::Status Reader::ReadUuid(Uuid* value) {
   return absl::OkStatus();
 }
 
-absl::Status Reader::ReadUnsignedVarint(uint32_t* value) {
+absl::Status Reader::ReadUnsignedVarintSlow(uint32_t* value) {
   uint32_t result = 0;
   for (int i = 0; i < 5; ++i) {
     if (pos_ >= end_) return Truncated(1);
@@ -227,12 +227,6 @@ absl::Status Reader::ReadArrayLength(bool compact, bool nullable, int32_t* lengt
     return Invalid(
         absl::StrCat("array of ", *length, " elements in ", remaining(), " remaining bytes"));
   }
-  return absl::OkStatus();
-}
-
-absl::Status Reader::Skip(size_t n) {
-  KGW_RETURN_IF_ERROR(Require(n));
-  pos_ += n;
   return absl::OkStatus();
 }
 

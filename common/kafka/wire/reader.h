@@ -73,7 +73,15 @@ class Reader {
   // Any non-zero byte is true, as in Kafka's own reader.
   absl::Status ReadBool(bool* value);
   absl::Status ReadUuid(Uuid* value);
-  absl::Status ReadUnsignedVarint(uint32_t* value);
+  // One-byte values (array lengths, tag counts) take the inline path; the
+  // Skip walks read one per array and struct.
+  absl::Status ReadUnsignedVarint(uint32_t* value) {
+    if (pos_ < end_ && data_[pos_] < 0x80) {
+      *value = data_[pos_++];
+      return absl::OkStatus();
+    }
+    return ReadUnsignedVarintSlow(value);
+  }
   // Zigzag-encoded signed varints.
   absl::Status ReadVarint(int32_t* value);
   absl::Status ReadVarlong(int64_t* value);
@@ -96,7 +104,12 @@ class Reader {
   // descriptions where an array element could be empty).
   absl::Status ReadArrayLength(bool compact, bool nullable, int32_t* length);
 
-  absl::Status Skip(size_t n);
+  // Inline: the Skip walks call it for every fixed-width field.
+  absl::Status Skip(size_t n) {
+    if (n > remaining()) return Truncated(n);
+    pos_ += n;
+    return absl::OkStatus();
+  }
   // Skipping checks what decoding checks, null included: a body the Skip
   // functions accept is one the decoders accept.
   absl::Status SkipString(bool compact, bool nullable);
@@ -131,6 +144,7 @@ class Reader {
   // (0 = null) or a classic signed int16/int32 (-1 = null). Sets -1 for null.
   absl::Status ReadLength(bool compact, bool wide, int32_t* length);
   absl::Status ReadNullLength(bool compact, bool wide, bool nullable, int32_t* length);
+  absl::Status ReadUnsignedVarintSlow(uint32_t* value);
   std::string Where() const;
 
   absl::Span<const uint8_t> data_;
