@@ -9,11 +9,6 @@
 // With KGW_GOLDEN_DIR set, every response is also written there as
 // <Api>_v<version>_<n>.bin (the frame without its size prefix), e.g. to seed
 // the fuzzers' corpora.
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <array>
 #include <chrono>
 #include <cstdlib>
@@ -35,92 +30,15 @@
 #include "common/kafka/messages/api_registry.h"
 #include "common/kafka/wire/reader.h"
 #include "common/kafka/wire/writer.h"
-#include "common/status/status_macros.h"
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/kafka_test_connection.h"
 
 namespace kgw::kafka {
 namespace {
 
-// --- a blocking Kafka connection, just enough for request/response pairs ---
-
-class Connection {
- public:
-  static absl::StatusOr<Connection> Open(const std::string& host_port) {
-    std::vector<std::string> hp = absl::StrSplit(host_port, ':');
-    if (hp.size() != 2) return absl::InvalidArgumentError("bad address " + host_port);
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (getaddrinfo(hp[0].c_str(), hp[1].c_str(), &hints, &res) != 0) {
-      return absl::UnavailableError("cannot resolve " + host_port);
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM, 0);
-    timeval tv{.tv_sec = 20, .tv_usec = 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    int rc = connect(fd, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    if (rc != 0) {
-      close(fd);
-      return absl::UnavailableError("cannot connect to " + host_port);
-    }
-    return Connection(fd);
-  }
-  Connection(Connection&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Connection& operator=(Connection&&) = delete;
-  ~Connection() {
-    if (fd_ >= 0) close(fd_);
-  }
-
-  // Sends `body` as api_key/version and returns the response frame (header
-  // and body, without the size prefix).
-  template <typename Request>
-  absl::StatusOr<std::vector<uint8_t>> Exchange(const Request& body, int16_t version) {
-    Writer w;
-    size_t mark = BeginFrame(w);
-    RequestHeader header;
-    header.request_api_key = Request::kApiKey;
-    header.request_api_version = version;
-    header.correlation_id = ++correlation_id_;
-    header.client_id = "kgw-golden";
-    header.Encode(w, RequestHeaderVersion(Request::kApiKey, version));
-    body.Encode(w, version);
-    EndFrame(w, mark);
-    KGW_RETURN_IF_ERROR(WriteAll(w.data()));
-    std::vector<uint8_t> size(4);
-    KGW_RETURN_IF_ERROR(ReadAll(size));
-    int32_t n = static_cast<int32_t>(ntohl(*reinterpret_cast<const uint32_t*>(size.data())));
-    if (n < 4 || n > 64 << 20) return absl::DataLossError(absl::StrCat("frame size ", n));
-    std::vector<uint8_t> frame(n);
-    KGW_RETURN_IF_ERROR(ReadAll(frame));
-    return frame;
-  }
-
-  int32_t last_correlation_id() const { return correlation_id_; }
-
- private:
-  explicit Connection(int fd) : fd_(fd) {}
-  absl::Status WriteAll(absl::Span<const uint8_t> data) {
-    while (!data.empty()) {
-      ssize_t n = write(fd_, data.data(), data.size());
-      if (n <= 0) return absl::UnavailableError("write failed");
-      data.remove_prefix(n);
-    }
-    return absl::OkStatus();
-  }
-  absl::Status ReadAll(std::vector<uint8_t>& out) {
-    size_t got = 0;
-    while (got < out.size()) {
-      ssize_t n = read(fd_, out.data() + got, out.size() - got);
-      if (n <= 0) return absl::UnavailableError("connection closed by the broker");
-      got += n;
-    }
-    return absl::OkStatus();
-  }
-  int fd_;
-  int32_t correlation_id_ = 0;
-};
+using test::Connection;
 
 // --- what was checked, so the suite can prove it covered everything ---
 
@@ -302,6 +220,21 @@ class KafkaCodecGoldenTest : public ::testing::Test {
     ASSERT_EQ(cluster_->brokers.size(), 3u);
   }
 
+  // acks=all Produce of `batch` (which must outlive the request) to
+  // partition 0 of the test topic, named both ways so every version has it.
+  static ProduceRequest ProduceToPartitionZero(const std::vector<uint8_t>& batch) {
+    ProduceRequest req;
+    req.acks = -1;
+    req.timeout_ms = 10000;
+    auto& td = req.topic_data.emplace_back();
+    td.name = cluster_->topic;
+    td.topic_id = cluster_->topic_id;
+    auto& pd = td.partition_data.emplace_back();
+    pd.index = 0;
+    pd.records = absl::MakeConstSpan(batch);
+    return req;
+  }
+
   static Connection Open(int32_t broker) {
     absl::StatusOr<Connection> c = Connection::Open(cluster_->brokers.at(broker));
     CHECK(c.ok()) << c.status();
@@ -350,16 +283,8 @@ TEST_F(KafkaCodecGoldenTest, MetadataWithRacksAndTopics) {
 
 TEST_F(KafkaCodecGoldenTest, ProduceToLeaderAndToFollower) {
   std::vector<uint8_t> batch = OneRecordBatch("golden");
+  const ProduceRequest req = ProduceToPartitionZero(batch);
   for (int16_t v : CommonVersions(*cluster_, ProduceRequest::kApiKey)) {
-    ProduceRequest req;
-    req.acks = -1;
-    req.timeout_ms = 10000;
-    auto& td = req.topic_data.emplace_back();
-    td.name = cluster_->topic;
-    td.topic_id = cluster_->topic_id;
-    auto& pd = td.partition_data.emplace_back();
-    pd.index = 0;
-    pd.records = absl::MakeConstSpan(batch);
     for (const auto& [id, addr] : cluster_->brokers) {
       // The leader appends; the others answer NOT_LEADER_OR_FOLLOWER, and in
       // v10+ name the leader in NodeEndpoints.
@@ -377,14 +302,7 @@ TEST_F(KafkaCodecGoldenTest, FetchRecordsFromEveryReplica) {
   {
     // Make sure there is something to fetch whatever order the tests run in.
     std::vector<uint8_t> batch = OneRecordBatch("fetch-me");
-    ProduceRequest req;
-    req.acks = -1;
-    req.timeout_ms = 10000;
-    auto& td = req.topic_data.emplace_back();
-    td.name = cluster_->topic;
-    td.topic_id = cluster_->topic_id;
-    auto& pd = td.partition_data.emplace_back();
-    pd.records = absl::MakeConstSpan(batch);
+    const ProduceRequest req = ProduceToPartitionZero(batch);
     Connection conn = Open(cluster_->leader);
     std::vector<int16_t> pv = CommonVersions(*cluster_, ProduceRequest::kApiKey);
     ASSERT_FALSE(pv.empty());
@@ -516,11 +434,14 @@ TEST_F(KafkaCodecGoldenTest, SaslHandshakeAndAuthenticate) {
   std::string first = std::vector<std::string>(absl::StrSplit(*sasl, ',')).front();
   std::string user = Env("KGW_KAFKA_SASL_USER").value_or("");
   std::string password = Env("KGW_KAFKA_SASL_PASSWORD").value_or("");
-  for (int16_t hv : CommonVersions(*cluster_, SaslHandshakeRequest::kApiKey)) {
+  SaslHandshakeRequest hs;
+  hs.mechanism = "PLAIN";
+  const std::vector<int16_t> handshake_versions =
+      CommonVersions(*cluster_, SaslHandshakeRequest::kApiKey);
+  ASSERT_FALSE(handshake_versions.empty());
+  for (int16_t hv : handshake_versions) {
     absl::StatusOr<Connection> conn = Connection::Open(first);
     ASSERT_TRUE(conn.ok()) << conn.status();
-    SaslHandshakeRequest hs;
-    hs.mechanism = "PLAIN";
     std::optional<SaslHandshakeResponse> r =
         RoundTrip<SaslHandshakeRequest, SaslHandshakeResponse>(*conn, hs, hv);
     ASSERT_TRUE(r);
@@ -531,11 +452,8 @@ TEST_F(KafkaCodecGoldenTest, SaslHandshakeAndAuthenticate) {
     for (bool good_password : {true, false}) {
       absl::StatusOr<Connection> conn = Connection::Open(first);
       ASSERT_TRUE(conn.ok()) << conn.status();
-      SaslHandshakeRequest hs;
-      hs.mechanism = "PLAIN";
-      std::vector<int16_t> hvs = CommonVersions(*cluster_, SaslHandshakeRequest::kApiKey);
-      ASSERT_FALSE(hvs.empty());
-      ASSERT_TRUE((RoundTrip<SaslHandshakeRequest, SaslHandshakeResponse>(*conn, hs, hvs.back())));
+      ASSERT_TRUE((RoundTrip<SaslHandshakeRequest, SaslHandshakeResponse>(
+          *conn, hs, handshake_versions.back())));
       SaslAuthenticateRequest auth;
       std::string token =
           absl::StrCat(std::string(1, '\0'), user, std::string(1, '\0'),

@@ -1,11 +1,6 @@
 // Proves the Kafka test harness: the cluster it starts takes produce and
 // consume through librdkafka on every listener, and reports three brokers in
 // racks a, b and c. Every later end-to-end suite relies on these facts.
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -17,9 +12,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/kafka/header.h"
+#include "common/kafka/messages/metadata.h"
+#include "common/kafka/wire/reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "librdkafka/rdkafka.h"
+#include "tests/e2e/kafka_test_connection.h"
 
 namespace kgw {
 namespace {
@@ -113,129 +112,44 @@ void ProduceAndConsume(const Config& client, const std::string& topic, int count
   }
 }
 
-// A minimal Metadata v1 exchange on a raw socket: librdkafka's metadata API
-// does not expose broker racks, and this test must see them.
-struct BrokerInfo {
-  int32_t node_id;
-  std::string host;
-  int32_t port;
-  std::optional<std::string> rack;
-};
-
-class Cursor {
- public:
-  explicit Cursor(const std::string& b) : b_(b) {}
-  bool ok() const { return ok_; }
-  int16_t I16() { return static_cast<int16_t>(Take(2)); }
-  int32_t I32() { return static_cast<int32_t>(Take(4)); }
-  std::optional<std::string> NullableString() {
-    int16_t len = I16();
-    if (len < 0 || !ok_) return std::nullopt;
-    if (pos_ + len > b_.size()) {
-      ok_ = false;
-      return std::nullopt;
-    }
-    std::string s = b_.substr(pos_, len);
-    pos_ += len;
-    return s;
-  }
-
- private:
-  uint32_t Take(size_t n) {
-    if (pos_ + n > b_.size()) {
-      ok_ = false;
-      return 0;
-    }
-    uint32_t v = 0;
-    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(b_[pos_ + i]);
-    pos_ += n;
-    return v;
-  }
-  const std::string& b_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-void PutBE(std::string& out, uint32_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-std::vector<BrokerInfo> FetchBrokersWithRacks(const std::string& host_port) {
-  std::vector<std::string> hp = absl::StrSplit(host_port, ':');
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(hp[0].c_str(), hp[1].c_str(), &hints, &res) != 0) {
-    ADD_FAILURE() << "cannot resolve " << host_port;
+// librdkafka's metadata API does not expose broker racks, and this test must
+// see them, so Metadata goes through the project's codec on a plain socket.
+std::map<int32_t, std::string> BrokerRacks(const std::string& host_port) {
+  absl::StatusOr<kafka::test::Connection> conn = kafka::test::Connection::Open(host_port);
+  if (!conn.ok()) {
+    ADD_FAILURE() << conn.status();
     return {};
   }
-  int fd = socket(res->ai_family, SOCK_STREAM, 0);
-  timeval tv{.tv_sec = 10, .tv_usec = 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  int rc = connect(fd, res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
-  if (rc != 0) {
-    close(fd);
-    ADD_FAILURE() << "cannot connect to " << host_port;
+  constexpr int16_t kVersion = 1;  // the first version with racks
+  kafka::MetadataRequest request;  // an empty topic list: brokers only
+  absl::StatusOr<std::vector<uint8_t>> frame = conn->Exchange(request, kVersion);
+  if (!frame.ok()) {
+    ADD_FAILURE() << "no Metadata response from " << host_port << ": " << frame.status();
     return {};
   }
-  const std::string client_id = "kgw-harness-test";
-  std::string body;
-  PutBE(body, 3, 2);   // api_key Metadata
-  PutBE(body, 1, 2);   // api_version 1
-  PutBE(body, 42, 4);  // correlation_id
-  PutBE(body, client_id.size(), 2);
-  body += client_id;
-  PutBE(body, 0, 4);  // topics: empty array = no topics
-  std::string frame;
-  PutBE(frame, body.size(), 4);
-  frame += body;
-  EXPECT_EQ(write(fd, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
-
-  auto read_exact = [&](size_t n) {
-    std::string out(n, '\0');
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = read(fd, out.data() + got, n - got);
-      if (r <= 0) return std::string();
-      got += r;
-    }
-    return out;
-  };
-  std::string size_bytes = read_exact(4);
-  std::vector<BrokerInfo> brokers;
-  if (size_bytes.size() == 4) {
-    Cursor size_cursor(size_bytes);
-    std::string response = read_exact(size_cursor.I32());
-    Cursor c(response);
-    EXPECT_EQ(c.I32(), 42) << "correlation id";
-    int32_t n = c.I32();
-    for (int32_t i = 0; i < n && c.ok(); ++i) {
-      BrokerInfo b;
-      b.node_id = c.I32();
-      b.host = c.NullableString().value_or("");
-      b.port = c.I32();
-      b.rack = c.NullableString();
-      brokers.push_back(b);
-    }
-    EXPECT_TRUE(c.ok()) << "truncated Metadata response";
-  } else {
-    ADD_FAILURE() << "no Metadata response from " << host_port;
+  kafka::Reader r(absl::MakeConstSpan(*frame));
+  kafka::ResponseHeader header;
+  kafka::MetadataResponse response;
+  absl::Status s =
+      header.Decode(r, kafka::ResponseHeaderVersion(kafka::MetadataRequest::kApiKey, kVersion));
+  if (s.ok()) s = response.Decode(r, kVersion);
+  if (!s.ok()) {
+    ADD_FAILURE() << "bad Metadata response: " << s;
+    return {};
   }
-  close(fd);
-  return brokers;
+  EXPECT_EQ(header.correlation_id, conn->last_correlation_id());
+  std::map<int32_t, std::string> racks;
+  for (const auto& b : response.brokers) racks[b.node_id] = b.rack.value_or("<none>");
+  return racks;
 }
 
 TEST(KafkaHarnessTest, MetadataReportsThreeBrokersInRacksABC) {
   std::string bootstrap = RequireEnv("KGW_KAFKA_BOOTSTRAP");
   ASSERT_FALSE(bootstrap.empty());
   std::vector<std::string> servers = absl::StrSplit(bootstrap, ',');
-  std::vector<BrokerInfo> brokers = FetchBrokersWithRacks(servers.front());
-  ASSERT_EQ(brokers.size(), 3u);
-  std::map<int32_t, std::string> racks;
-  for (const BrokerInfo& b : brokers) racks[b.node_id] = b.rack.value_or("<none>");
-  EXPECT_THAT(racks, testing::ElementsAre(testing::Pair(1, "a"), testing::Pair(2, "b"),
-                                          testing::Pair(3, "c")));
+  EXPECT_THAT(BrokerRacks(servers.front()),
+              testing::ElementsAre(testing::Pair(1, "a"), testing::Pair(2, "b"),
+                                   testing::Pair(3, "c")));
 }
 
 TEST(KafkaHarnessTest, ProducesAndConsumesOverPlaintext) {
