@@ -412,6 +412,22 @@ def skip_expr(msg, f):
     return f"internal::SkipStruct<{f.elem}>({head}, version)"
 
 
+def known_tags_lambda(msg, tagged, expr):
+    """Lines defining `known`, the callback that reads the declared tags with `expr`."""
+    out = ["    auto known = [&](uint32_t tag, bool* handled) -> absl::Status {",
+           "      switch (tag) {"]
+    for f in tagged:
+        c = msg.cond(f.versions)
+        out.append(f"        case {f.tag}:")
+        if c != "true":
+            out.append(f"          if (!({c})) break;")
+        out.append("          *handled = true;")
+        out.append(f"          return {expr(msg, f)};")
+    out += ["        default:", "          break;", "      }",
+            "      return absl::OkStatus();", "    };"]
+    return out
+
+
 def guarded(cond, lines, indent):
     pad = " " * indent
     if cond == "false":
@@ -490,20 +506,7 @@ def emit_struct_defs(msg, s, walker):
     tagged = [f for f in s.tagged_fields() if msg.cond(f.versions) != "false"]
     out.append("  if (flexible) {")
     if tagged:
-        out.append("    auto known = [&](uint32_t tag, bool* handled) -> absl::Status {")
-        out.append("      switch (tag) {")
-        for f in tagged:
-            c = msg.cond(f.versions)
-            out.append(f"        case {f.tag}:")
-            if c != "true":
-                out.append(f"          if (!({c})) break;")
-            out.append("          *handled = true;")
-            out.append(f"          return {decode_expr(msg, f)};")
-        out.append("        default:")
-        out.append("          break;")
-        out.append("      }")
-        out.append("      return absl::OkStatus();")
-        out.append("    };")
+        out += known_tags_lambda(msg, tagged, decode_expr)
         out.append("    KGW_RETURN_IF_ERROR(r.ReadTaggedFields(known, &unknown_tagged_fields));")
     else:
         out.append("    KGW_RETURN_IF_ERROR(r.ReadTaggedFields(")
@@ -556,7 +559,16 @@ def emit_struct_defs(msg, s, walker):
         for f in s.regular_fields():
             out += guarded(msg.cond(f.versions), [f"KGW_RETURN_IF_ERROR({skip_expr(msg, f)});"], 2)
         if not is_top:
-            out.append("  if (flexible) KGW_RETURN_IF_ERROR(r.SkipTaggedFields());")
+            # Known tags are skipped as what they are, so that the walk
+            # rejects exactly the bodies the decoder rejects.
+            tagged = [f for f in s.tagged_fields() if msg.cond(f.versions) != "false"]
+            if tagged:
+                out.append("  if (flexible) {")
+                out += known_tags_lambda(msg, tagged, skip_expr)
+                out.append("    KGW_RETURN_IF_ERROR(r.SkipTaggedFields(known));")
+                out.append("  }")
+            else:
+                out.append("  if (flexible) KGW_RETURN_IF_ERROR(r.SkipTaggedFields());")
         out.append("  return absl::OkStatus();")
         out.append("}")
         out.append("")

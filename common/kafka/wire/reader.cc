@@ -270,7 +270,9 @@ absl::Status Reader::ReadTaggedFields(
                                     " bytes unread"));
       }
     } else {
-      unknown->push_back({tag, std::vector<uint8_t>(data_.begin() + pos_, data_.begin() + end_)});
+      if (unknown != nullptr) {
+        unknown->push_back({tag, std::vector<uint8_t>(data_.begin() + pos_, data_.begin() + end_)});
+      }
       pos_ = end_;
     }
     end_ = outer_end;

@@ -119,12 +119,18 @@ class Reader {
   // Reads a tagged-field section. For each field `known(tag, &handled)` is
   // called with the reader limited to that field's bytes; it decodes the
   // field and sets `handled`, or leaves `handled` false and the bytes are
-  // appended to `unknown` untouched. A known field that does not consume
-  // exactly its declared size is an error.
+  // appended to `unknown` untouched (or skipped when `unknown` is null). A
+  // known field that does not consume exactly its declared size is an error.
   absl::Status ReadTaggedFields(absl::FunctionRef<absl::Status(uint32_t tag, bool* handled)> known,
                                 std::vector<RawTaggedField>* unknown);
-  // Skips a tagged-field section, checking its framing.
+  // Skips a tagged-field section, checking only its framing.
   absl::Status SkipTaggedFields();
+  // Skips a tagged-field section; `known` skips (and so validates) the values
+  // of the tags the schema declares, exactly as ReadTaggedFields decodes them.
+  absl::Status SkipTaggedFields(
+      absl::FunctionRef<absl::Status(uint32_t tag, bool* handled)> known) {
+    return ReadTaggedFields(known, nullptr);
+  }
 
   // Error builders for generated code; they prefix message, version and path.
   absl::Status Truncated(size_t need) const;
