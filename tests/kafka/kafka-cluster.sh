@@ -3,6 +3,7 @@
 # nodes) on 127.0.0.1 for kgw's integration tests and benchmarks.
 #
 #   tests/kafka/kafka-cluster.sh start|stop|status [options]     (--help for all)
+#   tests/kafka/kafka-cluster.sh stop-node|start-node ID [options]
 #
 # The brokers run straight from the Maven-resolved jars (see pom.xml next to this
 # file), so no Kafka distribution has to be downloaded or installed.
@@ -17,10 +18,12 @@ readonly RACKS=(- a b c) # indexed by node id
 readonly USERS=(admin alice)
 readonly PASSWORDS=(admin-secret alice-secret)
 readonly WATCHDOG_TAG=kgw-kafka-watchdog
+readonly NODE_STOP_TIMEOUT=60 # seconds stop-node waits after SIGTERM
 
 usage() {
 	cat <<EOF
 Usage: ${0##*/} start|stop|status [options]
+       ${0##*/} stop-node|start-node ID [options]
 
 Runs a three-node Apache Kafka cluster (KRaft, every node both broker and
 controller, racks a/b/c) on 127.0.0.1 for tests.
@@ -34,6 +37,13 @@ Commands:
            pid files in the state dir). Succeeds quietly when nothing runs.
   status   Print id, rack, pid and liveness of each node, then the bootstrap
            list. Exits 0 only if all nodes are alive and registered.
+  stop-node ID
+           Stop only node ID (1-3) of the running cluster: SIGTERM, then
+           SIGKILL if it is still there after $NODE_STOP_TIMEOUT s. Its data is kept.
+  start-node ID
+           Start node ID again with the command line it was first started
+           with (same config, data and log files); wait until it is
+           registered and back in the ISR of its partitions (--timeout).
 
 Options (each overrides the environment variable named after it):
   --dir DIR          State dir: configs, data, logs, pids, certificates.
@@ -76,6 +86,7 @@ die() {
 # ---------------------------------------------------------------- options ---
 
 CMD=""
+NODE_ID=""
 DIR="${KGW_KAFKA_DIR:-/tmp/kgw-kafka}"
 PORT_BASE="${KGW_KAFKA_PORT_BASE:-19090}"
 HEAP="${KGW_KAFKA_HEAP:-384m}"
@@ -90,9 +101,13 @@ need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value (see --help
 
 while [[ $# -gt 0 ]]; do
 	case $1 in
-	start | stop | status)
+	start | stop | status | stop-node | start-node)
 		[[ -z $CMD ]] || die "only one command allowed (got '$CMD' and '$1')"
 		CMD=$1
+		;;
+	[0-9]*)
+		[[ $CMD == *-node && -z $NODE_ID ]] || die "unexpected argument '$1' (see --help)"
+		NODE_ID=$1
 		;;
 	--dir)
 		need_arg "$@"
@@ -138,6 +153,9 @@ done
 	usage >&2
 	exit 2
 }
+if [[ $CMD == *-node ]]; then
+	[[ " ${NODES[*]} " == *" $NODE_ID "* ]] || die "$CMD needs a node id (${NODES[*]}), not '${NODE_ID}'"
+fi
 [[ $CDS == 0 || $CDS == 1 ]] || die "KGW_KAFKA_CDS must be 0 or 1, not '$CDS'"
 case $SECURITY in
 1 | true | yes | on) SECURITY=1 ;;
@@ -223,19 +241,25 @@ secure_listeners_ready() {
 	return 0
 }
 
+# Byte offset per log file from which show_logs reads: start-node sets it so
+# that a failed restart shows this run's lines, not those of the node's
+# earlier life in the same files.
+declare -A LOG_FROM=()
+
 show_logs() { # show_logs NODE
-	local d f
+	local d f from
 	d=$(node_dir "$1")
 	for f in "$d/stdout.log" "$d/server.log"; do
 		[[ -s $f ]] || continue
+		from=$((${LOG_FROM[$f]:-0} + 1))
 		# A dying broker's last lines are mostly its orderly shutdown; the
 		# cause is in the first errors.
-		if grep -qE '^\[[^]]*\] (ERROR|FATAL)' "$f"; then
+		if grep -qE '^\[[^]]*\] (ERROR|FATAL)' < <(tail -c "+$from" "$f"); then
 			printf '\n---- first errors in %s ----\n' "$f" >&2
-			grep -m 3 -A 4 -E '^\[[^]]*\] (ERROR|FATAL)' "$f" >&2 || true
+			grep -m 3 -A 4 -E '^\[[^]]*\] (ERROR|FATAL)' < <(tail -c "+$from" "$f") >&2 || true
 		fi
 		printf '\n---- last 30 lines of %s ----\n' "$f" >&2
-		tail -n 30 "$f" >&2
+		tail -c "+$from" "$f" | tail -n 30 >&2
 	done
 }
 
@@ -261,8 +285,14 @@ count_alive() {
 }
 
 # True once node N's broker half has finished shutting down; only the
-# controller half, which needs no quorum, is then left.
-broker_shut_down() { grep -q "\[BrokerServer id=$1\] shut down completed" "$DIR/node-$1/server.log" 2>/dev/null; }
+# controller half, which needs no quorum, is then left. A node brought back
+# by start-node logs to the same file, so only lines after its last start count.
+broker_shut_down() {
+	awk -v up="[BrokerServer id=$1] Transition from SHUTDOWN to STARTING" \
+		-v down="[BrokerServer id=$1] shut down completed" \
+		'index($0, up) { d = 0 } index($0, down) { d = 1 } END { exit !d }' \
+		"$DIR/node-$1/server.log" 2>/dev/null
+}
 
 do_stop() {
 	local n pid pids=() deadline lone_since=""
@@ -448,18 +478,20 @@ record_cds() {
 	fi
 }
 
-check_ports_free() {
+check_ports_free() { # check_ports_free NODE...
 	local n off p busy=()
 	local offsets=(0 100)
 	((SECURITY)) && offsets+=(200 300)
-	for n in "${NODES[@]}"; do
+	for n in "$@"; do
 		for off in "${offsets[@]}"; do
 			p=$(port "$off" "$n")
 			# A successful connect means something already listens there.
 			if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then busy+=("$p"); fi
 		done
 	done
-	((${#busy[@]} == 0)) || die "ports already in use on 127.0.0.1: ${busy[*]} (another cluster? try --port-base)"
+	local hint="another cluster? try --port-base"
+	[[ $CMD == start ]] || hint="is the node running outside this harness?"
+	((${#busy[@]} == 0)) || die "ports already in use on 127.0.0.1: ${busy[*]} ($hint)"
 }
 
 gen_certs() {
@@ -659,8 +691,11 @@ launch_node() { # launch_node NODE
 	read -r -a extra <<<"${KGW_KAFKA_JAVA_OPTS:-}"
 	opts+=("${CDS_USE[@]}")
 	if ((n == 1)); then opts+=("${CDS_RECORD[@]}"); fi
-	launch "$d/pid" "$d/stdout.log" "$JAVA" "${opts[@]}" "${extra[@]}" \
-		-cp "$LIBS/*" kafka.Kafka "$(node_props "$n")"
+	local cmd=("$JAVA" "${opts[@]}" "${extra[@]}" -cp "$LIBS/*" kafka.Kafka "$(node_props "$n")")
+	# Kept (NUL-separated) so that start-node brings the node back exactly as
+	# it was, whatever options or environment that later call is given.
+	printf '%s\0' "${cmd[@]}" >"$d/command"
+	launch "$d/pid" "$d/stdout.log" "${cmd[@]}"
 }
 
 write_env() {
@@ -742,7 +777,7 @@ do_start() {
 	for n in "${tools[@]}"; do
 		command -v "$n" >/dev/null || die "$n not found (see scripts/install-deps.sh)"
 	done
-	check_ports_free
+	check_ports_free "${NODES[@]}"
 	ensure_libs
 
 	START_T0=$SECONDS
@@ -782,16 +817,136 @@ do_start() {
 	bootstrap_for 0
 }
 
+# ------------------------------------------------------------ single nodes ---
+
+# Stops node N alone and waits until its process is gone.
+stop_node() { # stop_node NODE
+	local n=$1 pid grace=$NODE_STOP_TIMEOUT deadline t0=$SECONDS
+	pid=$(node_pid "$n")
+	if node_alive "$n"; then
+		# The last node standing has no quorum to grant its controlled
+		# shutdown (see do_stop), so waiting the full time would be pointless.
+		if (($(count_alive) == 1)); then grace=5; fi
+		kill -TERM "$pid" 2>/dev/null || true
+		deadline=$((SECONDS + grace))
+		while ((SECONDS < deadline)) && node_alive "$n"; do sleep 0.2; done
+		if node_alive "$n"; then
+			log "node $n still runs $grace s after SIGTERM; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+			deadline=$((SECONDS + 10))
+			while ((SECONDS < deadline)) && node_alive "$n"; do sleep 0.1; done
+			! node_alive "$n" || die "could not stop node $n (pid $pid)"
+		fi
+		log "node $n (pid $pid) stopped after $((SECONDS - t0)) s"
+	fi
+	rm -f "$(node_dir "$n")/pid"
+}
+
+# True once node N answers a metadata request on its PLAINTEXT port, lists
+# itself among the live (registered, unfenced) brokers, and is in the ISR of
+# every partition it replicates that has a leader, i.e. has caught up.
+node_ready() { # node_ready NODE
+	local n=$1 addr
+	addr="127.0.0.1:$(port 0 "$n")"
+	# kcat lines: "  broker 2 at 127.0.0.1:19092" and
+	# "    partition 0, leader 1, replicas: 1,2,3, isrs: 1,3".
+	kcat -L -q -b "$addr" -m 2 2>/dev/null | awk -v id="$n" '
+		$1 == "broker" && $2 == id && $3 == "at" { self = 1 }
+		$1 == "partition" {
+			leader = reps = isrs = ""
+			if (match($0, /leader -?[0-9]+/)) leader = substr($0, RSTART + 7, RLENGTH - 7)
+			if (match($0, /replicas: [0-9,]+/)) reps = "," substr($0, RSTART + 10, RLENGTH - 10) ","
+			if (match($0, /isrs: [0-9,]+/)) isrs = "," substr($0, RSTART + 6, RLENGTH - 6) ","
+			if (leader != "-1" && index(reps, "," id ",") && !index(isrs, "," id ",")) behind++
+		}
+		END { exit !(self && !behind) }'
+}
+
+node_secure_ready() { # node_secure_ready NODE
+	local n=$1 seen
+	seen=$(brokers_seen "127.0.0.1:$(port 200 "$n")" -X security.protocol=SASL_PLAINTEXT \
+		-X sasl.mechanisms=PLAIN -X sasl.username="${USERS[1]}" -X sasl.password="${PASSWORDS[1]}") || return 1
+	[[ -n $seen ]] || return 1
+	seen=$(brokers_seen "127.0.0.1:$(port 300 "$n")" -X security.protocol=SSL \
+		-X ssl.ca.location="$DIR/tls/ca.pem") || return 1
+	[[ -n $seen ]]
+}
+
+# Only a node that this start-node launched is stopped again on failure.
+NODE_LAUNCHED=0
+
+fail_node() { # fail_node NODE MESSAGE
+	log "error: $2"
+	show_logs "$1"
+	if ((NODE_LAUNCHED)); then
+		log "stopping node $1 again; logs stay in $DIR"
+		stop_node "$1" || true
+	fi
+	exit 1
+}
+
+# Both commands act on a cluster that start brought up and stop has not
+# ended: its cluster.env is the sign. Sets PORT_BASE and SECURITY from it.
+require_cluster() {
+	[[ -f $DIR/cluster.env ]] || die "no cluster is running from $DIR (no cluster.env; run start first)"
+	PORT_BASE=$(running_port_base)
+	[[ -n $PORT_BASE ]] || die "cannot read the port layout from $(node_props 1)"
+	SECURITY=0
+	if grep -q '^KGW_KAFKA_SASL_BOOTSTRAP=' "$DIR/cluster.env"; then SECURITY=1; fi
+}
+
+do_stop_node() {
+	local n=$NODE_ID
+	require_cluster
+	if ! node_alive "$n"; then
+		log "node $n is not running"
+		rm -f "$(node_dir "$n")/pid"
+		return 0
+	fi
+	log "stopping node $n"
+	stop_node "$n"
+}
+
+do_start_node() {
+	local n=$NODE_ID d f cmd=() t0=$SECONDS deadline
+	d=$(node_dir "$n")
+	require_cluster
+	if node_alive "$n"; then
+		log "node $n is already running (pid $(node_pid "$n"))"
+	else
+		[[ -s $d/command ]] || die "$d/command is missing (cluster started by an older kafka-cluster.sh?); stop and start the cluster"
+		check_ports_free "$n"
+		mapfile -d '' -t cmd <"$d/command"
+		for f in "$d/stdout.log" "$d/server.log"; do LOG_FROM[$f]=$(stat -c %s "$f" 2>/dev/null || echo 0); done
+		trap 'fail_node "$NODE_ID" "interrupted"' INT TERM
+		log "starting node $n"
+		NODE_LAUNCHED=1
+		launch "$d/pid" "$d/stdout.log" "${cmd[@]}"
+	fi
+	deadline=$((SECONDS + START_TIMEOUT))
+	until node_ready "$n" && { ((SECURITY == 0)) || node_secure_ready "$n"; }; do
+		node_alive "$n" || fail_node "$n" "node $n exited during start-up"
+		((SECONDS < deadline)) || fail_node "$n" "node $n not registered and in sync after $START_TIMEOUT s"
+		sleep 0.5
+	done
+	trap - INT TERM
+	log "node $n (pid $(node_pid "$n")) registered and in sync after $((SECONDS - t0)) s"
+}
+
 # -------------------------------------------------------------------- main ---
 
 case $CMD in
-start | stop)
+start | stop | stop-node | start-node)
+	if [[ $CMD == *-node ]]; then
+		[[ -d $DIR ]] || die "no cluster is running from $DIR (no such dir; run start first)"
+	fi
 	mkdir -p "$DIR"
 	# One start or stop at a time per state dir, so parallel test runs that
-	# all call start share one cluster instead of racing to create it.
+	# all call start share one cluster instead of racing to create it; the
+	# watchdog's stop, too, waits for a stop-node or start-node to finish.
 	exec 9>"$DIR/.lock"
 	flock 9
-	"do_$CMD"
+	"do_${CMD//-/_}"
 	;;
 status) do_status 1 ;;
 esac
