@@ -1,5 +1,8 @@
 #include "agent/agent_config.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 
 namespace kgw::agent {
@@ -16,6 +19,15 @@ constexpr absl::string_view kRouting = "GATEWAY_ROUTING_MECHANISM";
 constexpr absl::string_view kInternalLb = "GATEWAY_FEATURE_FLAGS_INTERNAL_LOAD_BALANCING";
 constexpr absl::string_view kHaproxy = "GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL";
 constexpr absl::string_view kSecurityProtocol = "GATEWAY_SECURITY_PROTOCOL";
+constexpr absl::string_view kMaxFrameSize = "GATEWAY_MAX_FRAME_SIZE";
+constexpr absl::string_view kHighWaterMark = "GATEWAY_BUFFER_HIGH_WATER_MARK";
+constexpr absl::string_view kMaxInflight = "GATEWAY_MAX_INFLIGHT_REQUESTS";
+constexpr absl::string_view kWorkerThreads = "GATEWAY_WORKER_THREADS";
+constexpr absl::string_view kConnectTimeout = "GATEWAY_UPSTREAM_CONNECT_TIMEOUT";
+constexpr absl::string_view kIdleTimeout = "GATEWAY_IDLE_TIMEOUT";
+constexpr absl::string_view kMetadataRefresh = "GATEWAY_METADATA_REFRESH_INTERVAL";
+constexpr absl::string_view kDrainTimeout = "GATEWAY_SHUTDOWN_DRAIN_TIMEOUT";
+constexpr absl::string_view kDelayBetweenBrokers = "GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS";
 
 SecurityProtocol ToSecurityProtocol(absl::string_view v) {
   if (v == "SSL") return SecurityProtocol::kSsl;
@@ -72,6 +84,67 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .description = "Security protocol clients use to talk to the agent",
        .default_value = "PLAINTEXT",
        .allowed = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}},
+      {.name = kMaxFrameSize,
+       .type = SettingType::kByteSize,
+       .description = "Largest request frame a client may send; a bigger one closes its connection "
+                      "(responses are bounded by what clients ask for, e.g. fetch.max.bytes)",
+       .default_value = "100MiB",
+       .min = 1024,
+       .max = int64_t{1} << 30},
+      {.name = kHighWaterMark,
+       .type = SettingType::kByteSize,
+       .description = "Bytes waiting to be written to one socket before the agent stops reading "
+                      "from the other side (reading resumes below half of it)",
+       .default_value = "1MiB",
+       .min = 4096,
+       .max = int64_t{1} << 30},
+      {.name = kMaxInflight,
+       .type = SettingType::kInt,
+       .description = "Requests one client connection may have awaiting responses; beyond it "
+                      "the agent stops reading that client",
+       .default_value = "1000",
+       .min = 1,
+       .max = 1000000},
+      {.name = kWorkerThreads,
+       .type = SettingType::kInt,
+       .description = "Threads serving connections; each connection and its broker connection "
+                      "stay on one",
+       .default_description = "the number of CPU cores",
+       .min = 1,
+       .max = 1024},
+      {.name = kConnectTimeout,
+       .type = SettingType::kDuration,
+       .description = "Time allowed for connecting to a broker for a client",
+       .default_value = "10s",
+       .min = 1,
+       .max = 3600 * 1000},
+      {.name = kIdleTimeout,
+       .type = SettingType::kDuration,
+       .description = "A client connection with no traffic either way for this long is closed",
+       .default_value = "10m",
+       .min = 1000,
+       .max = int64_t{7} * 24 * 3600 * 1000},
+      {.name = kMetadataRefresh,
+       .type = SettingType::kDuration,
+       .description = "How often the agent reads the cluster's broker list (also refreshed at "
+                      "once when a client's Metadata names a broker it does not know)",
+       .default_value = "30s",
+       .min = 100,
+       .max = 3600 * 1000},
+      {.name = kDrainTimeout,
+       .type = SettingType::kDuration,
+       .description = "On SIGTERM, how long connections may take to finish their in-flight "
+                      "requests before they are closed",
+       .default_value = "10s",
+       .min = 0,
+       .max = 3600 * 1000},
+      {.name = kDelayBetweenBrokers,
+       .type = SettingType::kInt,
+       .description = "On SIGTERM, milliseconds between closing the connections of one broker "
+                      "and the next, so clients move over gradually",
+       .default_value = "500",
+       .min = 0,
+       .max = 600000},
   };
   specs.insert(specs.end(), own.begin(), own.end());
   return specs;
@@ -89,6 +162,17 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   c.internal_load_balancing = settings.GetBool(kInternalLb);
   c.haproxy_protocol = settings.GetBool(kHaproxy);
   c.security_protocol = ToSecurityProtocol(settings.GetString(kSecurityProtocol));
+  c.max_frame_size = settings.GetInt(kMaxFrameSize);
+  c.buffer_high_water_mark = settings.GetInt(kHighWaterMark);
+  c.max_inflight_requests = static_cast<int>(settings.GetInt(kMaxInflight));
+  c.worker_threads = settings.Has(kWorkerThreads)
+                         ? static_cast<int>(settings.GetInt(kWorkerThreads))
+                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  c.upstream_connect_timeout = absl::Milliseconds(settings.GetInt(kConnectTimeout));
+  c.idle_timeout = absl::Milliseconds(settings.GetInt(kIdleTimeout));
+  c.metadata_refresh_interval = absl::Milliseconds(settings.GetInt(kMetadataRefresh));
+  c.shutdown_drain_timeout = absl::Milliseconds(settings.GetInt(kDrainTimeout));
+  c.shutdown_delay_between_brokers = absl::Milliseconds(settings.GetInt(kDelayBetweenBrokers));
 
   if (c.port_count && c.port_start + *c.port_count - 1 > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(

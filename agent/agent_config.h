@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/config/gateway_settings.h"
 #include "common/config/settings.h"
 
@@ -27,6 +28,17 @@ struct AgentConfig {
   bool internal_load_balancing = true;
   bool haproxy_protocol = false;
   SecurityProtocol security_protocol = SecurityProtocol::kPlaintext;
+
+  // Data path limits and timing.
+  int64_t max_frame_size = 0;            // bytes, either direction
+  int64_t buffer_high_water_mark = 0;    // bytes queued for one socket before reading pauses
+  int max_inflight_requests = 0;         // per client connection
+  int worker_threads = 0;
+  absl::Duration upstream_connect_timeout;
+  absl::Duration idle_timeout;
+  absl::Duration metadata_refresh_interval;
+  absl::Duration shutdown_drain_timeout;
+  absl::Duration shutdown_delay_between_brokers;
 };
 
 std::vector<config::SettingSpec> AgentSettingSpecs();

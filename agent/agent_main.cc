@@ -1,7 +1,8 @@
-// kgw-agent: the gateway's data plane. This build parses and validates its
-// configuration; serving client traffic arrives with the proxy itself.
+// kgw-agent: the gateway's data plane. Clients set bootstrap.servers to this
+// agent and reach every broker through it (see agent/agent.h).
 #include <iostream>
 
+#include "agent/agent.h"
 #include "agent/agent_config.h"
 #include "common/config/program.h"
 #include "glog/logging.h"
@@ -26,7 +27,19 @@ int main(int argc, char** argv) {
     kgw::config::PrintEffectiveConfig(cmd.settings);
     return kgw::config::kExitOk;
   }
-  std::cerr << info.name << ": configuration is valid, but this build cannot serve traffic "
-            << "yet; use --check-config to validate a configuration" << std::endl;
-  return kgw::config::kExitUnavailable;
+  // Settings this build accepts but cannot honour yet: refusing is safer
+  // than serving plaintext to clients that were promised TLS.
+  if (config->security_protocol != kgw::agent::SecurityProtocol::kPlaintext) {
+    std::cerr << info.name << ": GATEWAY_SECURITY_PROTOCOL="
+              << cmd.settings.GetString("GATEWAY_SECURITY_PROTOCOL")
+              << " is not supported by this build; only PLAINTEXT is" << std::endl;
+    return kgw::config::kExitUnavailable;
+  }
+  if (config->haproxy_protocol) {
+    std::cerr << info.name << ": GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL=true is not supported by "
+              << "this build" << std::endl;
+    return kgw::config::kExitUnavailable;
+  }
+  kgw::agent::Agent agent(*std::move(config));
+  return agent.Run();
 }

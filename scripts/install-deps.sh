@@ -12,7 +12,7 @@ PACKAGES=(
   libabsl-dev librdkafka-dev libssl-dev libgoogle-glog-dev libgflags-dev
   libgtest-dev libgmock-dev googletest libasio-dev prometheus-cpp-dev libbenchmark-dev
   # test tools: a JDK and Maven for the Kafka harness, kcat and haproxy as reference peers
-  default-jdk-headless maven kcat haproxy openssl unzip procps netcat-openbsd
+  default-jdk-headless maven kcat haproxy openssl unzip procps netcat-openbsd curl iproute2
   # code generation (the Kafka codec is generated from message descriptions)
   python3
 )

@@ -166,6 +166,21 @@ absl::string_view SourceName(Source source) {
   return "unknown";
 }
 
+HostPort SplitHostPort(absl::string_view validated) {
+  validated = absl::StripAsciiWhitespace(validated);
+  const size_t colon = validated.rfind(':');
+  HostPort hp;
+  absl::string_view host = validated.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  hp.host = std::string(host);
+  if (colon == absl::string_view::npos || !absl::SimpleAtoi(validated.substr(colon + 1), &hp.port)) {
+    hp.port = 0;
+  }
+  return hp;
+}
+
 std::string FlagName(absl::string_view setting_name) {
   std::string flag = absl::AsciiStrToLower(setting_name);
   for (char& c : flag) {

@@ -58,6 +58,14 @@ struct SettingSpec {
   absl::string_view allowed_hint;  // what the validator accepts, for error text
 };
 
+// A host:port value split into its parts; an IPv6 host loses its brackets.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+// Splits a value already validated as kHostPort (or one kHostPortList item).
+HostPort SplitHostPort(absl::string_view validated);
+
 // Where a value came from, for error messages and --check-config output.
 enum class Source { kDefault, kEnvironment, kFlag };
 absl::string_view SourceName(Source source);

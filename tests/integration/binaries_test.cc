@@ -158,11 +158,18 @@ TEST(BinariesTest, UnknownGatewayVariablesAreWarnedAbout) {
   EXPECT_THAT(r.err, HasSubstr("ignoring unknown environment variable GATEWAY_PORT_STRAT"));
 }
 
-TEST(BinariesTest, ServingIsRefusedHonestlyUntilItExists) {
-  // A valid configuration without --check-config must not pretend to proxy.
-  Result agent = RunProgram(KGW_AGENT_BIN, {}, kBootstrap);
+TEST(BinariesTest, ModesNotInThisBuildAreRefusedHonestly) {
+  // Settings the agent cannot honour yet must stop it, not be ignored.
+  std::vector<std::string> tls = kBootstrap;
+  tls.push_back("GATEWAY_SECURITY_PROTOCOL=SSL");
+  Result agent = RunProgram(KGW_AGENT_BIN, {}, tls);
   EXPECT_EQ(agent.exit_code, 3);
-  EXPECT_THAT(agent.err, HasSubstr("cannot serve traffic yet"));
+  EXPECT_THAT(agent.err, HasSubstr("GATEWAY_SECURITY_PROTOCOL=SSL is not supported"));
+  std::vector<std::string> proxy = kBootstrap;
+  proxy.push_back("GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL=true");
+  agent = RunProgram(KGW_AGENT_BIN, {}, proxy);
+  EXPECT_EQ(agent.exit_code, 3);
+  EXPECT_THAT(agent.err, HasSubstr("GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL=true is not supported"));
   Result coordinator = RunProgram(KGW_COORDINATOR_BIN, {}, kBootstrap);
   EXPECT_EQ(coordinator.exit_code, 3);
   EXPECT_THAT(coordinator.err, HasSubstr("cannot coordinate yet"));

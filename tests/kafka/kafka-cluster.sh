@@ -705,6 +705,8 @@ write_env() {
 		echo "KGW_KAFKA_BOOTSTRAP=$(bootstrap_for 0)"
 		# The broker's jars include kafka-clients: tests may run Java clients from them.
 		echo "KGW_KAFKA_LIBS=$LIBS"
+		# Where this cluster lives, for tests that stop and start single nodes.
+		echo "KGW_KAFKA_DIR=$DIR"
 		if ((SECURITY)); then
 			echo "KGW_KAFKA_SASL_BOOTSTRAP=$(bootstrap_for 200)"
 			echo "KGW_KAFKA_SSL_BOOTSTRAP=$(bootstrap_for 300)"

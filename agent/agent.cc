@@ -1,0 +1,283 @@
+#include "agent/agent.h"
+
+#include <algorithm>
+#include <csignal>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/config/program.h"
+#include "common/http/metrics.h"
+#include "glog/logging.h"
+
+namespace kgw::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Ports beyond the highest broker's: bootstrap ports that survive a new
+// broker taking the next id.
+constexpr int kSpareBootstrapPorts = 2;
+constexpr auto kShutdownPoll = std::chrono::milliseconds(100);
+
+MetadataRefresher::Options RefresherOptions(const AgentConfig& config) {
+  MetadataRefresher::Options o;
+  for (const std::string& server : config.node.bootstrap_servers) {
+    o.bootstrap.push_back(config::SplitHostPort(server));
+  }
+  o.interval = config.metadata_refresh_interval;
+  o.timeout = config.upstream_connect_timeout;
+  o.client_id = absl::StrCat("kgw-agent-", config.node.cluster_id);
+  return o;
+}
+
+}  // namespace
+
+Agent::Agent(AgentConfig config)
+    : config_(std::move(config)),
+      ports_{config_.port_start, config_.min_broker_id, config_.node.advertised_host},
+      registry_(std::make_shared<prometheus::Registry>()),
+      metrics_(*registry_),
+      refresher_(directory_, RefresherOptions(config_)),
+      http_(main_),
+      signals_(main_, SIGTERM, SIGINT),
+      shutdown_timer_(main_) {
+  env_.config = &config_;
+  env_.ports = &ports_;
+  env_.directory = &directory_;
+  env_.metrics = &metrics_;
+  env_.brokers_seen = [this](const std::vector<BrokerEndpoint>& seen) {
+    if (directory_.Get()->Lacks(seen)) refresher_.RefreshSoon();
+  };
+}
+
+Agent::~Agent() {
+  refresher_.Stop();
+  for (auto& w : workers_) {
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+int Agent::Run() {
+  asio::error_code ec;
+  bind_address_ = asio::ip::make_address(config_.bind_host, ec);
+  if (ec) {
+    asio::ip::tcp::resolver resolver(main_);
+    auto results = resolver.resolve(config_.bind_host, "", ec);
+    if (ec || results.empty()) {
+      LOG(ERROR) << "cannot resolve GATEWAY_BIND_HOST=" << config_.bind_host << ": "
+                 << ec.message();
+      return config::kExitFailure;
+    }
+    bind_address_ = results.begin()->endpoint().address();
+  }
+  http::AddHealthAndMetrics(http_, registry_, [this] { return ready_.load(); });
+  if (absl::Status s = http_.Listen(bind_address_.to_string(), config_.node.http_port); !s.ok()) {
+    LOG(ERROR) << "cannot serve GATEWAY_HTTP_PORT: " << s.message();
+    return config::kExitFailure;
+  }
+  for (int i = 0; i < config_.worker_threads; ++i) {
+    auto w = std::make_unique<Worker>();
+    Worker* raw = w.get();
+    w->thread = std::thread([raw] {
+      auto guard = asio::make_work_guard(raw->io);
+      raw->io.run();
+    });
+    workers_.push_back(std::move(w));
+  }
+  directory_.OnChange([this](const ClusterSnapshot& cluster) {
+    asio::post(main_, [this, cluster] { OnBrokersChanged(cluster); });
+  });
+  signals_.async_wait([this](const asio::error_code& e, int signal_number) {
+    if (!e) BeginShutdown(signal_number);
+  });
+  refresher_.Start();
+  LOG(INFO) << "kgw-agent started: reading the cluster's brokers from "
+            << absl::StrJoin(config_.node.bootstrap_servers, ",") << "; operations endpoint on "
+            << bind_address_.to_string() << ":" << http_.port();
+  main_.run();
+  return exit_code_;
+}
+
+void Agent::OnBrokersChanged(const ClusterSnapshot& cluster) {
+  if (shutting_down_) return;
+  if (!EnsureListeners(cluster) && !ready_) {
+    // The first set of ports could not be opened: nothing can be served.
+    exit_code_ = config::kExitFailure;
+    Finish();
+    return;
+  }
+  ready_ = true;
+}
+
+bool Agent::EnsureListeners(const ClusterSnapshot& cluster) {
+  if (cluster.brokers.empty()) return false;
+  const int32_t max_id = cluster.brokers.back().node_id;
+  int64_t count;
+  if (config_.port_count) {
+    count = *config_.port_count;
+  } else {
+    count = std::max<int64_t>(0, int64_t{max_id} - config_.min_broker_id) + 1 +
+            kSpareBootstrapPorts;
+    count = std::min<int64_t>(count, 65535 - config_.port_start + 1);
+  }
+  bool ok = true;
+  for (int64_t i = 0; i < count; ++i) {
+    const int port = static_cast<int>(config_.port_start + i);
+    if (acceptors_.count(port) != 0) continue;
+    if (absl::Status s = Listen(port); !s.ok()) {
+      LOG(ERROR) << s.message();
+      ok = false;
+    }
+  }
+  metrics_.listening_ports().Set(static_cast<double>(acceptors_.size()));
+  for (const BrokerEndpoint& b : cluster.brokers) {
+    const int64_t port = ports_.PortFor(b.node_id);
+    const bool served = b.node_id >= config_.min_broker_id && acceptors_.count(port) != 0;
+    if (!served && misplaced_brokers_.insert(b.node_id).second) {
+      LOG(ERROR) << "broker " << b.node_id << " would need port " << port
+                 << ", which this agent does not serve (GATEWAY_PORT_START="
+                 << config_.port_start << ", GATEWAY_MIN_BROKERID=" << config_.min_broker_id
+                 << (config_.port_count ? absl::StrCat(", GATEWAY_PORT_COUNT=", *config_.port_count)
+                                        : "")
+                 << "); clients are sent to the first port for it";
+    } else if (served) {
+      misplaced_brokers_.erase(b.node_id);
+    }
+  }
+  return ok;
+}
+
+absl::Status Agent::Listen(int port) {
+  auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(main_);
+  const asio::ip::tcp::endpoint endpoint(bind_address_, static_cast<uint16_t>(port));
+  asio::error_code ec;
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", bind_address_.to_string(),
+                                               ":", port, ": ", ec.message()));
+  }
+  LOG(INFO) << "listening on " << bind_address_.to_string() << ":" << port << " for broker "
+            << ports_.BrokerFor(port) << " (any broker while it does not exist), advertised as "
+            << ports_.advertised_host << ":" << port;
+  asio::ip::tcp::acceptor& ref = *acceptor;
+  acceptors_.emplace(port, std::move(acceptor));
+  Accept(ref, port);
+  return absl::OkStatus();
+}
+
+void Agent::Accept(asio::ip::tcp::acceptor& acceptor, int port) {
+  Worker& worker = *workers_[next_worker_++ % workers_.size()];
+  acceptor.async_accept(
+      worker.io, [this, &acceptor, &worker, port](const asio::error_code& ec,
+                                                  asio::ip::tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || shutting_down_) return;
+        if (ec) {
+          // Out of file descriptors, typically: wait a moment instead of spinning.
+          LOG(WARNING) << "accepting on port " << port << " failed: " << ec.message();
+          auto retry = std::make_shared<asio::steady_timer>(main_, std::chrono::milliseconds(100));
+          retry->async_wait([this, retry, &acceptor, port](const asio::error_code& e) {
+            if (!e && !shutting_down_) Accept(acceptor, port);
+          });
+          return;
+        }
+        metrics_.connections_total().Increment();
+        asio::post(worker.io, [this, &worker, port, s = std::move(socket)]() mutable {
+          auto session = std::make_shared<Session>(std::move(s), port, env_, worker.sessions);
+          worker.sessions.insert(session);
+          session->Start();
+        });
+        Accept(acceptor, port);
+      });
+}
+
+void Agent::BeginShutdown(int signal_number) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  ready_ = false;
+  LOG(INFO) << "received signal " << signal_number << ": no longer accepting connections; "
+            << "draining connections broker by broker";
+  for (auto& [port, acceptor] : acceptors_) {
+    asio::error_code ignored;
+    acceptor->close(ignored);
+  }
+  std::vector<int32_t> brokers;
+  for (const BrokerEndpoint& b : directory_.Get()->brokers) brokers.push_back(b.node_id);
+  DrainBroker(0, std::move(brokers));
+}
+
+void Agent::DrainBroker(size_t index, std::vector<int32_t> brokers) {
+  const Clock::time_point deadline =
+      Clock::now() + absl::ToChronoMilliseconds(config_.shutdown_drain_timeout);
+  if (index >= brokers.size()) {
+    // Whatever is left (sessions to brokers that left the cluster meanwhile).
+    for (auto& w : workers_) {
+      asio::post(w->io, [worker = w.get(), deadline] {
+        std::vector<std::shared_ptr<Session>> all(worker->sessions.begin(),
+                                                  worker->sessions.end());
+        for (auto& s : all) s->Drain(deadline);
+      });
+    }
+    WaitForSessions(deadline + std::chrono::seconds(1));
+    return;
+  }
+  const int32_t broker = brokers[index];
+  for (auto& w : workers_) {
+    asio::post(w->io, [worker = w.get(), broker, deadline] {
+      std::vector<std::shared_ptr<Session>> all(worker->sessions.begin(), worker->sessions.end());
+      for (auto& s : all) {
+        if (s->broker() == broker) s->Drain(deadline);
+      }
+    });
+  }
+  shutdown_timer_.expires_after(absl::ToChronoMilliseconds(config_.shutdown_delay_between_brokers));
+  shutdown_timer_.async_wait([this, index, brokers = std::move(brokers)](const asio::error_code& ec) {
+    if (!ec) DrainBroker(index + 1, brokers);
+  });
+}
+
+void Agent::WaitForSessions(Clock::time_point give_up) {
+  size_t open = 0;
+  for (auto& w : workers_) {
+    open += w->open_sessions.load();
+    asio::post(w->io, [worker = w.get()] { worker->open_sessions = worker->sessions.size(); });
+  }
+  // open_sessions is refreshed one poll later: the first answer is stale.
+  if ((open == 0 && ++shutdown_polls_ > 1) || Clock::now() >= give_up) {
+    if (open > 0) LOG(WARNING) << open << " connections still open at the end of the drain";
+    Finish();
+    return;
+  }
+  shutdown_timer_.expires_after(kShutdownPoll);
+  shutdown_timer_.async_wait([this, give_up](const asio::error_code& ec) {
+    if (!ec) WaitForSessions(give_up);
+  });
+}
+
+void Agent::Finish() {
+  LOG(INFO) << "kgw-agent stopping";
+  refresher_.Stop();
+  for (auto& w : workers_) {
+    asio::post(w->io, [worker = w.get()] {
+      std::vector<std::shared_ptr<Session>> all(worker->sessions.begin(), worker->sessions.end());
+      for (auto& s : all) s->Drain(Clock::now());
+      worker->io.stop();
+    });
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  http_.Stop();
+  for (auto& [port, acceptor] : acceptors_) {
+    asio::error_code ignored;
+    acceptor->close(ignored);
+  }
+  signals_.cancel();
+  main_.stop();
+}
+
+}  // namespace kgw::agent

@@ -1,0 +1,84 @@
+// kgw-agent's process: listeners, worker threads, the broker directory, the
+// operations endpoint and graceful shutdown, wired together.
+//
+// Threads: one "main" io_context runs the listeners' accepts, the HTTP
+// endpoint, signals and shutdown; GATEWAY_WORKER_THREADS workers each run an
+// io_context that owns the sessions handed to it; the metadata refresher has
+// its own thread. A directory change is posted to main, which opens any
+// ports new brokers need.
+#ifndef KGW_AGENT_AGENT_H_
+#define KGW_AGENT_AGENT_H_
+
+#include <atomic>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/agent_config.h"
+#include "agent/agent_metrics.h"
+#include "agent/broker_directory.h"
+#include "agent/port_map.h"
+#include "agent/session.h"
+#include "asio.hpp"
+#include "common/http/http_server.h"
+#include "prometheus/registry.h"
+
+namespace kgw::agent {
+
+class Agent {
+ public:
+  explicit Agent(AgentConfig config);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Serves until SIGTERM or SIGINT has been handled; returns the exit code.
+  int Run();
+
+ private:
+  struct Worker {
+    asio::io_context io{1};
+    SessionSet sessions;
+    std::atomic<size_t> open_sessions{0};  // refreshed on request during shutdown
+    std::thread thread;
+  };
+
+  void OnBrokersChanged(const ClusterSnapshot& cluster);  // main thread
+  // Opens every port the cluster needs; false when one cannot be bound.
+  bool EnsureListeners(const ClusterSnapshot& cluster);
+  absl::Status Listen(int port);
+  void Accept(asio::ip::tcp::acceptor& acceptor, int port);
+  void BeginShutdown(int signal_number);
+  void DrainBroker(size_t index, std::vector<int32_t> brokers);
+  void WaitForSessions(std::chrono::steady_clock::time_point give_up);
+  void Finish();
+
+  const AgentConfig config_;
+  const PortMap ports_;
+  asio::io_context main_{1};
+  asio::ip::address bind_address_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  AgentMetrics metrics_;
+  BrokerDirectory directory_;
+  MetadataRefresher refresher_;
+  SessionEnv env_;
+  http::HttpServer http_;
+  asio::signal_set signals_;
+  asio::steady_timer shutdown_timer_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  size_t next_worker_ = 0;
+  std::map<int, std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::set<int32_t> misplaced_brokers_;  // logged once: their port is not served
+  std::atomic<bool> ready_{false};
+  bool shutting_down_ = false;
+  int shutdown_polls_ = 0;
+  int exit_code_ = 0;
+};
+
+}  // namespace kgw::agent
+
+#endif  // KGW_AGENT_AGENT_H_

@@ -1,0 +1,89 @@
+#include "agent/agent_metrics.h"
+
+namespace kgw::agent {
+namespace {
+
+// Response latency buckets in seconds: 100 µs to 10 s (Fetch long-polls land
+// near fetch.max.wait.ms, 500 ms by default).
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+      0.1,    0.25,    0.5,    1,     2.5,    5,     10};
+  return *buckets;
+}
+
+}  // namespace
+
+AgentMetrics::AgentMetrics(prometheus::Registry& registry)
+    : connections_total_family_(prometheus::BuildCounter()
+                                    .Name("kgw_agent_connections_total")
+                                    .Help("Client connections accepted")
+                                    .Register(registry)),
+      connections_total_(connections_total_family_.Add({})),
+      listening_ports_(prometheus::BuildGauge()
+                           .Name("kgw_agent_listening_ports")
+                           .Help("Client ports the agent listens on")
+                           .Register(registry)
+                           .Add({})),
+      active_(prometheus::BuildGauge()
+                  .Name("kgw_agent_connections_active")
+                  .Help("Open client connections, by the broker they are forwarded to")
+                  .Register(registry)),
+      bytes_(prometheus::BuildCounter()
+                 .Name("kgw_agent_bytes_total")
+                 .Help("Bytes forwarded, by broker and direction")
+                 .Register(registry)),
+      connect_failures_(prometheus::BuildCounter()
+                            .Name("kgw_agent_upstream_connect_failures_total")
+                            .Help("Failed connections from the agent to a broker")
+                            .Register(registry)),
+      requests_(prometheus::BuildCounter()
+                    .Name("kgw_agent_requests_total")
+                    .Help("Client requests, by api key")
+                    .Register(registry)),
+      rewrites_(prometheus::BuildCounter()
+                    .Name("kgw_agent_rewrites_total")
+                    .Help("Responses rewritten to carry agent addresses, by api key")
+                    .Register(registry)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("kgw_agent_response_latency_seconds")
+                   .Help("Time from forwarding a request to receiving its response, by api key")
+                   .Register(registry)),
+      bad_input_(prometheus::BuildCounter()
+                     .Name("kgw_agent_closed_for_bad_input_total")
+                     .Help("Connections closed because of malformed or oversized input, by reason")
+                     .Register(registry)) {}
+
+const AgentMetrics::BrokerSeries& AgentMetrics::ForBroker(int32_t broker) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = brokers_.find(broker);
+  if (it != brokers_.end()) return it->second;
+  const std::string id = std::to_string(broker);
+  BrokerSeries s{
+      .bytes_client_to_broker = &bytes_.Add({{"broker", id}, {"direction", "client_to_broker"}}),
+      .bytes_broker_to_client = &bytes_.Add({{"broker", id}, {"direction", "broker_to_client"}}),
+      .upstream_connect_failures = &connect_failures_.Add({{"broker", id}}),
+      .active_connections = &active_.Add({{"broker", id}}),
+  };
+  return brokers_.emplace(broker, s).first->second;
+}
+
+const AgentMetrics::ApiSeries& AgentMetrics::ForApi(int16_t api_key) {
+  const int slot = api_key >= 0 && api_key < kApiKeys ? api_key : kApiKeys;
+  if (const ApiSeries* s = apis_[slot].load(std::memory_order_acquire)) return *s;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (const ApiSeries* s = apis_[slot].load(std::memory_order_relaxed)) return *s;
+  const std::string label = slot == kApiKeys ? "other" : std::to_string(api_key);
+  ApiSeries& s = api_storage_[slot];
+  s.requests = &requests_.Add({{"api_key", label}});
+  s.rewrites = &rewrites_.Add({{"api_key", label}});
+  s.latency = &latency_.Add({{"api_key", label}}, LatencyBuckets());
+  apis_[slot].store(&s, std::memory_order_release);
+  return s;
+}
+
+prometheus::Counter& AgentMetrics::ClosedForBadInput(const std::string& reason) {
+  return bad_input_.Add({{"reason", reason}});
+}
+
+}  // namespace kgw::agent

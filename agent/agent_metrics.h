@@ -1,0 +1,70 @@
+// The agent's Prometheus metrics. Families are created once; the labelled
+// series a connection needs are looked up once (per broker, per api key) and
+// then updated lock-free from the worker threads.
+#ifndef KGW_AGENT_AGENT_METRICS_H_
+#define KGW_AGENT_AGENT_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace kgw::agent {
+
+class AgentMetrics {
+ public:
+  struct BrokerSeries {
+    prometheus::Counter* bytes_client_to_broker;
+    prometheus::Counter* bytes_broker_to_client;
+    prometheus::Counter* upstream_connect_failures;
+    prometheus::Gauge* active_connections;
+  };
+  struct ApiSeries {
+    prometheus::Counter* requests;
+    prometheus::Counter* rewrites;
+    prometheus::Histogram* latency;
+  };
+
+  explicit AgentMetrics(prometheus::Registry& registry);
+
+  prometheus::Counter& connections_total() { return connections_total_; }
+  prometheus::Gauge& listening_ports() { return listening_ports_; }
+  // `broker` is a node id; connections whose port names no broker use the
+  // broker they were sent to.
+  const BrokerSeries& ForBroker(int32_t broker);
+  const ApiSeries& ForApi(int16_t api_key);
+  // Connections closed because of bad input, by reason ("frame", "request",
+  // "response", "correlation").
+  prometheus::Counter& ClosedForBadInput(const std::string& reason);
+
+ private:
+  static constexpr int kApiKeys = 128;  // beyond: one "other" series
+
+  prometheus::Family<prometheus::Counter>& connections_total_family_;
+  prometheus::Counter& connections_total_;
+  prometheus::Gauge& listening_ports_;
+  prometheus::Family<prometheus::Gauge>& active_;
+  prometheus::Family<prometheus::Counter>& bytes_;
+  prometheus::Family<prometheus::Counter>& connect_failures_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& rewrites_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Counter>& bad_input_;
+
+  std::mutex mu_;
+  std::map<int32_t, BrokerSeries> brokers_;
+  std::array<std::atomic<const ApiSeries*>, kApiKeys + 1> apis_{};
+  std::map<int, ApiSeries> api_storage_;
+};
+
+}  // namespace kgw::agent
+
+#endif  // KGW_AGENT_AGENT_METRICS_H_

@@ -1,0 +1,152 @@
+#include "agent/broker_directory.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/kafka/blocking_client.h"
+#include "common/kafka/messages/metadata.h"
+#include "glog/logging.h"
+
+namespace kgw::agent {
+namespace {
+
+// Version of the agent's own Metadata requests: every broker of Kafka 3.x
+// and 4.x answers it.
+constexpr int16_t kMetadataVersion = 12;
+// Pause before retrying a failed refresh; doubles up to the interval.
+constexpr absl::Duration kFirstRetry = absl::Milliseconds(500);
+
+bool SameBroker(const BrokerEndpoint& a, const BrokerEndpoint& b) {
+  return a.node_id == b.node_id && a.host == b.host && a.port == b.port && a.rack == b.rack;
+}
+
+std::string Describe(const std::vector<BrokerEndpoint>& brokers) {
+  return absl::StrJoin(brokers, ", ", [](std::string* out, const BrokerEndpoint& b) {
+    absl::StrAppend(out, b.node_id, "@", b.host, ":", b.port, b.rack ? "/" + *b.rack : "");
+  });
+}
+
+}  // namespace
+
+const BrokerEndpoint* ClusterSnapshot::Find(int32_t node_id) const {
+  auto it = std::lower_bound(brokers.begin(), brokers.end(), node_id,
+                             [](const BrokerEndpoint& b, int32_t id) { return b.node_id < id; });
+  return it != brokers.end() && it->node_id == node_id ? &*it : nullptr;
+}
+
+bool ClusterSnapshot::Lacks(const std::vector<BrokerEndpoint>& seen) const {
+  for (const BrokerEndpoint& b : seen) {
+    const BrokerEndpoint* known = Find(b.node_id);
+    if (known == nullptr || known->host != b.host || known->port != b.port) return true;
+  }
+  return false;
+}
+
+std::shared_ptr<const ClusterSnapshot> BrokerDirectory::Get() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return snapshot_;
+}
+
+void BrokerDirectory::Set(ClusterSnapshot snapshot) {
+  std::sort(snapshot.brokers.begin(), snapshot.brokers.end(),
+            [](const BrokerEndpoint& a, const BrokerEndpoint& b) { return a.node_id < b.node_id; });
+  auto next = std::make_shared<const ClusterSnapshot>(std::move(snapshot));
+  std::vector<std::function<void(const ClusterSnapshot&)>> listeners;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool changed =
+        !std::equal(snapshot_->brokers.begin(), snapshot_->brokers.end(), next->brokers.begin(),
+                    next->brokers.end(), SameBroker);
+    snapshot_ = next;
+    if (!changed) return;
+    listeners = listeners_;
+  }
+  LOG(INFO) << "brokers: " << Describe(next->brokers);
+  for (const auto& listener : listeners) listener(*next);
+}
+
+void BrokerDirectory::OnChange(std::function<void(const ClusterSnapshot&)> listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+MetadataRefresher::MetadataRefresher(BrokerDirectory& directory, Options options)
+    : directory_(directory), options_(std::move(options)) {}
+
+MetadataRefresher::~MetadataRefresher() { Stop(); }
+
+void MetadataRefresher::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void MetadataRefresher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void MetadataRefresher::RefreshSoon() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    refresh_requested_ = true;
+  }
+  wake_.notify_all();
+}
+
+void MetadataRefresher::Run() {
+  absl::Duration retry = kFirstRetry;
+  while (true) {
+    const bool ok = RefreshOnce();
+    const absl::Duration wait = ok ? options_.interval : retry;
+    retry = ok ? kFirstRetry : std::min(retry * 2, options_.interval);
+    std::unique_lock<std::mutex> lock(mu_);
+    wake_.wait_for(lock, absl::ToChronoMilliseconds(wait),
+                   [this] { return stop_ || refresh_requested_; });
+    if (stop_) return;
+    refresh_requested_ = false;
+  }
+}
+
+bool MetadataRefresher::RefreshOnce() {
+  // Known brokers first (the bootstrap list may name a load balancer or be
+  // partly gone), then the bootstrap servers; start where the last one
+  // answered so a dead broker is not asked first every time.
+  std::vector<config::HostPort> addresses;
+  for (const BrokerEndpoint& b : directory_.Get()->brokers) addresses.push_back({b.host, b.port});
+  addresses.insert(addresses.end(), options_.bootstrap.begin(), options_.bootstrap.end());
+  std::string errors;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    const config::HostPort& a = addresses[(next_address_ + i) % addresses.size()];
+    absl::StatusOr<kafka::BlockingConnection> connection = kafka::BlockingConnection::Connect(
+        a.host, a.port, options_.timeout, options_.client_id);
+    kafka::MetadataResponse response;
+    absl::Status status = connection.status();
+    if (status.ok()) {
+      kafka::MetadataRequest request;  // no topics: brokers and cluster id only
+      request.allow_auto_topic_creation = false;
+      status = connection->Call(request, kMetadataVersion, &response);
+    }
+    if (status.ok() && response.brokers.empty()) {
+      status = absl::UnavailableError(absl::StrCat(a.host, ":", a.port, " listed no brokers"));
+    }
+    if (!status.ok()) {
+      absl::StrAppend(&errors, errors.empty() ? "" : "; ", status.message());
+      continue;
+    }
+    next_address_ = (next_address_ + i) % addresses.size();
+    ClusterSnapshot snapshot;
+    snapshot.cluster_id = response.cluster_id;
+    for (const auto& b : response.brokers) {
+      snapshot.brokers.push_back({b.node_id, b.host, b.port, b.rack});
+    }
+    directory_.Set(std::move(snapshot));
+    return true;
+  }
+  LOG(WARNING) << "cannot refresh cluster metadata: " << errors;
+  return false;
+}
+
+}  // namespace kgw::agent

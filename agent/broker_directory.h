@@ -1,0 +1,89 @@
+// The agent's view of the backing cluster's brokers, and the thread that
+// keeps it current.
+//
+// BrokerDirectory holds an immutable snapshot that any thread reads without
+// blocking writers for long; the MetadataRefresher replaces it from a
+// Metadata request every refresh interval, and at once when a client's
+// Metadata response (seen on the data path) names brokers the snapshot does
+// not have, so brokers added later get their ports within moments.
+#ifndef KGW_AGENT_BROKER_DIRECTORY_H_
+#define KGW_AGENT_BROKER_DIRECTORY_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "agent/response_rewriter.h"
+#include "common/config/settings.h"
+
+namespace kgw::agent {
+
+struct ClusterSnapshot {
+  std::vector<BrokerEndpoint> brokers;  // sorted by node id
+  std::optional<std::string> cluster_id;
+
+  const BrokerEndpoint* Find(int32_t node_id) const;
+  // True when `seen` names a broker this snapshot lacks or places elsewhere.
+  bool Lacks(const std::vector<BrokerEndpoint>& seen) const;
+};
+
+class BrokerDirectory {
+ public:
+  // Never null; empty until the first successful refresh.
+  std::shared_ptr<const ClusterSnapshot> Get() const;
+  // Replaces the snapshot; calls the change listeners (on this thread) when
+  // the broker list differs.
+  void Set(ClusterSnapshot snapshot);
+  // Registered before the refresher starts.
+  void OnChange(std::function<void(const ClusterSnapshot&)> listener);
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const ClusterSnapshot> snapshot_ = std::make_shared<ClusterSnapshot>();
+  std::vector<std::function<void(const ClusterSnapshot&)>> listeners_;
+};
+
+// Polls the cluster's metadata on a thread of its own with blocking,
+// deadline-bounded connections (off the data path).
+class MetadataRefresher {
+ public:
+  struct Options {
+    std::vector<config::HostPort> bootstrap;  // KAFKA_BOOTSTRAP_SERVERS
+    absl::Duration interval = absl::Seconds(30);
+    absl::Duration timeout = absl::Seconds(10);
+    std::string client_id = "kgw-agent";
+  };
+  MetadataRefresher(BrokerDirectory& directory, Options options);
+  ~MetadataRefresher();  // stops the thread
+
+  void Start();
+  void Stop();
+  // Asks for a refresh now (from any thread).
+  void RefreshSoon();
+
+ private:
+  void Run();
+  // One Metadata round trip against the first address that answers.
+  bool RefreshOnce();
+
+  BrokerDirectory& directory_;
+  const Options options_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  bool refresh_requested_ = false;
+  std::thread thread_;
+  size_t next_address_ = 0;
+};
+
+}  // namespace kgw::agent
+
+#endif  // KGW_AGENT_BROKER_DIRECTORY_H_

@@ -1,0 +1,283 @@
+#include "agent/response_rewriter.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/port_map.h"
+#include "agent/request_peek.h"
+#include "common/kafka/header.h"
+#include "common/kafka/messages/all_messages.h"
+#include "common/kafka/messages/api_registry.h"
+#include "common/kafka/messages/random_fill.h"
+#include "common/kafka/testing/random_source.h"
+#include "common/kafka/wire/reader.h"
+#include "common/kafka/wire/writer.h"
+#include "gtest/gtest.h"
+
+namespace kgw::agent {
+namespace {
+
+const PortMap kPorts{.port_start = 6969, .min_broker_id = 0, .advertised_host = "agent.test"};
+
+AdvertisedAddress AddressFor(int32_t node) { return kPorts.AddressFor(node); }
+
+template <typename M>
+std::vector<uint8_t> Encode(const M& m, int16_t version) {
+  kafka::Writer w;
+  m.Encode(w, version);
+  return w.Release();
+}
+
+template <typename M>
+M Decode(const std::vector<uint8_t>& body, int16_t version) {
+  kafka::Reader r(body);
+  M m;
+  EXPECT_TRUE(m.Decode(r, version).ok());
+  EXPECT_EQ(r.remaining(), 0u);
+  return m;
+}
+
+template <typename M>
+std::optional<std::vector<uint8_t>> Rewrite(const M& m, int16_t version,
+                                            std::vector<BrokerEndpoint>* seen = nullptr) {
+  std::vector<uint8_t> body = Encode(m, version);
+  auto out = RewriteResponse(M::kApiKey, version, body, AddressFor,
+                             [&](const std::vector<BrokerEndpoint>& b) {
+                               if (seen) *seen = b;
+                             });
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? *out : std::nullopt;
+}
+
+template <typename Endpoint>
+void Move(Endpoint& e, int32_t node) {
+  AdvertisedAddress a = AddressFor(node);
+  e.host = a.host;
+  e.port = a.port;
+}
+
+// For each API: a random response at every version, rewritten, must equal the
+// same response with every address replaced and nothing else changed.
+TEST(ResponseRewriterTest, MetadataBrokersMoveAndAreReported) {
+  kafka::testing::RandomSource rnd(1);
+  for (int16_t v = kafka::MetadataResponse::kMinVersion; v <= kafka::MetadataResponse::kMaxVersion;
+       ++v) {
+    for (int i = 0; i < 30; ++i) {
+      kafka::MetadataResponse m;
+      kafka::testing::FillRandom(&m, v, rnd);
+      kafka::MetadataResponse expected = m;
+      for (auto& b : expected.brokers) Move(b, b.node_id);
+      std::vector<BrokerEndpoint> seen;
+      auto out = Rewrite(m, v, &seen);
+      ASSERT_TRUE(out.has_value());
+      EXPECT_EQ(Decode<kafka::MetadataResponse>(*out, v), expected) << "v" << v;
+      ASSERT_EQ(seen.size(), m.brokers.size());
+      for (size_t j = 0; j < seen.size(); ++j) {
+        EXPECT_EQ(seen[j].host, m.brokers[j].host);
+        EXPECT_EQ(seen[j].port, m.brokers[j].port);
+      }
+    }
+  }
+}
+
+TEST(ResponseRewriterTest, FindCoordinatorLeavesErrorsAlone) {
+  kafka::testing::RandomSource rnd(2);
+  for (int16_t v = kafka::FindCoordinatorResponse::kMinVersion;
+       v <= kafka::FindCoordinatorResponse::kMaxVersion; ++v) {
+    for (int i = 0; i < 30; ++i) {
+      kafka::FindCoordinatorResponse m;
+      kafka::testing::FillRandom(&m, v, rnd);
+      if (v <= 3) {
+        m.node_id = i % 3 == 0 ? -1 : i;
+        m.host = m.node_id < 0 ? "" : "broker.internal";
+      } else {
+        for (size_t j = 0; j < m.coordinators.size(); ++j) {
+          m.coordinators[j].node_id = j % 2 == 0 ? -1 : static_cast<int32_t>(j);
+        }
+      }
+      kafka::FindCoordinatorResponse expected = m;
+      bool any = false;
+      if (v <= 3) {
+        if (m.node_id >= 0) {
+          Move(expected, m.node_id);
+          any = true;
+        }
+      } else {
+        for (auto& c : expected.coordinators) {
+          if (c.node_id >= 0) {
+            Move(c, c.node_id);
+            any = true;
+          }
+        }
+      }
+      auto out = Rewrite(m, v);
+      EXPECT_EQ(out.has_value(), any) << "v" << v;
+      if (out) {
+        EXPECT_EQ(Decode<kafka::FindCoordinatorResponse>(*out, v), expected) << "v" << v;
+      }
+    }
+  }
+}
+
+TEST(ResponseRewriterTest, DescribeClusterAndQuorumAddressesMove) {
+  kafka::testing::RandomSource rnd(3);
+  for (int16_t v = kafka::DescribeClusterResponse::kMinVersion;
+       v <= kafka::DescribeClusterResponse::kMaxVersion; ++v) {
+    kafka::DescribeClusterResponse m;
+    kafka::testing::FillRandom(&m, v, rnd);
+    m.brokers.resize(3);
+    for (int j = 0; j < 3; ++j) m.brokers[j].broker_id = j + 1;
+    kafka::DescribeClusterResponse expected = m;
+    for (auto& b : expected.brokers) Move(b, b.broker_id);
+    auto out = Rewrite(m, v);
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(Decode<kafka::DescribeClusterResponse>(*out, v), expected);
+  }
+  for (int16_t v = kafka::DescribeQuorumResponse::kMinVersion;
+       v <= kafka::DescribeQuorumResponse::kMaxVersion; ++v) {
+    kafka::DescribeQuorumResponse m;
+    kafka::testing::FillRandom(&m, v, rnd);
+    kafka::DescribeQuorumResponse expected = m;
+    bool any = false;
+    for (auto& n : expected.nodes) {
+      for (auto& l : n.listeners) {
+        l.host = AddressFor(n.node_id).host;
+        l.port = static_cast<uint16_t>(AddressFor(n.node_id).port);
+        any = true;
+      }
+    }
+    auto out = Rewrite(m, v);
+    EXPECT_EQ(out.has_value(), any);
+    if (out) {
+      EXPECT_EQ(Decode<kafka::DescribeQuorumResponse>(*out, v), expected);
+    }
+  }
+}
+
+template <typename Response>
+void CheckNodeEndpoints(int16_t first_version, uint64_t seed) {
+  kafka::testing::RandomSource rnd(seed);
+  for (int16_t v = Response::kMinVersion; v <= Response::kMaxVersion; ++v) {
+    for (int i = 0; i < 20; ++i) {
+      Response m;
+      kafka::testing::FillRandom(&m, v, rnd);
+      Response expected = m;
+      for (auto& e : expected.node_endpoints) Move(e, e.node_id);
+      auto out = Rewrite(m, v);
+      const bool rewritten = v >= first_version && !m.node_endpoints.empty();
+      EXPECT_EQ(out.has_value(), rewritten) << Response::kName << " v" << v;
+      if (out) {
+        EXPECT_EQ(Decode<Response>(*out, v), expected) << Response::kName << " v" << v;
+      }
+    }
+  }
+}
+
+TEST(ResponseRewriterTest, NodeEndpointsMoveOnlyWhenPresent) {
+  CheckNodeEndpoints<kafka::ProduceResponse>(10, 4);
+  CheckNodeEndpoints<kafka::FetchResponse>(16, 5);
+  CheckNodeEndpoints<kafka::ShareFetchResponse>(kafka::ShareFetchResponse::kMinVersion, 6);
+  CheckNodeEndpoints<kafka::ShareAcknowledgeResponse>(kafka::ShareAcknowledgeResponse::kMinVersion,
+                                                      7);
+}
+
+TEST(ResponseRewriterTest, MalformedResponsesAreErrors) {
+  const std::vector<uint8_t> garbage = {0, 0, 0, 9, 0xff, 0xff, 0xff};
+  for (int16_t api : {0, 1, 3, 10, 55, 60, 78, 79}) {
+    const kafka::ApiInfo* info = kafka::FindApi(api);
+    ASSERT_NE(info, nullptr);
+    auto out = RewriteResponse(api, info->max_version, garbage, AddressFor,
+                               [](const std::vector<BrokerEndpoint>&) {});
+    EXPECT_FALSE(out.ok()) << "api key " << api;
+  }
+}
+
+TEST(ResponseRewriterTest, ApiVersionsAreCappedToTheCodecForParsedApisOnly) {
+  const kafka::ApiInfo* metadata = kafka::FindApi(kafka::MetadataResponse::kApiKey);
+  // Metadata: the broker offers more than the codec knows.
+  auto capped = IntersectApiVersions(3, {0, static_cast<int16_t>(metadata->max_version + 5)});
+  ASSERT_TRUE(capped.has_value());
+  EXPECT_EQ(capped->max_version, metadata->max_version);
+  // An API the agent never parses (OffsetCommit, 8) is left as the broker said.
+  auto untouched = IntersectApiVersions(8, {2, 99});
+  ASSERT_TRUE(untouched.has_value());
+  EXPECT_EQ(untouched->min_version, 2);
+  EXPECT_EQ(untouched->max_version, 99);
+  // No overlap: the API disappears.
+  EXPECT_FALSE(IntersectApiVersions(3, {static_cast<int16_t>(metadata->max_version + 1),
+                                        static_cast<int16_t>(metadata->max_version + 2)})
+                   .has_value());
+
+  kafka::ApiVersionsResponse m;
+  m.api_keys.push_back({.api_key = 3, .min_version = 0, .max_version = 99});
+  m.api_keys.push_back({.api_key = 8, .min_version = 2, .max_version = 99});
+  for (int16_t v = 0; v <= kafka::ApiVersionsResponse::kMaxVersion; ++v) {
+    auto out = Rewrite(m, v);
+    ASSERT_TRUE(out.has_value());
+    auto got = Decode<kafka::ApiVersionsResponse>(*out, v);
+    ASSERT_EQ(got.api_keys.size(), 2u);
+    EXPECT_EQ(got.api_keys[0].max_version, metadata->max_version);
+    EXPECT_EQ(got.api_keys[1].max_version, 99);
+  }
+  // An UNSUPPORTED_VERSION answer comes in v0 form whatever was asked.
+  kafka::ApiVersionsResponse unsupported = m;
+  unsupported.error_code = 35;
+  std::vector<uint8_t> v0 = Encode(unsupported, 0);
+  auto out = RewriteResponse(18, kafka::ApiVersionsResponse::kMaxVersion, v0, AddressFor,
+                             [](const std::vector<BrokerEndpoint>&) {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE(out->has_value());
+  EXPECT_EQ(Decode<kafka::ApiVersionsResponse>(**out, 0).api_keys[0].max_version,
+            metadata->max_version);
+}
+
+TEST(PortMapTest, PortsFollowBrokerIds) {
+  const PortMap ports{.port_start = 9000, .min_broker_id = 100, .advertised_host = "a"};
+  EXPECT_EQ(ports.AddressFor(100).port, 9000);
+  EXPECT_EQ(ports.AddressFor(103).port, 9003);
+  EXPECT_EQ(ports.BrokerFor(9003), 103);
+  // Below the minimum id: the first (bootstrap) port, never a broker address.
+  EXPECT_EQ(ports.AddressFor(7).port, 9000);
+  EXPECT_EQ(ports.AddressFor(7).host, "a");
+  EXPECT_EQ(ports.AddressFor(100 + 70000).port, 9000);
+}
+
+std::vector<uint8_t> ProduceFrame(int16_t version, int16_t acks,
+                                  std::optional<std::string> transactional_id) {
+  kafka::Writer w;
+  kafka::RequestHeader h;
+  h.request_api_key = 0;
+  h.request_api_version = version;
+  h.correlation_id = 42;
+  h.client_id = "test";
+  h.Encode(w, kafka::RequestHeaderVersion(0, version));
+  kafka::ProduceRequest p;
+  p.transactional_id = std::move(transactional_id);
+  p.acks = acks;
+  p.Encode(w, version);
+  return w.Release();
+}
+
+TEST(RequestPeekTest, ProduceAcksAtEveryVersion) {
+  for (int16_t v = kafka::ProduceRequest::kMinVersion; v <= kafka::ProduceRequest::kMaxVersion;
+       ++v) {
+    for (int16_t acks : {-1, 0, 1}) {
+      for (auto txn : {std::optional<std::string>(), std::optional<std::string>("txn-1")}) {
+        auto expects = ProduceExpectsResponse(ProduceFrame(v, acks, txn));
+        ASSERT_TRUE(expects.ok()) << expects.status();
+        EXPECT_EQ(*expects, acks != 0) << "v" << v << " acks " << acks;
+      }
+    }
+    auto start = PeekRequestStart(ProduceFrame(v, 1, std::nullopt));
+    ASSERT_TRUE(start.ok());
+    EXPECT_EQ(start->api_version, v);
+    EXPECT_EQ(start->correlation_id, 42);
+  }
+  std::vector<uint8_t> truncated = ProduceFrame(9, 0, "txn");
+  EXPECT_FALSE(ProduceExpectsResponse(absl::MakeConstSpan(truncated).subspan(0, 14)).ok());
+  EXPECT_FALSE(PeekRequestStart(std::vector<uint8_t>{0, 1, 2}).ok());
+}
+
+}  // namespace
+}  // namespace kgw::agent

@@ -1,0 +1,140 @@
+// One client connection and its connection to a broker.
+//
+// A Session lives on one worker thread: both sockets, their buffers and the
+// queue of requests awaiting responses are touched only there, so nothing in
+// it is locked. Requests pass through as opaque frames (only their first
+// bytes are read); responses are matched to requests in order and, when
+// they carry broker addresses, rewritten (see response_rewriter.h).
+//
+// Flow control: a side is read only while the bytes queued for the other
+// side stay under GATEWAY_BUFFER_HIGH_WATER_MARK and, for the client, while
+// fewer than GATEWAY_MAX_INFLIGHT_REQUESTS requests await responses. A
+// socket that stops reading therefore slows its peer down through TCP.
+#ifndef KGW_AGENT_SESSION_H_
+#define KGW_AGENT_SESSION_H_
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "agent/agent_config.h"
+#include "agent/agent_metrics.h"
+#include "agent/broker_directory.h"
+#include "agent/port_map.h"
+#include "asio.hpp"
+
+namespace kgw::agent {
+
+class Session;
+
+// What every session shares. All members are safe to use from any worker.
+struct SessionEnv {
+  const AgentConfig* config;
+  const PortMap* ports;
+  BrokerDirectory* directory;
+  AgentMetrics* metrics;
+  // Brokers named by a Metadata response that passed through.
+  std::function<void(const std::vector<BrokerEndpoint>&)> brokers_seen;
+};
+
+// The sessions of one worker; touched only on that worker's thread.
+using SessionSet = std::unordered_set<std::shared_ptr<Session>>;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Session(asio::ip::tcp::socket client, int local_port, const SessionEnv& env,
+          SessionSet& owner);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Picks the broker for this port, connects, then forwards both ways.
+  void Start();
+  // Stops taking requests; closes once in-flight requests are answered, or
+  // at `deadline`.
+  void Drain(Clock::time_point deadline);
+  // The broker this session forwards to; -1 until it is chosen.
+  int32_t broker() const { return broker_; }
+
+ private:
+  enum class Side { kClient, kBroker };
+
+  struct Buffer {
+    std::vector<uint8_t> data;
+    size_t begin = 0;
+    size_t end = 0;
+    size_t size() const { return end - begin; }
+  };
+
+  struct InFlight {
+    int32_t correlation_id = 0;
+    int16_t api_key = -1;  // -1: a raw SASL token
+    int16_t api_version = 0;
+    Clock::time_point sent;
+    std::string handshake_v0_mechanism;  // SaslHandshake v0: raw tokens follow
+  };
+
+  void Connect(const BrokerEndpoint& target);
+  void OnConnected();
+  void Read(Side side);
+  void OnRead(Side side, const asio::error_code& ec, size_t n);
+  void Pump(Side side);
+  void ProcessRequests();
+  void ProcessResponses();
+  // Each returns false after closing the session.
+  bool HandleRequest(absl::Span<const uint8_t> frame);
+  bool HandleResponse(absl::Span<const uint8_t> frame);
+  void Flush(Side to);
+  void OnWritten(Side to, const asio::error_code& ec);
+  bool CanRead(Side side) const;
+  int32_t MaxFrameSize(Side from) const;
+  size_t Queued(Side to) const;
+  void ArmTimer(Clock::duration after);
+  void OnTimer();
+  void MaybeFinish();
+  // Closes both sockets; `reason` (when not empty) is logged as bad input.
+  void Close();
+  void CloseForBadInput(absl::string_view kind, const std::string& what,
+                        const absl::Status& status);
+
+  asio::ip::tcp::socket client_;
+  asio::ip::tcp::socket upstream_;
+  asio::ip::tcp::resolver resolver_;
+  asio::steady_timer timer_;
+  const int local_port_;
+  const SessionEnv& env_;
+  SessionSet& owner_;
+  std::string client_address_;
+  int32_t broker_ = -1;
+  const AgentMetrics::BrokerSeries* series_ = nullptr;
+
+  Buffer from_client_;
+  Buffer from_broker_;
+  std::vector<uint8_t> pending_[2];  // by destination side
+  std::vector<uint8_t> writing_[2];
+  bool reading_[2] = {false, false};
+  bool write_busy_[2] = {false, false};
+  bool eof_[2] = {false, false};  // by source side
+
+  std::deque<InFlight> inflight_;
+  // Legacy SASL (SaslHandshake v0): client frames that are raw tokens.
+  int raw_tokens_left_ = 0;
+  bool raw_until_request_ = false;
+
+  bool connected_ = false;
+  bool closed_ = false;
+  bool draining_ = false;
+  Clock::time_point drain_deadline_;
+  Clock::time_point last_activity_;
+};
+
+}  // namespace kgw::agent
+
+#endif  // KGW_AGENT_SESSION_H_

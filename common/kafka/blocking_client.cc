@@ -1,0 +1,130 @@
+#include "common/kafka/blocking_client.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/cleanup/cleanup.h"
+
+namespace kgw::kafka {
+namespace {
+
+// A response larger than this is not something background metadata work asks for.
+constexpr int32_t kMaxResponseBytes = 64 << 20;
+
+int RemainingMillis(absl::Time deadline) {
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+}
+
+// Waits for `events` on `fd` until `deadline`.
+absl::Status Wait(int fd, short events, absl::Time deadline, const std::string& what) {
+  while (true) {
+    pollfd p{.fd = fd, .events = events, .revents = 0};
+    const int rc = poll(&p, 1, RemainingMillis(deadline));
+    if (rc > 0) return absl::OkStatus();
+    if (rc == 0) return absl::DeadlineExceededError(absl::StrCat(what, ": timed out"));
+    if (errno != EINTR) return absl::UnavailableError(absl::StrCat(what, ": ", strerror(errno)));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<BlockingConnection> BlockingConnection::Connect(const std::string& host, int port,
+                                                               absl::Duration timeout,
+                                                               std::string client_id) {
+  const std::string peer = absl::StrCat(host, ":", port);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* addresses = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &addresses); rc != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot resolve ", peer, ": ", gai_strerror(rc)));
+  }
+  absl::Cleanup free_addresses = [addresses] { freeaddrinfo(addresses); };
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status last = absl::UnavailableError(absl::StrCat("no address for ", peer));
+  for (addrinfo* a = addresses; a != nullptr; a = a->ai_next) {
+    int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+      last = absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
+      continue;
+    }
+    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
+      last = absl::UnavailableError(absl::StrCat("cannot connect to ", peer, ": ", strerror(errno)));
+      close(fd);
+      continue;
+    }
+    last = Wait(fd, POLLOUT, deadline, absl::StrCat("connecting to ", peer));
+    int error = 0;
+    socklen_t len = sizeof(error);
+    if (last.ok() && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0) {
+      return BlockingConnection(fd, timeout, std::move(client_id), peer);
+    }
+    if (last.ok()) {
+      last = absl::UnavailableError(absl::StrCat("cannot connect to ", peer, ": ", strerror(error)));
+    }
+    close(fd);
+  }
+  return last;
+}
+
+BlockingConnection::~BlockingConnection() {
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::StatusOr<std::vector<uint8_t>> BlockingConnection::RoundTrip(
+    absl::Span<const uint8_t> request) {
+  const absl::Time deadline = absl::Now() + timeout_;
+  KGW_RETURN_IF_ERROR(WriteAll(request, deadline));
+  uint8_t size_bytes[4];
+  KGW_RETURN_IF_ERROR(ReadAll(size_bytes, sizeof(size_bytes), deadline));
+  const int32_t size = static_cast<int32_t>((uint32_t{size_bytes[0]} << 24) |
+                                            (uint32_t{size_bytes[1]} << 16) |
+                                            (uint32_t{size_bytes[2]} << 8) | size_bytes[3]);
+  if (size < 4 || size > kMaxResponseBytes) {
+    return absl::DataLossError(absl::StrCat(peer_, ": response frame of ", size, " bytes"));
+  }
+  std::vector<uint8_t> frame(size);
+  KGW_RETURN_IF_ERROR(ReadAll(frame.data(), frame.size(), deadline));
+  return frame;
+}
+
+absl::Status BlockingConnection::WriteAll(absl::Span<const uint8_t> data, absl::Time deadline) {
+  while (!data.empty()) {
+    const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      KGW_RETURN_IF_ERROR(Wait(fd_, POLLOUT, deadline, absl::StrCat("writing to ", peer_)));
+    } else {
+      return absl::UnavailableError(absl::StrCat("writing to ", peer_, ": ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BlockingConnection::ReadAll(uint8_t* data, size_t size, absl::Time deadline) {
+  size_t got = 0;
+  while (got < size) {
+    const ssize_t n = recv(fd_, data + got, size - got, 0);
+    if (n > 0) {
+      got += n;
+    } else if (n == 0) {
+      return absl::UnavailableError(absl::StrCat(peer_, " closed the connection"));
+    } else if (errno == EAGAIN || errno == EINTR) {
+      KGW_RETURN_IF_ERROR(Wait(fd_, POLLIN, deadline, absl::StrCat("reading from ", peer_)));
+    } else {
+      return absl::UnavailableError(absl::StrCat("reading from ", peer_, ": ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kgw::kafka

@@ -1,0 +1,330 @@
+// kgw-agent in front of the real test cluster, driven by real clients (kcat
+// and Kafka's Java client). The tests share one agent and run in order; the
+// last ones stop a broker and then the agent itself.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/process_util.h"
+
+namespace kgw::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+struct Env {
+  std::string agent_bin = EnvOr("KGW_AGENT_BIN", "");
+  std::string source_dir = EnvOr("KGW_SOURCE_DIR", ".");
+  std::string kafka_bootstrap = EnvOr("KGW_KAFKA_BOOTSTRAP", "");
+  std::string kafka_libs = EnvOr("KGW_KAFKA_LIBS", "");
+  std::string kafka_dir = EnvOr("KGW_KAFKA_DIR", "");
+  int port_start = std::stoi(EnvOr("KGW_E2E_AGENT_PORT", "26969"));
+  int http_port = std::stoi(EnvOr("KGW_E2E_AGENT_HTTP_PORT", "26888"));
+  std::string work_dir;
+};
+
+Env& E() {
+  static Env* env = new Env;
+  return *env;
+}
+
+std::string Bootstrap() { return absl::StrCat("127.0.0.1:", E().port_start); }
+
+// Ports of the brokers' own listeners: no client may ever connect to them.
+std::set<int> BrokerPorts() {
+  std::set<int> ports;
+  for (absl::string_view hp : absl::StrSplit(E().kafka_bootstrap, ',')) {
+    int p;
+    if (absl::SimpleAtoi(hp.substr(hp.rfind(':') + 1), &p)) ports.insert(p);
+  }
+  return ports;
+}
+
+std::string Java(const std::string& program, const std::string& args) {
+  return absl::StrCat("java -cp '", E().kafka_libs, "/*' '", E().source_dir, "/tests/e2e/java/",
+                      program, "' ", args);
+}
+
+std::string UniqueTopic(const std::string& base) {
+  return absl::StrCat(base, "-", getpid(), "-",
+                      std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+}
+
+// Samples the TCP peers of a client process while it runs and records any
+// connection to a broker port.
+class BrokerPortWatch {
+ public:
+  explicit BrokerPortWatch(pid_t pid) : thread_([this, pid] {
+    const std::set<int> brokers = BrokerPorts();
+    while (!stop_) {
+      for (int port : PeerPortsOf(pid)) {
+        if (port == E().port_start || brokers.count(port) == 0) {
+          if (port >= E().port_start && port < E().port_start + 100) agent_seen_ = true;
+          continue;
+        }
+        violations_.push_back(port);
+      }
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  }) {}
+  ~BrokerPortWatch() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::vector<int>& violations() const { return violations_; }
+  bool agent_seen() const { return agent_seen_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<int> violations_;
+  std::atomic<bool> agent_seen_{false};
+  std::thread thread_;
+};
+
+// Runs `command` as a child (through sh) while watching its sockets.
+struct WatchedRun {
+  int exit_code = -1;
+  std::string output;
+  std::vector<int> broker_port_connections;
+  bool used_agent = false;
+};
+WatchedRun RunWatched(const std::string& name, const std::string& command, seconds timeout) {
+  const std::string log = absl::StrCat(E().work_dir, "/", name, ".log");
+  // exec: the watched pid is the client itself, not a shell around it.
+  Child child({"/bin/sh", "-c", "exec " + command}, {}, log);
+  BrokerPortWatch watch(child.pid());
+  WatchedRun run;
+  std::optional<int> rc = child.Wait(timeout);
+  watch.Stop();
+  run.exit_code = rc.value_or(-1);
+  run.output = child.Log();
+  run.broker_port_connections = watch.violations();
+  run.used_agent = watch.agent_seen();
+  return run;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_FALSE(E().agent_bin.empty()) << "KGW_AGENT_BIN is not set";
+    ASSERT_FALSE(E().kafka_bootstrap.empty())
+        << "KGW_KAFKA_BOOTSTRAP is not set: start tests/kafka/kafka-cluster.sh and source its "
+           "cluster.env";
+    char dir[] = "/tmp/kgw-agent-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    E().work_dir = dir;
+    agent_ = new Child({E().agent_bin},
+                       {{"KAFKA_BOOTSTRAP_SERVERS", E().kafka_bootstrap},
+                        {"GATEWAY_BIND_HOST", "127.0.0.1"},
+                        {"GATEWAY_ADVERTISED_HOST", "127.0.0.1"},
+                        {"GATEWAY_PORT_START", std::to_string(E().port_start)},
+                        {"GATEWAY_HTTP_PORT", std::to_string(E().http_port)},
+                        {"GATEWAY_MAX_FRAME_SIZE", "16MiB"},
+                        {"GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS", "200"}},
+                       E().work_dir + "/agent.log");
+    const auto give_up = std::chrono::steady_clock::now() + seconds(30);
+    while (HttpGet(E().http_port, "/health/ready").first != 200) {
+      ASSERT_TRUE(agent_->running()) << "the agent exited:\n" << agent_->Log();
+      ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "never ready:\n" << agent_->Log();
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
+  static void TearDownTestSuite() {
+    delete agent_;
+    agent_ = nullptr;
+  }
+  static Child* agent_;
+};
+Child* AgentTest::agent_ = nullptr;
+
+TEST_F(AgentTest, MetadataListsEveryBrokerAtItsAgentPortOnly) {
+  auto [rc, out] = Shell(absl::StrCat("kcat -b ", Bootstrap(), " -L"));
+  ASSERT_EQ(rc, 0) << out;
+  int brokers = 0;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!absl::ConsumePrefix(&line, "broker ")) continue;
+    std::vector<std::string> parts = absl::StrSplit(line, ' ');
+    ASSERT_GE(parts.size(), 3u) << line;
+    const int id = std::stoi(parts[0]);
+    EXPECT_EQ(parts[2], absl::StrCat("127.0.0.1:", E().port_start + id)) << line;
+    ++brokers;
+  }
+  EXPECT_EQ(brokers, 3) << out;
+  for (int port : BrokerPorts()) {
+    EXPECT_FALSE(absl::StrContains(out, absl::StrCat(":", port))) << out;
+  }
+}
+
+TEST_F(AgentTest, KcatMovesHundredThousandRecordsIntact) {
+  const std::string topic = UniqueTopic("kcat");
+  const std::string input = E().work_dir + "/records.txt";
+  ASSERT_EQ(Shell(absl::StrCat("seq 1 100000 | sed 's/^/record-/' > ", input)).first, 0);
+  WatchedRun produce = RunWatched(
+      "kcat-produce",
+      absl::StrCat("kcat -b ", Bootstrap(), " -P -t ", topic, " -X acks=all -l ", input),
+      seconds(120));
+  ASSERT_EQ(produce.exit_code, 0) << produce.output;
+  EXPECT_TRUE(produce.broker_port_connections.empty());
+  const std::string output = E().work_dir + "/consumed.txt";
+  WatchedRun consume = RunWatched(
+      "kcat-consume",
+      absl::StrCat("kcat -b ", Bootstrap(), " -C -t ", topic, " -o beginning -e -q"),
+      seconds(120));
+  ASSERT_EQ(consume.exit_code, 0) << consume.output.substr(0, 2000);
+  EXPECT_TRUE(consume.broker_port_connections.empty());
+  std::vector<std::string> got = absl::StrSplit(consume.output, '\n', absl::SkipEmpty());
+  std::sort(got.begin(), got.end());
+  std::vector<std::string> want = absl::StrSplit(ReadFile(input), '\n', absl::SkipEmpty());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got.size(), 100000u);
+  EXPECT_TRUE(got == want) << "consumed records differ from those produced";
+}
+
+TEST_F(AgentTest, JavaIdempotentProducerAndConsumerGroupLoseAndDuplicateNothing) {
+  WatchedRun run = RunWatched(
+      "java-exactly-once",
+      Java("ExactlyOnceCheck.java", absl::StrCat(Bootstrap(), " ", UniqueTopic("java"), " 20000")),
+      seconds(180));
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(run.broker_port_connections.empty()) << run.output;
+  EXPECT_TRUE(run.used_agent);
+  // The admin client learned agent addresses only.
+  const size_t nodes = run.output.find("nodes:");
+  ASSERT_NE(nodes, std::string::npos) << run.output;
+  const std::string line = run.output.substr(nodes, run.output.find('\n', nodes) - nodes);
+  for (int id = 1; id <= 3; ++id) {
+    EXPECT_TRUE(absl::StrContains(line, absl::StrCat("127.0.0.1:", E().port_start + id))) << line;
+  }
+  for (int port : BrokerPorts()) {
+    EXPECT_FALSE(absl::StrContains(line, absl::StrCat(":", port))) << line;
+  }
+}
+
+TEST_F(AgentTest, JavaTransactionsCommitAndAbort) {
+  WatchedRun run = RunWatched(
+      "java-transactions",
+      Java("TransactionCheck.java", absl::StrCat(Bootstrap(), " ", UniqueTopic("txn"))),
+      seconds(180));
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(run.broker_port_connections.empty()) << run.output;
+}
+
+TEST_F(AgentTest, FollowerFetchingReachesTheRackLocalReplica) {
+  WatchedRun run = RunWatched(
+      "java-rack-fetch",
+      Java("RackFetchCheck.java", absl::StrCat(Bootstrap(), " ", UniqueTopic("rack"), " b")),
+      seconds(180));
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(run.broker_port_connections.empty()) << run.output;
+}
+
+// Sends `bytes` on a fresh connection and waits until the agent closes it.
+bool ClosedByAgentAfter(const std::string& bytes, bool half_close = false) {
+  int fd = ConnectLoopback(E().port_start + 1);
+  if (fd < 0) return false;
+  if (write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) return false;
+  if (half_close) shutdown(fd, SHUT_WR);
+  char buf[64];
+  const ssize_t n = read(fd, buf, sizeof(buf));  // 0: closed; -1 after 10 s: still open
+  close(fd);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+TEST_F(AgentTest, BadInputClosesOnlyItsOwnConnection) {
+  const std::string topic = UniqueTopic("bad-input");
+  // A producer that keeps sending for a few seconds while bad clients come and go.
+  Child producer(
+      {"/bin/sh", "-c",
+       absl::StrCat("for i in $(seq 1 40); do seq 1 100 | sed \"s/^/$i-/\"; sleep 0.1; done | "
+                    "exec kcat -b ",
+                    Bootstrap(), " -P -t ", topic, " -X acks=all")},
+      {}, E().work_dir + "/bad-input-producer.log");
+  std::this_thread::sleep_for(milliseconds(500));
+  const std::string garbage = std::string("\x00\x00\x00\x03\x01\x02\x03", 7);  // 3-byte request
+  const std::string oversized = std::string("\x10\x00\x00\x00", 4) + std::string(64, 'x');
+  const std::string negative = std::string("\xff\xff\xff\xf0", 4);
+  const std::string half = std::string("\x00\x00\x01\x00", 4) + std::string(10, 'y');
+  EXPECT_TRUE(ClosedByAgentAfter(garbage));
+  EXPECT_TRUE(ClosedByAgentAfter(oversized));
+  EXPECT_TRUE(ClosedByAgentAfter(negative));
+  EXPECT_TRUE(ClosedByAgentAfter(half, /*half_close=*/true));
+  ASSERT_EQ(producer.Wait(seconds(60)), std::optional<int>(0)) << producer.Log();
+  auto [rc, out] =
+      Shell(absl::StrCat("kcat -b ", Bootstrap(), " -C -t ", topic, " -o beginning -e -q | wc -l"));
+  EXPECT_EQ(absl::StripAsciiWhitespace(out), "4000") << out;
+
+  // One line per bad connection, naming the client, the port and the reason.
+  const std::string log = agent_->Log();
+  const std::string port = absl::StrCat("on port ", E().port_start + 1);
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, "closing client 127.0.0.1:") && absl::StrContains(line, port) &&
+        absl::StrContains(line, "bad ")) {
+      ++lines;
+    }
+  }
+  EXPECT_EQ(lines, 4) << log;
+  EXPECT_TRUE(absl::StrContains(log, "frame size 268435456 outside [0, 16777216]")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "incomplete frame")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "(api key 258)")) << log;
+}
+
+TEST_F(AgentTest, MetricsCountTraffic) {
+  auto [status, body] = HttpGet(E().http_port, "/metrics");
+  ASSERT_EQ(status, 200);
+  for (const char* series :
+       {"kgw_agent_requests_total{api_key=\"0\"}", "kgw_agent_rewrites_total{api_key=\"3\"}",
+        "kgw_agent_bytes_total{broker=\"1\",direction=\"client_to_broker\"}",
+        "kgw_agent_closed_for_bad_input_total{reason=\"frame\"}",
+        "kgw_agent_response_latency_seconds_bucket{api_key=\"0\""}) {
+    EXPECT_TRUE(absl::StrContains(body, series)) << series << "\n" << body;
+  }
+  EXPECT_EQ(HttpGet(E().http_port, "/health/live").first, 200);
+}
+
+// Stops broker 2 in the middle of a run and starts it again: clients keep
+// going through the agent and every acknowledged record is read back.
+TEST_F(AgentTest, ClientsRideOutABrokerRestart) {
+  ASSERT_FALSE(E().kafka_dir.empty()) << "KGW_KAFKA_DIR is not set (it is in cluster.env)";
+  const std::string cluster = absl::StrCat(E().source_dir, "/tests/kafka/kafka-cluster.sh");
+  Child client({"/bin/sh", "-c",
+                "exec " + Java("ExactlyOnceCheck.java",
+                               absl::StrCat(Bootstrap(), " ", UniqueTopic("restart"), " 300000"))},
+               {}, E().work_dir + "/restart-client.log");
+  std::this_thread::sleep_for(seconds(6));
+  auto [stop_rc, stop_out] =
+      Shell(absl::StrCat(cluster, " stop-node 2 --dir ", E().kafka_dir));
+  EXPECT_EQ(stop_rc, 0) << stop_out;
+  std::this_thread::sleep_for(seconds(3));
+  auto [start_rc, start_out] =
+      Shell(absl::StrCat(cluster, " start-node 2 --dir ", E().kafka_dir));
+  EXPECT_EQ(start_rc, 0) << start_out;
+  std::optional<int> rc = client.Wait(seconds(240));
+  EXPECT_EQ(rc, std::optional<int>(0)) << client.Log();
+}
+
+TEST_F(AgentTest, SigtermDrainsAndExitsCleanly) {
+  agent_->Signal(SIGTERM);
+  std::optional<int> rc = agent_->Wait(seconds(30));
+  EXPECT_EQ(rc, std::optional<int>(0)) << agent_->Log();
+  const std::string log = agent_->Log();
+  EXPECT_TRUE(absl::StrContains(log, "draining connections broker by broker")) << log;
+  EXPECT_NE(HttpGet(E().http_port, "/health/ready").first, 200);
+}
+
+}  // namespace
+}  // namespace kgw::test

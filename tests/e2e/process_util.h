@@ -1,0 +1,178 @@
+// Child processes and small network probes for end-to-end tests: start a
+// program with extra environment variables and its output in a file, run a
+// shell command and capture its output, ask an HTTP endpoint, list the TCP
+// peers of a process.
+#ifndef KGW_TESTS_E2E_PROCESS_UTIL_H_
+#define KGW_TESTS_E2E_PROCESS_UTIL_H_
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+extern char** environ;
+
+namespace kgw::test {
+
+inline std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A child process whose stdout and stderr go to `log_path`.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+        const std::string& log_path)
+      : log_path_(log_path) {
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string entry = *e;
+      std::string name = entry.substr(0, entry.find('='));
+      if (env.count(name) == 0) env_strings.push_back(entry);
+    }
+    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    pid_ = fork();
+    if (pid_ == 0) {
+      int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      std::vector<char*> envp;
+      for (auto& e : env_strings) envp.push_back(e.data());
+      envp.push_back(nullptr);
+      execve(args[0], args.data(), envp.data());
+      _exit(127);
+    }
+  }
+  Child(const Child&) = delete;
+  ~Child() {
+    if (running()) {
+      kill(pid_, SIGKILL);
+      Wait(std::chrono::seconds(10));
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+  bool running() {
+    if (exit_status_) return false;
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) exit_status_ = status;
+    return !exit_status_;
+  }
+  // The exit code (128 + signal when killed), or nullopt on timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout) {
+    const auto give_up = std::chrono::steady_clock::now() + timeout;
+    while (running()) {
+      if (std::chrono::steady_clock::now() >= give_up) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (WIFEXITED(*exit_status_)) return WEXITSTATUS(*exit_status_);
+    return 128 + WTERMSIG(*exit_status_);
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  std::string Log() const { return ReadFile(log_path_); }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> exit_status_;
+  std::string log_path_;
+};
+
+// Runs `command` with sh; returns its exit code and stdout+stderr.
+inline std::pair<int, std::string> Shell(const std::string& command) {
+  std::string output;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) output.append(buf, n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// A plain TCP connection to 127.0.0.1:`port`; -1 on failure.
+inline int ConnectLoopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval tv{.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+// Status code and body of GET http://127.0.0.1:port/path; status 0 when unreachable.
+inline std::pair<int, std::string> HttpGet(int port, const std::string& path) {
+  int fd = ConnectLoopback(port);
+  if (fd < 0) return {0, ""};
+  std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  if (write(fd, request.data(), request.size()) < 0) {
+    close(fd);
+    return {0, ""};
+  }
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) response.append(buf, n);
+  close(fd);
+  int status = 0;
+  std::vector<std::string> first = absl::StrSplit(response.substr(0, response.find('\r')), ' ');
+  if (first.size() < 2 || !absl::SimpleAtoi(first[1], &status)) return {0, response};
+  const size_t body = response.find("\r\n\r\n");
+  return {status, body == std::string::npos ? "" : response.substr(body + 4)};
+}
+
+// Remote ports of the established TCP connections of process `pid`.
+inline std::vector<int> PeerPortsOf(pid_t pid) {
+  auto [rc, out] = Shell("ss -tnpH state established");
+  std::vector<int> ports;
+  const std::string needle = absl::StrCat("pid=", pid, ",");
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    if (line.find(needle) == absl::string_view::npos) continue;
+    std::vector<absl::string_view> cols = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    // Recv-Q Send-Q Local Peer Process
+    if (cols.size() < 4) continue;
+    absl::string_view peer = cols[3];
+    int port;
+    if (absl::SimpleAtoi(peer.substr(peer.rfind(':') + 1), &port)) ports.push_back(port);
+  }
+  return ports;
+}
+
+}  // namespace kgw::test
+
+#endif  // KGW_TESTS_E2E_PROCESS_UTIL_H_
