@@ -28,6 +28,10 @@ MetadataRefresher::Options RefresherOptions(const AgentConfig& config) {
   o.interval = config.metadata_refresh_interval;
   o.timeout = config.upstream_connect_timeout;
   o.client_id = absl::StrCat("kgw-agent-", config.node.cluster_id);
+  if (config.kafka.sasl) {
+    o.sasl = kafka::SaslCredentials{config.kafka.sasl_mechanism, config.kafka.sasl_username,
+                                    config.kafka.sasl_password};
+  }
   return o;
 }
 

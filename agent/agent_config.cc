@@ -153,6 +153,9 @@ std::vector<SettingSpec> AgentSettingSpecs() {
 absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   AgentConfig c;
   c.node = config::ReadGatewayNodeConfig(settings);
+  absl::StatusOr<config::KafkaClientConfig> kafka = config::ReadKafkaClientConfig(settings);
+  if (!kafka.ok()) return kafka.status();
+  c.kafka = *std::move(kafka);
   c.bind_host = settings.GetString(kBindHost);
   c.port_start = static_cast<int>(settings.GetInt(kPortStart));
   if (settings.Has(kPortCount)) c.port_count = static_cast<int>(settings.GetInt(kPortCount));
@@ -186,6 +189,16 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
         "invalid GATEWAY_ROUTING_MECHANISM=host with GATEWAY_SECURITY_PROTOCOL=",
         settings.GetString(kSecurityProtocol),
         ": host routing reads the TLS SNI, so it needs SSL or SASL_SSL"));
+  }
+  // SASL passes through: a client authenticates with the broker itself, so
+  // clients must speak SASL exactly when the brokers' listener expects it.
+  const bool client_sasl = c.security_protocol == SecurityProtocol::kSaslPlaintext ||
+                           c.security_protocol == SecurityProtocol::kSaslSsl;
+  if (client_sasl != c.kafka.sasl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GATEWAY_SECURITY_PROTOCOL=", settings.GetString(kSecurityProtocol),
+        " does not fit KAFKA_SECURITY_PROTOCOL=", c.kafka.security_protocol,
+        ": SASL passes through the agent, so both must use SASL or neither"));
   }
   return c;
 }

@@ -20,6 +20,7 @@ enum class SecurityProtocol { kPlaintext, kSsl, kSaslPlaintext, kSaslSsl };
 
 struct AgentConfig {
   config::GatewayNodeConfig node;
+  config::KafkaClientConfig kafka;
   std::string bind_host;
   int port_start = 0;
   std::optional<int> port_count;  // unset: derived from the brokers' ids

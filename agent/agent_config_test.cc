@@ -43,10 +43,39 @@ TEST(AgentConfigTest, HostRoutingNeedsTls) {
   absl::StatusOr<AgentConfig> c = Load({{"GATEWAY_ROUTING_MECHANISM", "host"}});
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("needs SSL or SASL_SSL"));
-  c = Load({{"GATEWAY_ROUTING_MECHANISM", "host"}, {"GATEWAY_SECURITY_PROTOCOL", "sasl_ssl"}});
+  c = Load({{"GATEWAY_ROUTING_MECHANISM", "host"},
+            {"GATEWAY_SECURITY_PROTOCOL", "sasl_ssl"},
+            {"KAFKA_SECURITY_PROTOCOL", "SASL_SSL"},
+            {"KAFKA_SASL_USERNAME", "u"},
+            {"KAFKA_SASL_PASSWORD", "p"}});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->routing, RoutingMechanism::kHost);
   EXPECT_EQ(c->security_protocol, SecurityProtocol::kSaslSsl);
+}
+
+TEST(AgentConfigTest, SaslOnBothSidesOrNeither) {
+  // Clients' SASL passes through to the brokers' listener.
+  absl::StatusOr<AgentConfig> c = Load({{"GATEWAY_SECURITY_PROTOCOL", "SASL_PLAINTEXT"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("both must use SASL or neither"));
+  c = Load({{"KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"},
+            {"KAFKA_SASL_USERNAME", "u"},
+            {"KAFKA_SASL_PASSWORD", "p"}});
+  ASSERT_FALSE(c.ok());
+  // The agent's own connections need credentials.
+  c = Load({{"GATEWAY_SECURITY_PROTOCOL", "SASL_PLAINTEXT"},
+            {"KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"));
+  c = Load({{"GATEWAY_SECURITY_PROTOCOL", "SASL_PLAINTEXT"},
+            {"KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"},
+            {"KAFKA_SASL_MECHANISM", "scram-sha-512"},
+            {"KAFKA_SASL_USERNAME", "admin"},
+            {"KAFKA_SASL_PASSWORD", "admin-secret"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->kafka.sasl);
+  EXPECT_EQ(c->kafka.sasl_mechanism, "SCRAM-SHA-512");
+  EXPECT_EQ(c->kafka.sasl_username, "admin");
 }
 
 TEST(AgentConfigTest, FeatureFlagsAreRead) {

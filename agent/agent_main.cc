@@ -29,10 +29,16 @@ int main(int argc, char** argv) {
   }
   // Settings this build accepts but cannot honour yet: refusing is safer
   // than serving plaintext to clients that were promised TLS.
-  if (config->security_protocol != kgw::agent::SecurityProtocol::kPlaintext) {
+  if (config->security_protocol == kgw::agent::SecurityProtocol::kSsl ||
+      config->security_protocol == kgw::agent::SecurityProtocol::kSaslSsl) {
     std::cerr << info.name << ": GATEWAY_SECURITY_PROTOCOL="
               << cmd.settings.GetString("GATEWAY_SECURITY_PROTOCOL")
-              << " is not supported by this build; only PLAINTEXT is" << std::endl;
+              << " is not supported by this build; use PLAINTEXT or SASL_PLAINTEXT" << std::endl;
+    return kgw::config::kExitUnavailable;
+  }
+  if (config->kafka.tls) {
+    std::cerr << info.name << ": KAFKA_SECURITY_PROTOCOL=" << config->kafka.security_protocol
+              << " is not supported by this build; use PLAINTEXT or SASL_PLAINTEXT" << std::endl;
     return kgw::config::kExitUnavailable;
   }
   if (config->haproxy_protocol) {

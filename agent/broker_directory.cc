@@ -124,6 +124,7 @@ bool MetadataRefresher::RefreshOnce() {
         a.host, a.port, options_.timeout, options_.client_id);
     kafka::MetadataResponse response;
     absl::Status status = connection.status();
+    if (status.ok() && options_.sasl) status = connection->Authenticate(*options_.sasl);
     if (status.ok()) {
       kafka::MetadataRequest request;  // no topics: brokers and cluster id only
       request.allow_auto_topic_creation = false;

@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "agent/response_rewriter.h"
 #include "common/config/settings.h"
+#include "common/kafka/sasl.h"
 
 namespace kgw::agent {
 
@@ -60,6 +61,7 @@ class MetadataRefresher {
     absl::Duration interval = absl::Seconds(30);
     absl::Duration timeout = absl::Seconds(10);
     std::string client_id = "kgw-agent";
+    std::optional<kafka::SaslCredentials> sasl;  // set: authenticate every connection
   };
   MetadataRefresher(BrokerDirectory& directory, Options options);
   ~MetadataRefresher();  // stops the thread

@@ -190,8 +190,11 @@ void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
   if (ec) {
     // The other side gets what is already queued for it, then both close.
     eof_[Index(from_broker)] = true;
-    const Buffer& partial = from_broker ? from_broker_ : from_client_;
-    if (!from_broker && partial.size() > 0) {
+    const Buffer& partial = from_client_;
+    auto head = kafka::NextFrame(absl::MakeConstSpan(partial.data.data() + partial.begin,
+                                                     partial.size()),
+                                 MaxFrameSize(Side::kClient));
+    if (!from_broker && partial.size() > 0 && head.ok() && !head->has_value()) {
       // Nothing can be done with half a request; say so once, like any bad input.
       CloseForBadInput("frame", "request",
                        absl::DataLossError(absl::StrCat("the client closed the connection ",

@@ -32,6 +32,9 @@ std::vector<SettingSpec> CoordinatorSettingSpecs() {
 absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(config::Settings& settings) {
   CoordinatorConfig c;
   c.node = config::ReadGatewayNodeConfig(settings);
+  absl::StatusOr<config::KafkaClientConfig> kafka = config::ReadKafkaClientConfig(settings);
+  if (!kafka.ok()) return kafka.status();
+  c.kafka = *std::move(kafka);
   c.grpc_bind_host = settings.GetString(kGrpcBindHost);
   c.grpc_port = static_cast<int>(settings.GetInt(kGrpcPort));
   if (c.grpc_port == c.node.http_port) {

@@ -14,6 +14,7 @@ namespace kgw::coordinator {
 
 struct CoordinatorConfig {
   config::GatewayNodeConfig node;
+  config::KafkaClientConfig kafka;
   std::string grpc_bind_host;
   int grpc_port = 0;
 };

@@ -4,6 +4,7 @@
 
 #include <climits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace kgw::config {
@@ -39,6 +40,22 @@ std::vector<SettingSpec> GatewayNodeSettings() {
        .type = SettingType::kHostPortList,
        .description = "Bootstrap servers of the backing Kafka cluster",
        .required = true},
+      {.name = kKafkaSecurityProtocol,
+       .type = SettingType::kEnum,
+       .description = "Security protocol of this node's connections to the brokers",
+       .default_value = "PLAINTEXT",
+       .allowed = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}},
+      {.name = kKafkaSaslMechanism,
+       .type = SettingType::kEnum,
+       .description = "SASL mechanism of this node's own connections to the brokers",
+       .default_value = "PLAIN",
+       .allowed = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}},
+      {.name = kKafkaSaslUsername,
+       .type = SettingType::kString,
+       .description = "SASL user of this node's own connections to the brokers"},
+      {.name = kKafkaSaslPassword,
+       .type = SettingType::kString,
+       .description = "SASL password of this node's own connections to the brokers"},
       {.name = kClusterId,
        .type = SettingType::kString,
        .description = "Gateway cluster this node belongs to; nodes with the same id form one "
@@ -82,6 +99,22 @@ GatewayNodeConfig ReadGatewayNodeConfig(Settings& settings) {
   if (!settings.Has(kAdvertisedHost)) settings.SetComputed(kAdvertisedHost, LocalHostName());
   c.advertised_host = settings.GetString(kAdvertisedHost);
   c.http_port = static_cast<int>(settings.GetInt(kHttpPort));
+  return c;
+}
+
+absl::StatusOr<KafkaClientConfig> ReadKafkaClientConfig(const Settings& settings) {
+  KafkaClientConfig c;
+  c.security_protocol = settings.GetString(kKafkaSecurityProtocol);
+  c.sasl = absl::StartsWith(c.security_protocol, "SASL_");
+  c.tls = absl::EndsWith(c.security_protocol, "SSL");
+  c.sasl_mechanism = settings.GetString(kKafkaSaslMechanism);
+  if (settings.Has(kKafkaSaslUsername)) c.sasl_username = settings.GetString(kKafkaSaslUsername);
+  if (settings.Has(kKafkaSaslPassword)) c.sasl_password = settings.GetString(kKafkaSaslPassword);
+  if (c.sasl && (c.sasl_username.empty() || c.sasl_password.empty())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "KAFKA_SECURITY_PROTOCOL=", c.security_protocol,
+        " needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"));
+  }
   return c;
 }
 

@@ -18,9 +18,14 @@ inline constexpr absl::string_view kGroupId = "GATEWAY_GROUP_ID";
 inline constexpr absl::string_view kRackId = "GATEWAY_RACK_ID";
 inline constexpr absl::string_view kAdvertisedHost = "GATEWAY_ADVERTISED_HOST";
 inline constexpr absl::string_view kHttpPort = "GATEWAY_HTTP_PORT";
+inline constexpr absl::string_view kKafkaSecurityProtocol = "KAFKA_SECURITY_PROTOCOL";
+inline constexpr absl::string_view kKafkaSaslMechanism = "KAFKA_SASL_MECHANISM";
+inline constexpr absl::string_view kKafkaSaslUsername = "KAFKA_SASL_USERNAME";
+inline constexpr absl::string_view kKafkaSaslPassword = "KAFKA_SASL_PASSWORD";
 
-// KAFKA_BOOTSTRAP_SERVERS, GATEWAY_CLUSTER_ID, GATEWAY_GROUP_ID,
-// GATEWAY_RACK_ID, GATEWAY_ADVERTISED_HOST, GATEWAY_HTTP_PORT.
+// KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
+// GATEWAY_CLUSTER_ID, GATEWAY_GROUP_ID, GATEWAY_RACK_ID,
+// GATEWAY_ADVERTISED_HOST, GATEWAY_HTTP_PORT.
 std::vector<SettingSpec> GatewayNodeSettings();
 
 // What every gateway node knows about itself once configuration is parsed.
@@ -32,6 +37,19 @@ struct GatewayNodeConfig {
   std::string advertised_host; // GATEWAY_ADVERTISED_HOST or the host name
   int http_port = 0;
 };
+
+// How this node's own connections reach the brokers.
+struct KafkaClientConfig {
+  std::string security_protocol;  // PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+  bool sasl = false;              // SASL_PLAINTEXT or SASL_SSL
+  bool tls = false;               // SSL or SASL_SSL
+  std::string sasl_mechanism;     // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+  std::string sasl_username;
+  std::string sasl_password;
+};
+
+// InvalidArgument (one line) when SASL is asked for without credentials.
+absl::StatusOr<KafkaClientConfig> ReadKafkaClientConfig(const Settings& settings);
 
 // Reads the shared settings from parsed `settings`, filling computed defaults
 // (group id, advertised host) back into `settings` so --check-config shows them.

@@ -10,6 +10,9 @@
 #include <cstring>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_join.h"
+#include "common/kafka/messages/sasl_authenticate.h"
+#include "common/kafka/messages/sasl_handshake.h"
 
 namespace kgw::kafka {
 namespace {
@@ -73,6 +76,36 @@ absl::StatusOr<BlockingConnection> BlockingConnection::Connect(const std::string
     close(fd);
   }
   return last;
+}
+
+absl::Status BlockingConnection::Authenticate(const SaslCredentials& credentials) {
+  KGW_ASSIGN_OR_RETURN(std::unique_ptr<SaslMechanism> mechanism, NewSaslMechanism(credentials));
+  SaslHandshakeRequest handshake;
+  handshake.mechanism = credentials.mechanism;
+  SaslHandshakeResponse offered;
+  KGW_RETURN_IF_ERROR(Call(handshake, /*version=*/1, &offered));
+  if (offered.error_code != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(peer_, " does not offer SASL mechanism ", credentials.mechanism,
+                     " (it offers ", absl::StrJoin(offered.mechanisms, ", "), ")"));
+  }
+  KGW_ASSIGN_OR_RETURN(std::string message, mechanism->Start());
+  while (true) {
+    SaslAuthenticateRequest request;
+    request.auth_bytes.assign(message.begin(), message.end());
+    SaslAuthenticateResponse response;
+    KGW_RETURN_IF_ERROR(Call(request, /*version=*/2, &response));
+    if (response.error_code != 0) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          peer_, " refused SASL ", credentials.mechanism, " authentication for user ",
+          credentials.username, ": ", response.error_message.value_or("no message")));
+    }
+    KGW_ASSIGN_OR_RETURN(
+        std::optional<std::string> next,
+        mechanism->Next(std::string(response.auth_bytes.begin(), response.auth_bytes.end())));
+    if (!next) return absl::OkStatus();
+    message = *std::move(next);
+  }
 }
 
 BlockingConnection::~BlockingConnection() {

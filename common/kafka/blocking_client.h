@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/kafka/header.h"
+#include "common/kafka/sasl.h"
 #include "common/kafka/wire/reader.h"
 #include "common/kafka/wire/writer.h"
 #include "common/status/status_macros.h"
@@ -63,6 +64,10 @@ class BlockingConnection {
     }
     return response->Decode(r, version);
   }
+
+  // Authenticates with SaslHandshake v1 and SaslAuthenticate v2 rounds.
+  // PermissionDenied when the broker refuses the credentials.
+  absl::Status Authenticate(const SaslCredentials& credentials);
 
   const std::string& peer() const { return peer_; }
 

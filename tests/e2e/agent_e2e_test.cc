@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <chrono>
 #include <set>
 #include <string>
@@ -116,6 +117,107 @@ WatchedRun RunWatched(const std::string& name, const std::string& command, secon
   return run;
 }
 
+// Starts kgw-agent in front of `bootstrap` and waits until it is ready.
+Child* StartAgent(int port_start, int http_port, const std::string& bootstrap,
+                  std::map<std::string, std::string> extra_env, const std::string& name) {
+  std::map<std::string, std::string> env = {
+      {"KAFKA_BOOTSTRAP_SERVERS", bootstrap},
+      {"GATEWAY_BIND_HOST", "127.0.0.1"},
+      {"GATEWAY_ADVERTISED_HOST", "127.0.0.1"},
+      {"GATEWAY_PORT_START", std::to_string(port_start)},
+      {"GATEWAY_HTTP_PORT", std::to_string(http_port)},
+      {"GATEWAY_MAX_FRAME_SIZE", "16MiB"},
+      {"GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS", "200"}};
+  for (auto& [k, v] : extra_env) env[k] = v;
+  auto* agent = new Child({E().agent_bin}, env, absl::StrCat(E().work_dir, "/", name, ".log"));
+  const auto give_up = std::chrono::steady_clock::now() + seconds(30);
+  while (HttpGet(http_port, "/health/ready").first != 200) {
+    EXPECT_TRUE(agent->running()) << "the agent exited:\n" << agent->Log();
+    EXPECT_LT(std::chrono::steady_clock::now(), give_up) << "never ready:\n" << agent->Log();
+    if (!agent->running() || std::chrono::steady_clock::now() >= give_up) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return agent;
+}
+
+void MakeWorkDir() {
+  if (!E().work_dir.empty()) return;
+  char dir[] = "/tmp/kgw-agent-e2e-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  E().work_dir = dir;
+}
+
+// Clients authenticate with the brokers through the agent (SASL passes
+// through untouched); the agent's own metadata connection uses SCRAM.
+class SaslAgentTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_FALSE(E().agent_bin.empty()) << "KGW_AGENT_BIN is not set";
+    ASSERT_FALSE(EnvOr("KGW_KAFKA_SASL_BOOTSTRAP", "").empty())
+        << "KGW_KAFKA_SASL_BOOTSTRAP is not set: start the cluster with --security";
+    MakeWorkDir();
+    agent_ = StartAgent(kPortStart, kHttpPort, EnvOr("KGW_KAFKA_SASL_BOOTSTRAP", ""),
+                        {{"GATEWAY_SECURITY_PROTOCOL", "SASL_PLAINTEXT"},
+                         {"KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"},
+                         {"KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"},
+                         {"KAFKA_SASL_USERNAME", "admin"},
+                         {"KAFKA_SASL_PASSWORD", "admin-secret"}},
+                        "sasl-agent");
+  }
+  static void TearDownTestSuite() {
+    agent_->Signal(SIGTERM);
+    agent_->Wait(seconds(30));
+    delete agent_;
+    agent_ = nullptr;
+  }
+  static std::string Kcat(const std::string& user, const std::string& password) {
+    return absl::StrCat("kcat -b 127.0.0.1:", kPortStart,
+                        " -X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=PLAIN",
+                        " -X sasl.username=", user, " -X sasl.password=", password);
+  }
+  static constexpr int kPortStart = 27969;
+  static constexpr int kHttpPort = 27888;
+  static Child* agent_;
+};
+Child* SaslAgentTest::agent_ = nullptr;
+
+TEST_F(SaslAgentTest, PlainThroughTheAgentProducesAndConsumes) {
+  const std::string topic = UniqueTopic("sasl-plain");
+  auto [list_rc, list] = Shell(Kcat("alice", "alice-secret") + " -L");
+  ASSERT_EQ(list_rc, 0) << list;
+  EXPECT_TRUE(absl::StrContains(list, absl::StrCat("127.0.0.1:", kPortStart + 1))) << list;
+  auto [produce_rc, produce] = Shell(absl::StrCat(
+      "seq 1 1000 | ", Kcat("alice", "alice-secret"), " -P -t ", topic, " -X acks=all"));
+  ASSERT_EQ(produce_rc, 0) << produce;
+  auto [consume_rc, consumed] = Shell(absl::StrCat(Kcat("alice", "alice-secret"), " -C -t ",
+                                                   topic, " -o beginning -e -q | wc -l"));
+  ASSERT_EQ(consume_rc, 0) << consumed;
+  EXPECT_EQ(absl::StripAsciiWhitespace(consumed), "1000");
+}
+
+TEST_F(SaslAgentTest, ScramFromTheJavaClientPassesThrough) {
+  const std::string props =
+      "security.protocol=SASL_PLAINTEXT sasl.mechanism=SCRAM-SHA-512 "
+      "'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+      "username=\"alice\" password=\"alice-secret\";'";
+  WatchedRun run = RunWatched(
+      "java-sasl-scram",
+      Java("ExactlyOnceCheck.java", absl::StrCat("127.0.0.1:", kPortStart, " ",
+                                                 UniqueTopic("sasl-scram"), " 2000 ", props)),
+      seconds(180));
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(run.broker_port_connections.empty()) << run.output;
+}
+
+TEST_F(SaslAgentTest, AWrongPasswordIsRefusedByTheBrokerAndHarmsNoOne) {
+  auto [rc, out] = Shell(Kcat("alice", "not-her-password") + " -L -m 10");
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "uthentication")) << out;
+  EXPECT_EQ(HttpGet(kHttpPort, "/health/ready").first, 200);
+  auto [ok_rc, ok_out] = Shell(Kcat("alice", "alice-secret") + " -L");
+  EXPECT_EQ(ok_rc, 0) << ok_out;
+}
+
 class AgentTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -123,24 +225,8 @@ class AgentTest : public ::testing::Test {
     ASSERT_FALSE(E().kafka_bootstrap.empty())
         << "KGW_KAFKA_BOOTSTRAP is not set: start tests/kafka/kafka-cluster.sh and source its "
            "cluster.env";
-    char dir[] = "/tmp/kgw-agent-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    E().work_dir = dir;
-    agent_ = new Child({E().agent_bin},
-                       {{"KAFKA_BOOTSTRAP_SERVERS", E().kafka_bootstrap},
-                        {"GATEWAY_BIND_HOST", "127.0.0.1"},
-                        {"GATEWAY_ADVERTISED_HOST", "127.0.0.1"},
-                        {"GATEWAY_PORT_START", std::to_string(E().port_start)},
-                        {"GATEWAY_HTTP_PORT", std::to_string(E().http_port)},
-                        {"GATEWAY_MAX_FRAME_SIZE", "16MiB"},
-                        {"GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS", "200"}},
-                       E().work_dir + "/agent.log");
-    const auto give_up = std::chrono::steady_clock::now() + seconds(30);
-    while (HttpGet(E().http_port, "/health/ready").first != 200) {
-      ASSERT_TRUE(agent_->running()) << "the agent exited:\n" << agent_->Log();
-      ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "never ready:\n" << agent_->Log();
-      std::this_thread::sleep_for(milliseconds(100));
-    }
+    MakeWorkDir();
+    agent_ = StartAgent(E().port_start, E().http_port, E().kafka_bootstrap, {}, "agent");
   }
   static void TearDownTestSuite() {
     delete agent_;
