@@ -15,9 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Ports beyond the highest broker's: bootstrap ports that survive a new
-// broker taking the next id.
-constexpr int kSpareBootstrapPorts = 2;
 constexpr auto kShutdownPoll = std::chrono::milliseconds(100);
 
 MetadataRefresher::Options RefresherOptions(const AgentConfig& config) {
@@ -118,14 +115,7 @@ void Agent::OnBrokersChanged(const ClusterSnapshot& cluster) {
 bool Agent::EnsureListeners(const ClusterSnapshot& cluster) {
   if (cluster.brokers.empty()) return false;
   const int32_t max_id = cluster.brokers.back().node_id;
-  int64_t count;
-  if (config_.port_count) {
-    count = *config_.port_count;
-  } else {
-    count = std::max<int64_t>(0, int64_t{max_id} - config_.min_broker_id) + 1 +
-            kSpareBootstrapPorts;
-    count = std::min<int64_t>(count, 65535 - config_.port_start + 1);
-  }
+  const int64_t count = ports_.PortCount(config_.port_count, max_id);
   bool ok = true;
   for (int64_t i = 0; i < count; ++i) {
     const int port = static_cast<int>(config_.port_start + i);

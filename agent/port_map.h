@@ -2,7 +2,9 @@
 #ifndef KGW_AGENT_PORT_MAP_H_
 #define KGW_AGENT_PORT_MAP_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "agent/response_rewriter.h"
@@ -20,6 +22,19 @@ struct PortMap {
   int32_t BrokerFor(int port) const {
     return static_cast<int32_t>(int64_t{min_broker_id} + (port - port_start));
   }
+  // How many ports to serve: `configured` (GATEWAY_PORT_COUNT) when set,
+  // else (max broker id - min) + 3, never past port 65535. Grows with the
+  // cluster: a broker with a new highest id gets its port without a restart.
+  int64_t PortCount(std::optional<int> configured, int32_t max_broker_id) const {
+    if (configured) return *configured;
+    const int64_t count = std::max<int64_t>(0, int64_t{max_broker_id} - min_broker_id) + 1 +
+                          kSpareBootstrapPorts;
+    return std::min<int64_t>(count, int64_t{65535} - port_start + 1);
+  }
+  // Ports beyond the highest broker's: bootstrap ports that survive a new
+  // broker taking the next id.
+  static constexpr int kSpareBootstrapPorts = 2;
+
   // Where clients are told to find `broker`. A broker whose port would fall
   // outside [1, 65535] (a broker id below GATEWAY_MIN_BROKERID, say) is sent
   // to the first port, which forwards to any live broker: clients still never

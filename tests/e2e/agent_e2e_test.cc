@@ -17,6 +17,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "common/kafka/header.h"
+#include "common/kafka/messages/api_versions.h"
+#include "common/kafka/messages/metadata.h"
+#include "common/kafka/messages/produce.h"
+#include "common/kafka/messages/sasl_handshake.h"
+#include "common/kafka/wire/reader.h"
+#include "tests/e2e/kafka_test_connection.h"
 #include "tests/e2e/process_util.h"
 
 namespace kgw::test {
@@ -218,6 +225,52 @@ TEST_F(SaslAgentTest, AWrongPasswordIsRefusedByTheBrokerAndHarmsNoOne) {
   EXPECT_EQ(ok_rc, 0) << ok_out;
 }
 
+// Old clients (SaslHandshake v0) send SASL tokens as bare frames without a
+// Kafka header; the agent must forward them 1:1 and then parse requests again.
+TEST_F(SaslAgentTest, LegacyHandshakeV0TokensPassThrough) {
+  const std::string address = absl::StrCat("127.0.0.1:", kPortStart + 1);
+  const std::string good("\0alice\0alice-secret", 19);
+  const std::string bad("\0alice\0wrong", 13);
+  for (const std::string* token : {&bad, &good}) {
+    auto connection = kafka::test::Connection::Open(address);
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    kafka::SaslHandshakeRequest handshake;
+    handshake.mechanism = "PLAIN";
+    auto frame = connection->Exchange(handshake, 0);
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    kafka::Reader r(*frame);
+    kafka::ResponseHeader header;
+    kafka::SaslHandshakeResponse accepted;
+    ASSERT_TRUE(header.Decode(r, 0).ok());
+    ASSERT_TRUE(accepted.Decode(r, 0).ok());
+    ASSERT_EQ(accepted.error_code, 0);
+
+    auto answer = connection->ExchangeRaw(
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(token->data()), token->size()));
+    if (token == &bad) {
+      // The broker closes the connection; the agent closes the client's.
+      EXPECT_FALSE(answer.ok());
+      continue;
+    }
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_TRUE(answer->empty());  // PLAIN's empty server token
+
+    kafka::MetadataRequest metadata;
+    auto md_frame = connection->Exchange(metadata, 12);
+    ASSERT_TRUE(md_frame.ok()) << md_frame.status();
+    kafka::Reader md(*md_frame);
+    kafka::MetadataResponse brokers;
+    ASSERT_TRUE(header.Decode(md, kafka::ResponseHeaderVersion(3, 12)).ok());
+    ASSERT_TRUE(brokers.Decode(md, 12).ok());
+    ASSERT_EQ(brokers.brokers.size(), 3u);
+    for (const auto& b : brokers.brokers) {
+      EXPECT_EQ(b.host, "127.0.0.1");
+      EXPECT_EQ(b.port, kPortStart + b.node_id);
+    }
+  }
+  EXPECT_EQ(HttpGet(kHttpPort, "/health/ready").first, 200);
+}
+
 class AgentTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -316,6 +369,57 @@ TEST_F(AgentTest, FollowerFetchingReachesTheRackLocalReplica) {
       seconds(180));
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(run.broker_port_connections.empty()) << run.output;
+}
+
+// acks=0 Produce gets no response: the agent must not wait for one, or the
+// next response would not match the oldest request and the connection would close.
+TEST_F(AgentTest, AcksZeroProducesWithoutResponses) {
+  const std::string topic = UniqueTopic("acks0");
+  auto [create_rc, create_out] = Shell(absl::StrCat("kcat -b ", Bootstrap(), " -L -t ", topic));
+  ASSERT_EQ(create_rc, 0) << create_out;  // auto-creates the topic
+  auto [rc, out] = Shell(absl::StrCat("seq 1 5000 | kcat -b ", Bootstrap(), " -P -t ", topic,
+                                      " -X acks=0 -X linger.ms=5"));
+  ASSERT_EQ(rc, 0) << out;
+  auto [consume_rc, consumed] = Shell(
+      absl::StrCat("kcat -b ", Bootstrap(), " -C -t ", topic, " -o beginning -e -q | wc -l"));
+  EXPECT_EQ(absl::StripAsciiWhitespace(consumed), "5000") << consumed;
+
+  // The same on one connection, spelled out: acks=0 Produce, then a request
+  // whose answer must come back (and match) on that connection.
+  auto connection = kafka::test::Connection::Open(absl::StrCat("127.0.0.1:", E().port_start + 1));
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  kafka::ProduceRequest produce;
+  produce.acks = 0;
+  produce.timeout_ms = 1000;
+  ASSERT_TRUE(connection->Send(produce, 9).ok());
+  kafka::ApiVersionsRequest versions;
+  auto frame = connection->Exchange(versions, 3);
+  ASSERT_TRUE(frame.ok()) << frame.status() << "\n" << agent_->Log();
+  kafka::Reader r(*frame);
+  kafka::ResponseHeader header;
+  ASSERT_TRUE(header.Decode(r, 0).ok());
+  EXPECT_EQ(header.correlation_id, connection->last_correlation_id());
+  EXPECT_FALSE(absl::StrContains(agent_->Log(), "correlation id")) << agent_->Log();
+}
+
+TEST_F(AgentTest, IdleConnectionsAreClosed) {
+  constexpr int kIdlePorts = 28969;
+  constexpr int kIdleHttp = 28888;
+  Child* idle = StartAgent(kIdlePorts, kIdleHttp, E().kafka_bootstrap,
+                           {{"GATEWAY_IDLE_TIMEOUT", "1s"}}, "idle-agent");
+  int fd = ConnectLoopback(kIdlePorts);
+  ASSERT_GE(fd, 0);
+  const auto start = std::chrono::steady_clock::now();
+  char buf[16];
+  const ssize_t n = read(fd, buf, sizeof(buf));  // blocks until the agent closes (10 s cap)
+  const auto waited = std::chrono::steady_clock::now() - start;
+  close(fd);
+  EXPECT_EQ(n, 0);
+  EXPECT_GE(waited, milliseconds(900));
+  EXPECT_LT(waited, seconds(5));
+  idle->Signal(SIGTERM);
+  EXPECT_EQ(idle->Wait(seconds(30)), std::optional<int>(0)) << idle->Log();
+  delete idle;
 }
 
 // Sends `bytes` on a fresh connection and waits until the agent closes it.

@@ -57,6 +57,14 @@ class Connection {
   // and body, without the size prefix).
   template <typename Request>
   absl::StatusOr<std::vector<uint8_t>> Exchange(const Request& body, int16_t version) {
+    KGW_RETURN_IF_ERROR(Send(body, version));
+    return ReadFrame();
+  }
+
+  // Sends `body` as api_key/version without waiting for an answer (Produce
+  // with acks=0 gets none).
+  template <typename Request>
+  absl::Status Send(const Request& body, int16_t version) {
     Writer w;
     size_t mark = BeginFrame(w);
     RequestHeader header;
@@ -67,20 +75,33 @@ class Connection {
     header.Encode(w, RequestHeaderVersion(Request::kApiKey, version));
     body.Encode(w, version);
     EndFrame(w, mark);
+    return WriteAll(w.data());
+  }
+
+  // Sends `payload` framed but without a Kafka header (a legacy SASL token)
+  // and returns the answering frame.
+  absl::StatusOr<std::vector<uint8_t>> ExchangeRaw(absl::Span<const uint8_t> payload) {
+    Writer w;
+    size_t mark = BeginFrame(w);
+    for (uint8_t b : payload) w.WriteInt8(static_cast<int8_t>(b));
+    EndFrame(w, mark);
     KGW_RETURN_IF_ERROR(WriteAll(w.data()));
-    std::vector<uint8_t> size(4);
-    KGW_RETURN_IF_ERROR(ReadAll(size));
-    int32_t n = static_cast<int32_t>(ntohl(*reinterpret_cast<const uint32_t*>(size.data())));
-    if (n < 4 || n > 64 << 20) return absl::DataLossError(absl::StrCat("frame size ", n));
-    std::vector<uint8_t> frame(n);
-    KGW_RETURN_IF_ERROR(ReadAll(frame));
-    return frame;
+    return ReadFrame();
   }
 
   int32_t last_correlation_id() const { return correlation_id_; }
 
  private:
   explicit Connection(int fd) : fd_(fd) {}
+  absl::StatusOr<std::vector<uint8_t>> ReadFrame() {
+    std::vector<uint8_t> size(4);
+    KGW_RETURN_IF_ERROR(ReadAll(size));
+    int32_t n = static_cast<int32_t>(ntohl(*reinterpret_cast<const uint32_t*>(size.data())));
+    if (n < 0 || n > 64 << 20) return absl::DataLossError(absl::StrCat("frame size ", n));
+    std::vector<uint8_t> frame(n);
+    KGW_RETURN_IF_ERROR(ReadAll(frame));
+    return frame;
+  }
   absl::Status WriteAll(absl::Span<const uint8_t> data) {
     while (!data.empty()) {
       ssize_t n = write(fd_, data.data(), data.size());
