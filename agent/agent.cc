@@ -135,7 +135,7 @@ bool Agent::EnsureListeners(const ClusterSnapshot& cluster) {
                  << config_.port_start << ", GATEWAY_MIN_BROKERID=" << config_.min_broker_id
                  << (config_.port_count ? absl::StrCat(", GATEWAY_PORT_COUNT=", *config_.port_count)
                                         : "")
-                 << "); clients are sent to the first port for it";
+                 << "); clients cannot reach that broker through this agent";
     } else if (served) {
       misplaced_brokers_.erase(b.node_id);
     }

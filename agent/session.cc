@@ -333,14 +333,16 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
   }
   const AgentMetrics::ApiSeries& api = env_.metrics->ForApi(request.api_key);
   api.latency->Observe(seconds);
-  const std::string what = absl::StrCat("api key ", request.api_key, " v", request.api_version,
-                                        " response");
+  // Only built for the log line of a connection being closed.
+  auto what = [&request] {
+    return absl::StrCat("api key ", request.api_key, " v", request.api_version, " response");
+  };
   if (frame.size() < 4) {
-    CloseForBadInput("response", what, absl::DataLossError("shorter than a correlation id"));
+    CloseForBadInput("response", what(), absl::DataLossError("shorter than a correlation id"));
     return false;
   }
   if (const int32_t id = BigEndian32(frame.data()); id != request.correlation_id) {
-    CloseForBadInput("correlation", what,
+    CloseForBadInput("correlation", what(),
                      absl::DataLossError(absl::StrCat("correlation id ", id, " where ",
                                                       request.correlation_id, " was expected")));
     return false;
@@ -361,14 +363,14 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
           ? 0
           : kafka::ResponseHeaderVersion(request.api_key, request.api_version);
   if (header_version < 0) {
-    CloseForBadInput("response", what,
+    CloseForBadInput("response", what(),
                      absl::UnimplementedError("the agent cannot parse this version"));
     return false;
   }
   kafka::Reader r(frame);
   kafka::ResponseHeader header;
   if (absl::Status s = header.Decode(r, header_version); !s.ok()) {
-    CloseForBadInput("response", what, s);
+    CloseForBadInput("response", what(), s);
     return false;
   }
   const size_t header_size = r.position();
@@ -377,7 +379,7 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
       [this](int32_t node) { return env_.ports->AddressFor(node); },
       [this](const std::vector<BrokerEndpoint>& seen) { env_.brokers_seen(seen); });
   if (!rewritten.ok()) {
-    CloseForBadInput("response", what, rewritten.status());
+    CloseForBadInput("response", what(), rewritten.status());
     return false;
   }
   if (!rewritten->has_value()) {
