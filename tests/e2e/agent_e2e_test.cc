@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <iostream>
 #include <map>
 #include <chrono>
 #include <set>
@@ -23,6 +24,7 @@
 #include "common/kafka/messages/produce.h"
 #include "common/kafka/messages/sasl_handshake.h"
 #include "common/kafka/wire/reader.h"
+#include "common/kafka/wire/writer.h"
 #include "tests/e2e/kafka_test_connection.h"
 #include "tests/e2e/process_util.h"
 
@@ -420,6 +422,94 @@ TEST_F(AgentTest, IdleConnectionsAreClosed) {
   idle->Signal(SIGTERM);
   EXPECT_EQ(idle->Wait(seconds(30)), std::optional<int>(0)) << idle->Log();
   delete idle;
+}
+
+// Reads the value of one Prometheus series from the agent's /metrics.
+double MetricValue(int http_port, const std::string& series) {
+  auto [status, body] = HttpGet(http_port, "/metrics");
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (absl::ConsumePrefix(&line, series + " ")) {
+      double v = 0;
+      if (absl::SimpleAtod(line, &v)) return v;
+    }
+  }
+  return 0;
+}
+
+// A client that sends many requests and reads no answers must not make the
+// agent buffer without bound: once GATEWAY_BUFFER_HIGH_WATER_MARK bytes wait
+// for the client and GATEWAY_MAX_INFLIGHT_REQUESTS are unanswered, the agent
+// stops reading that client. When the client reads again, every answer
+// arrives, in order.
+TEST_F(AgentTest, SlowReadersGetBackpressureNotUnboundedBuffers) {
+  constexpr int kPorts = 28979;
+  constexpr int kHttp = 28889;
+  constexpr int kRequests = 20000;
+  Child* agent = StartAgent(kPorts, kHttp, E().kafka_bootstrap,
+                            {{"GATEWAY_BUFFER_HIGH_WATER_MARK", "64KiB"},
+                             {"GATEWAY_MAX_INFLIGHT_REQUESTS", "5"}},
+                            "backpressure-agent");
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 4096;  // a slow reader's small window
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(kPorts + 1);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+
+  // Metadata for every topic: a few KiB per answer.
+  kafka::Writer w;
+  for (int i = 1; i <= kRequests; ++i) {
+    const size_t mark = kafka::BeginFrame(w);
+    kafka::RequestHeader header;
+    header.request_api_key = 3;
+    header.request_api_version = 12;
+    header.correlation_id = i;
+    header.client_id = "slow-reader";
+    header.Encode(w, kafka::RequestHeaderVersion(3, 12));
+    kafka::MetadataRequest all_topics;
+    all_topics.topics.reset();
+    all_topics.Encode(w, 12);
+    kafka::EndFrame(w, mark);
+  }
+  ASSERT_EQ(write(fd, w.data().data(), w.data().size()), static_cast<ssize_t>(w.data().size()));
+  std::this_thread::sleep_for(seconds(2));
+  const double forwarded = MetricValue(kHttp, "kgw_agent_requests_total{api_key=\"3\"}");
+  std::cout << "forwarded " << forwarded << " of " << kRequests
+            << " requests to a client that reads nothing" << std::endl;
+  EXPECT_GT(forwarded, 0);
+  EXPECT_LT(forwarded, kRequests / 2) << "the agent kept reading a client that reads nothing";
+
+  // Now read: all answers, in order.
+  int expected = 1;
+  std::vector<uint8_t> buffer;
+  char chunk[65536];
+  const auto give_up = std::chrono::steady_clock::now() + seconds(60);
+  while (expected <= kRequests && std::chrono::steady_clock::now() < give_up) {
+    const ssize_t n = read(fd, chunk, sizeof(chunk));
+    ASSERT_GT(n, 0) << "the agent closed the connection at answer " << expected << "\n"
+                    << agent->Log();
+    buffer.insert(buffer.end(), chunk, chunk + n);
+    size_t at = 0;
+    while (buffer.size() - at >= 8) {
+      const uint32_t size = (uint32_t{buffer[at]} << 24) | (uint32_t{buffer[at + 1]} << 16) |
+                            (uint32_t{buffer[at + 2]} << 8) | buffer[at + 3];
+      if (buffer.size() - at < 4 + size) break;
+      const int32_t id = static_cast<int32_t>(
+          (uint32_t{buffer[at + 4]} << 24) | (uint32_t{buffer[at + 5]} << 16) |
+          (uint32_t{buffer[at + 6]} << 8) | buffer[at + 7]);
+      ASSERT_EQ(id, expected);
+      ++expected;
+      at += 4 + size;
+    }
+    buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+  close(fd);
+  EXPECT_EQ(expected, kRequests + 1);
+  agent->Signal(SIGTERM);
+  EXPECT_EQ(agent->Wait(seconds(30)), std::optional<int>(0)) << agent->Log();
+  delete agent;
 }
 
 // Sends `bytes` on a fresh connection and waits until the agent closes it.
