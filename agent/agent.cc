@@ -189,6 +189,15 @@ void Agent::Accept(asio::ip::tcp::acceptor& acceptor, int port) {
       });
 }
 
+void Agent::DrainSessions(Worker& worker, Clock::time_point deadline,
+                          std::optional<int32_t> broker) {
+  // Drain may close a session, which removes it from the set: iterate a copy.
+  std::vector<std::shared_ptr<Session>> all(worker.sessions.begin(), worker.sessions.end());
+  for (auto& s : all) {
+    if (!broker || s->broker() == *broker) s->Drain(deadline);
+  }
+}
+
 void Agent::BeginShutdown(int signal_number) {
   if (shutting_down_) return;
   shutting_down_ = true;
@@ -210,11 +219,7 @@ void Agent::DrainBroker(size_t index, std::vector<int32_t> brokers) {
   if (index >= brokers.size()) {
     // Whatever is left (sessions to brokers that left the cluster meanwhile).
     for (auto& w : workers_) {
-      asio::post(w->io, [worker = w.get(), deadline] {
-        std::vector<std::shared_ptr<Session>> all(worker->sessions.begin(),
-                                                  worker->sessions.end());
-        for (auto& s : all) s->Drain(deadline);
-      });
+      asio::post(w->io, [worker = w.get(), deadline] { DrainSessions(*worker, deadline); });
     }
     WaitForSessions(deadline + std::chrono::seconds(1));
     return;
@@ -222,10 +227,7 @@ void Agent::DrainBroker(size_t index, std::vector<int32_t> brokers) {
   const int32_t broker = brokers[index];
   for (auto& w : workers_) {
     asio::post(w->io, [worker = w.get(), broker, deadline] {
-      std::vector<std::shared_ptr<Session>> all(worker->sessions.begin(), worker->sessions.end());
-      for (auto& s : all) {
-        if (s->broker() == broker) s->Drain(deadline);
-      }
+      DrainSessions(*worker, deadline, broker);
     });
   }
   shutdown_timer_.expires_after(absl::ToChronoMilliseconds(config_.shutdown_delay_between_brokers));
@@ -257,8 +259,7 @@ void Agent::Finish() {
   refresher_.Stop();
   for (auto& w : workers_) {
     asio::post(w->io, [worker = w.get()] {
-      std::vector<std::shared_ptr<Session>> all(worker->sessions.begin(), worker->sessions.end());
-      for (auto& s : all) s->Drain(Clock::now());
+      DrainSessions(*worker, Clock::now());  // a past deadline closes at once
       worker->io.stop();
     });
   }

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -52,6 +53,9 @@ class Agent {
   bool EnsureListeners(const ClusterSnapshot& cluster);
   absl::Status Listen(int port);
   void Accept(asio::ip::tcp::acceptor& acceptor, int port);
+  // On the worker's thread: drains its sessions (those of `broker` when set).
+  static void DrainSessions(Worker& worker, std::chrono::steady_clock::time_point deadline,
+                            std::optional<int32_t> broker = std::nullopt);
   void BeginShutdown(int signal_number);
   void DrainBroker(size_t index, std::vector<int32_t> brokers);
   void WaitForSessions(std::chrono::steady_clock::time_point give_up);

@@ -232,14 +232,11 @@ void Session::Pump(Side side) {
   Flush(Side::kClient);
   const int i = Index(side == Side::kBroker);
   if (!reading_[i] && !eof_[i] && CanRead(side)) Read(side);
+  MaybeFinish();
   // Answers free in-flight slots and buffer room for the client side.
   if (side == Side::kBroker && !reading_[0] && !eof_[0] && CanRead(Side::kClient)) {
-    ProcessRequests();
-    if (closed_) return;
-    Flush(Side::kBroker);
-    if (!reading_[0] && CanRead(Side::kClient)) Read(Side::kClient);
+    Pump(Side::kClient);
   }
-  MaybeFinish();
 }
 
 void Session::ProcessRequests() {
@@ -435,10 +432,7 @@ void Session::Drain(Clock::time_point deadline) {
     Close();
     return;
   }
-  timer_.expires_at(std::min(deadline, timer_.expiry()));
-  timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-    if (!ec) self->OnTimer();
-  });
+  ArmTimerAt(std::min(deadline, timer_.expiry()));
   MaybeFinish();
 }
 
@@ -457,8 +451,10 @@ void Session::MaybeFinish() {
   if (draining_ && inflight_.empty() && flushed) Close();
 }
 
-void Session::ArmTimer(Clock::duration after) {
-  timer_.expires_after(after);
+void Session::ArmTimer(Clock::duration after) { ArmTimerAt(Clock::now() + after); }
+
+void Session::ArmTimerAt(Clock::time_point when) {
+  timer_.expires_at(when);
   timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
     if (!ec) self->OnTimer();
   });
@@ -489,10 +485,7 @@ void Session::OnTimer() {
   }
   Clock::time_point next = last_activity_ + idle;
   if (draining_) next = std::min(next, drain_deadline_);
-  timer_.expires_at(next);
-  timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-    if (!ec) self->OnTimer();
-  });
+  ArmTimerAt(next);
 }
 
 void Session::CloseForBadInput(absl::string_view kind, const std::string& what,

@@ -97,6 +97,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int32_t MaxFrameSize(Side from) const;
   size_t Queued(Side to) const;
   void ArmTimer(Clock::duration after);
+  void ArmTimerAt(Clock::time_point when);
   void OnTimer();
   void MaybeFinish();
   // Closes both sockets; `reason` (when not empty) is logged as bad input.

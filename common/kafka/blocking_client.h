@@ -43,15 +43,7 @@ class BlockingConnection {
   template <typename Request, typename Response>
   absl::Status Call(const Request& request, int16_t version, Response* response) {
     Writer w;
-    const size_t mark = BeginFrame(w);
-    RequestHeader header;
-    header.request_api_key = Request::kApiKey;
-    header.request_api_version = version;
-    header.correlation_id = ++correlation_id_;
-    header.client_id = client_id_;
-    header.Encode(w, RequestHeaderVersion(Request::kApiKey, version));
-    request.Encode(w, version);
-    EndFrame(w, mark);
+    EncodeRequestFrame(w, request, version, ++correlation_id_, client_id_);
     KGW_ASSIGN_OR_RETURN(std::vector<uint8_t> frame, RoundTrip(w.data()));
     Reader r(frame);
     ResponseHeader response_header;

@@ -70,6 +70,22 @@ struct ResponseHeader {
   bool operator==(const ResponseHeader&) const = default;
 };
 
+// Appends one whole request frame (size, header, body) for `request` at
+// `version` to `w`.
+template <typename Request>
+void EncodeRequestFrame(Writer& w, const Request& request, int16_t version,
+                        int32_t correlation_id, const std::string& client_id) {
+  const size_t mark = BeginFrame(w);
+  RequestHeader header;
+  header.request_api_key = Request::kApiKey;
+  header.request_api_version = version;
+  header.correlation_id = correlation_id;
+  header.client_id = client_id;
+  header.Encode(w, RequestHeaderVersion(Request::kApiKey, version));
+  request.Encode(w, version);
+  EndFrame(w, mark);
+}
+
 // Decodes a request header, choosing its version from the api key and version
 // it starts with. Sets `header_version`. Fails with kUnimplemented for an
 // API version the codec does not support (its header layout is unknowable;

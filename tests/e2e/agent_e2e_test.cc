@@ -449,29 +449,15 @@ TEST_F(AgentTest, SlowReadersGetBackpressureNotUnboundedBuffers) {
                             {{"GATEWAY_BUFFER_HIGH_WATER_MARK", "64KiB"},
                              {"GATEWAY_MAX_INFLIGHT_REQUESTS", "5"}},
                             "backpressure-agent");
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  const int small = 4096;  // a slow reader's small window
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(kPorts + 1);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  const int fd = ConnectLoopback(kPorts + 1, /*receive_buffer=*/4096);  // a small window
+  ASSERT_GE(fd, 0);
 
   // Metadata for every topic: a few KiB per answer.
   kafka::Writer w;
+  kafka::MetadataRequest all_topics;
+  all_topics.topics.reset();
   for (int i = 1; i <= kRequests; ++i) {
-    const size_t mark = kafka::BeginFrame(w);
-    kafka::RequestHeader header;
-    header.request_api_key = 3;
-    header.request_api_version = 12;
-    header.correlation_id = i;
-    header.client_id = "slow-reader";
-    header.Encode(w, kafka::RequestHeaderVersion(3, 12));
-    kafka::MetadataRequest all_topics;
-    all_topics.topics.reset();
-    all_topics.Encode(w, 12);
-    kafka::EndFrame(w, mark);
+    kafka::EncodeRequestFrame(w, all_topics, 12, i, "slow-reader");
   }
   ASSERT_EQ(write(fd, w.data().data(), w.data().size()), static_cast<ssize_t>(w.data().size()));
   std::this_thread::sleep_for(seconds(2));

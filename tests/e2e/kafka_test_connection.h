@@ -66,15 +66,7 @@ class Connection {
   template <typename Request>
   absl::Status Send(const Request& body, int16_t version) {
     Writer w;
-    size_t mark = BeginFrame(w);
-    RequestHeader header;
-    header.request_api_key = Request::kApiKey;
-    header.request_api_version = version;
-    header.correlation_id = ++correlation_id_;
-    header.client_id = "kgw-e2e-test";
-    header.Encode(w, RequestHeaderVersion(Request::kApiKey, version));
-    body.Encode(w, version);
-    EndFrame(w, mark);
+    EncodeRequestFrame(w, body, version, ++correlation_id_, "kgw-e2e-test");
     return WriteAll(w.data());
   }
 

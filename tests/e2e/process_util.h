@@ -119,9 +119,13 @@ inline std::pair<int, std::string> Shell(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-// A plain TCP connection to 127.0.0.1:`port`; -1 on failure.
-inline int ConnectLoopback(int port) {
+// A plain TCP connection to 127.0.0.1:`port` (with SO_RCVBUF set before
+// connecting when `receive_buffer` > 0); -1 on failure.
+inline int ConnectLoopback(int port, int receive_buffer = 0) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (receive_buffer > 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
