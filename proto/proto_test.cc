@@ -60,7 +60,7 @@ TEST(AssignmentTest, KeepsEligibleAgentsInPreferenceOrder) {
   EXPECT_EQ(copy.brokers(0).agent_node_ids(0), "agent-c1");
   EXPECT_EQ(copy.brokers(0).agent_node_ids(1), "agent-c2");
   // The service is declared with the streaming method agents rely on.
-  EXPECT_STREQ(v1::AssignmentService::service_full_name(), "kgw.v1.AssignmentService");
+  EXPECT_STREQ(v1::AgentService::service_full_name(), "kgw.v1.AgentService");
 }
 
 }  // namespace
