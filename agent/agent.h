@@ -21,7 +21,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
-#include "agent/broker_directory.h"
+#include "common/cluster/broker_directory.h"
 #include "agent/port_map.h"
 #include "agent/session.h"
 #include "asio.hpp"
@@ -29,6 +29,10 @@
 #include "prometheus/registry.h"
 
 namespace kgw::agent {
+
+using cluster::BrokerDirectory;
+using cluster::ClusterSnapshot;
+using cluster::MetadataRefresher;
 
 class Agent {
  public:

@@ -20,6 +20,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/cluster/broker_directory.h"
 
 namespace kgw::agent {
 
@@ -29,13 +30,7 @@ struct AdvertisedAddress {
   int32_t port = 0;
 };
 
-// A broker as a Metadata response describes it (its real address).
-struct BrokerEndpoint {
-  int32_t node_id = 0;
-  std::string host;
-  int32_t port = 0;
-  std::optional<std::string> rack;
-};
+using cluster::BrokerEndpoint;
 
 // Maps a node id to the address clients must use for it.
 using AddressFor = absl::FunctionRef<AdvertisedAddress(int32_t node_id)>;

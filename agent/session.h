@@ -25,11 +25,15 @@
 #include "absl/status/status.h"
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
-#include "agent/broker_directory.h"
+#include "common/cluster/broker_directory.h"
 #include "agent/port_map.h"
 #include "asio.hpp"
 
 namespace kgw::agent {
+
+using cluster::BrokerDirectory;
+using cluster::ClusterSnapshot;
+using cluster::MetadataRefresher;
 
 class Session;
 

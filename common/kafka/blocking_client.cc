@@ -11,6 +11,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_join.h"
+#include "common/kafka/messages/api_versions.h"
 #include "common/kafka/messages/sasl_authenticate.h"
 #include "common/kafka/messages/sasl_handshake.h"
 
@@ -106,6 +107,40 @@ absl::Status BlockingConnection::Authenticate(const SaslCredentials& credentials
     if (!next) return absl::OkStatus();
     message = *std::move(next);
   }
+}
+
+absl::Status BlockingConnection::FetchApiVersions(absl::string_view software_version) {
+  ApiVersionsRequest request;
+  request.client_software_name = "kgw";
+  request.client_software_version = std::string(software_version);
+  ApiVersionsResponse response;
+  KGW_RETURN_IF_ERROR(Call(request, /*version=*/3, &response));
+  if (response.error_code != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(peer_, " answered ApiVersions v3 with error ", response.error_code));
+  }
+  versions_.clear();
+  for (const auto& v : response.api_keys) versions_[v.api_key] = {v.min_version, v.max_version};
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int16_t> BlockingConnection::PickVersion(int16_t api_key, absl::string_view name,
+                                                        int16_t ours_min, int16_t ours_max) const {
+  auto it = versions_.find(api_key);
+  if (it == versions_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(peer_, " does not support ", name));
+  }
+  const int16_t version = std::min(ours_max, it->second.second);
+  if (version < ours_min || version < it->second.first) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(peer_, " supports ", name, " versions ", it->second.first, "-",
+                     it->second.second, ", kgw needs ", ours_min, "-", ours_max));
+  }
+  return version;
+}
+
+void BlockingConnection::Interrupt() {
+  if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
 }
 
 BlockingConnection::~BlockingConnection() {

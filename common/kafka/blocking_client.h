@@ -7,11 +7,13 @@
 #ifndef KGW_COMMON_KAFKA_BLOCKING_CLIENT_H_
 #define KGW_COMMON_KAFKA_BLOCKING_CLIENT_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -35,7 +37,8 @@ class BlockingConnection {
         timeout_(other.timeout_),
         client_id_(std::move(other.client_id_)),
         correlation_id_(other.correlation_id_),
-        peer_(std::move(other.peer_)) {}
+        peer_(std::move(other.peer_)),
+        versions_(std::move(other.versions_)) {}
   BlockingConnection& operator=(BlockingConnection&&) = delete;
   ~BlockingConnection();
 
@@ -57,6 +60,27 @@ class BlockingConnection {
     return response->Decode(r, version);
   }
 
+  // Asks the broker which versions it supports (ApiVersions v3), for
+  // PickVersion. Call once, before anything else (before Authenticate).
+  absl::Status FetchApiVersions(absl::string_view software_version);
+
+  // The highest version of `Message`'s API that both the broker (as
+  // FetchApiVersions learned) and the codec support, at least `min_wanted`.
+  // FailedPrecondition naming the API when there is none.
+  template <typename Message>
+  absl::StatusOr<int16_t> PickVersion(int16_t min_wanted = Message::kMinVersion) const {
+    return PickVersion(Message::kApiKey, absl::string_view(Message::kName.data(), Message::kName.size()), std::max(min_wanted, Message::kMinVersion),
+                       Message::kMaxVersion);
+  }
+
+  // Bounds every later call (a JoinGroup may legitimately wait for a whole
+  // rebalance, longer than an ordinary request).
+  void set_timeout(absl::Duration timeout) { timeout_ = timeout; }
+
+  // Makes a call blocked in another thread fail at once (shuts the socket
+  // down). Safe from any thread while the connection object lives.
+  void Interrupt();
+
   // Authenticates with SaslHandshake v1 and SaslAuthenticate v2 rounds.
   // PermissionDenied when the broker refuses the credentials.
   absl::Status Authenticate(const SaslCredentials& credentials);
@@ -70,12 +94,16 @@ class BlockingConnection {
   absl::StatusOr<std::vector<uint8_t>> RoundTrip(absl::Span<const uint8_t> request);
   absl::Status WriteAll(absl::Span<const uint8_t> data, absl::Time deadline);
   absl::Status ReadAll(uint8_t* data, size_t size, absl::Time deadline);
+  absl::StatusOr<int16_t> PickVersion(int16_t api_key, absl::string_view name, int16_t ours_min,
+                                      int16_t ours_max) const;
 
   int fd_;
   absl::Duration timeout_;
   std::string client_id_;
   int32_t correlation_id_ = 0;
   std::string peer_;
+  // api key -> (min, max) the broker supports; empty until FetchApiVersions.
+  absl::flat_hash_map<int16_t, std::pair<int16_t, int16_t>> versions_;
 };
 
 }  // namespace kgw::kafka

@@ -1,4 +1,4 @@
-// The agent's view of the backing cluster's brokers, and the thread that
+// A gateway node's view of the backing cluster's brokers, and the thread that
 // keeps it current.
 //
 // BrokerDirectory holds an immutable snapshot that any thread reads without
@@ -6,8 +6,8 @@
 // Metadata request every refresh interval, and at once when a client's
 // Metadata response (seen on the data path) names brokers the snapshot does
 // not have, so brokers added later get their ports within moments.
-#ifndef KGW_AGENT_BROKER_DIRECTORY_H_
-#define KGW_AGENT_BROKER_DIRECTORY_H_
+#ifndef KGW_COMMON_CLUSTER_BROKER_DIRECTORY_H_
+#define KGW_COMMON_CLUSTER_BROKER_DIRECTORY_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -21,11 +21,18 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "agent/response_rewriter.h"
 #include "common/config/settings.h"
 #include "common/kafka/sasl.h"
 
-namespace kgw::agent {
+namespace kgw::cluster {
+
+// A broker as a Metadata response describes it (its real address).
+struct BrokerEndpoint {
+  int32_t node_id = 0;
+  std::string host;
+  int32_t port = 0;
+  std::optional<std::string> rack;
+};
 
 struct ClusterSnapshot {
   std::vector<BrokerEndpoint> brokers;  // sorted by node id
@@ -60,7 +67,7 @@ class MetadataRefresher {
     std::vector<config::HostPort> bootstrap;  // KAFKA_BOOTSTRAP_SERVERS
     absl::Duration interval = absl::Seconds(30);
     absl::Duration timeout = absl::Seconds(10);
-    std::string client_id = "kgw-agent";
+    std::string client_id = "kgw";
     std::optional<kafka::SaslCredentials> sasl;  // set: authenticate every connection
   };
   MetadataRefresher(BrokerDirectory& directory, Options options);
@@ -86,6 +93,6 @@ class MetadataRefresher {
   size_t next_address_ = 0;
 };
 
-}  // namespace kgw::agent
+}  // namespace kgw::cluster
 
-#endif  // KGW_AGENT_BROKER_DIRECTORY_H_
+#endif  // KGW_COMMON_CLUSTER_BROKER_DIRECTORY_H_

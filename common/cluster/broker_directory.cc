@@ -1,4 +1,4 @@
-#include "agent/broker_directory.h"
+#include "common/cluster/broker_directory.h"
 
 #include <algorithm>
 #include <utility>
@@ -9,7 +9,7 @@
 #include "common/kafka/messages/metadata.h"
 #include "glog/logging.h"
 
-namespace kgw::agent {
+namespace kgw::cluster {
 namespace {
 
 // Version of the agent's own Metadata requests: every broker of Kafka 3.x
@@ -150,4 +150,4 @@ bool MetadataRefresher::RefreshOnce() {
   return false;
 }
 
-}  // namespace kgw::agent
+}  // namespace kgw::cluster

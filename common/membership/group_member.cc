@@ -1,0 +1,433 @@
+#include "common/membership/group_member.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/kafka/messages/find_coordinator.h"
+#include "common/kafka/messages/heartbeat.h"
+#include "common/kafka/messages/join_group.h"
+#include "common/kafka/messages/leave_group.h"
+#include "common/kafka/messages/sync_group.h"
+#include "glog/logging.h"
+
+namespace kgw::membership {
+namespace {
+
+// Kafka error codes the group protocol answers with.
+constexpr int16_t kCoordinatorLoadInProgress = 14;
+constexpr int16_t kCoordinatorNotAvailable = 15;
+constexpr int16_t kNotCoordinator = 16;
+constexpr int16_t kIllegalGeneration = 22;
+constexpr int16_t kInconsistentGroupProtocol = 23;
+constexpr int16_t kUnknownMemberId = 25;
+constexpr int16_t kInvalidSessionTimeout = 26;
+constexpr int16_t kRebalanceInProgress = 27;
+constexpr int16_t kGroupAuthorizationFailed = 30;
+constexpr int16_t kMemberIdRequired = 79;
+
+constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+// After an error that a retry will not fix soon (authorization, a group of
+// another protocol type), retry slowly.
+constexpr absl::Duration kSlowRetry = absl::Seconds(5);
+
+std::string ErrorName(int16_t code) {
+  switch (code) {
+    case kCoordinatorLoadInProgress: return "COORDINATOR_LOAD_IN_PROGRESS";
+    case kCoordinatorNotAvailable: return "COORDINATOR_NOT_AVAILABLE";
+    case kNotCoordinator: return "NOT_COORDINATOR";
+    case kIllegalGeneration: return "ILLEGAL_GENERATION";
+    case kInconsistentGroupProtocol: return "INCONSISTENT_GROUP_PROTOCOL";
+    case kUnknownMemberId: return "UNKNOWN_MEMBER_ID";
+    case kInvalidSessionTimeout: return "INVALID_SESSION_TIMEOUT";
+    case kRebalanceInProgress: return "REBALANCE_IN_PROGRESS";
+    case kGroupAuthorizationFailed: return "GROUP_AUTHORIZATION_FAILED";
+    case kMemberIdRequired: return "MEMBER_ID_REQUIRED";
+    default: return absl::StrCat("error ", code);
+  }
+}
+
+std::vector<uint8_t> Bytes(const google::protobuf::MessageLite& m) {
+  std::string s = m.SerializeAsString();
+  return std::vector<uint8_t>(s.begin(), s.end());
+}
+
+int Millis(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); }
+
+}  // namespace
+
+std::vector<const v1::Member*> View::WithRole(v1::NodeDescriptor::Role role) const {
+  std::vector<const v1::Member*> out;
+  for (const v1::Member& m : members) {
+    if (m.node().role() == role) out.push_back(&m);
+  }
+  return out;
+}
+
+GroupMember::GroupMember(Options options, v1::NodeDescriptor self, Listener listener)
+    : options_(std::move(options)), listener_(std::move(listener)), self_(std::move(self)) {}
+
+GroupMember::~GroupMember() { Stop(); }
+
+void GroupMember::Start() {
+  CHECK(!thread_.joinable());
+  thread_ = std::thread([this] { Run(); });
+}
+
+void GroupMember::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    // A JoinGroup may be waiting for a whole rebalance; cut it short.
+    if (connection_) connection_->Interrupt();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void GroupMember::SetDescriptor(v1::NodeDescriptor self) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    self_ = std::move(self);
+    rejoin_requested_ = true;
+  }
+  wake_.notify_all();
+}
+
+std::optional<View> GroupMember::view() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return view_;
+}
+
+bool GroupMember::Wait(absl::Duration d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  wake_.wait_for(lock, absl::ToChronoMilliseconds(d),
+                 [this] { return stop_ || rejoin_requested_; });
+  return stop_;
+}
+
+void GroupMember::SetConnection(std::optional<kafka::BlockingConnection> connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  connection_.reset();
+  if (connection) connection_.emplace(*std::move(connection));
+}
+
+void GroupMember::Publish(std::optional<View> view) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    view_ = view;
+  }
+  listener_(view);
+}
+
+void GroupMember::Run() {
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) break;
+    }
+    JoinAndHeartbeat();
+  }
+  LeaveGroup();
+  SetConnection(std::nullopt);
+}
+
+absl::Status GroupMember::PrepareConnection(kafka::BlockingConnection& connection) {
+  KGW_RETURN_IF_ERROR(connection.FetchApiVersions(options_.software_version));
+  if (options_.sasl) KGW_RETURN_IF_ERROR(connection.Authenticate(*options_.sasl));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<kafka::BlockingConnection> GroupMember::ConnectAny(
+    const std::vector<config::HostPort>& to) {
+  std::string errors;
+  for (const config::HostPort& a : to) {
+    absl::StatusOr<kafka::BlockingConnection> c = kafka::BlockingConnection::Connect(
+        a.host, a.port, options_.request_timeout, options_.client_id);
+    absl::Status status = c.status();
+    if (status.ok()) status = PrepareConnection(*c);
+    if (status.ok()) return c;
+    absl::StrAppend(&errors, errors.empty() ? "" : "; ", status.message());
+  }
+  return absl::UnavailableError(errors);
+}
+
+absl::Status GroupMember::ConnectToCoordinator() {
+  KGW_ASSIGN_OR_RETURN(kafka::BlockingConnection any, ConnectAny(options_.bootstrap));
+  KGW_ASSIGN_OR_RETURN(int16_t version, any.PickVersion<kafka::FindCoordinatorRequest>(1));
+  kafka::FindCoordinatorRequest request;
+  request.key_type = 0;  // a group
+  if (version >= 4) {
+    request.coordinator_keys = {options_.group_id};
+  } else {
+    request.key = options_.group_id;
+  }
+  kafka::FindCoordinatorResponse response;
+  KGW_RETURN_IF_ERROR(any.Call(request, version, &response));
+  int16_t error = response.error_code;
+  config::HostPort coordinator{response.host, response.port};
+  if (version >= 4) {
+    if (response.coordinators.empty()) {
+      return absl::UnavailableError(absl::StrCat(any.peer(), " named no group coordinator"));
+    }
+    error = response.coordinators[0].error_code;
+    coordinator = {response.coordinators[0].host, response.coordinators[0].port};
+  }
+  if (error != 0) {
+    return absl::UnavailableError(absl::StrCat("no coordinator for group ", options_.group_id,
+                                               " yet: ", ErrorName(error)));
+  }
+  KGW_ASSIGN_OR_RETURN(kafka::BlockingConnection c, ConnectAny({coordinator}));
+  VLOG(1) << "group " << options_.group_id << " coordinator is " << c.peer();
+  SetConnection(std::move(c));
+  return absl::OkStatus();
+}
+
+GroupMember::Next GroupMember::OnGroupError(int16_t error_code, const char* api) {
+  switch (error_code) {
+    case kRebalanceInProgress:
+    case kIllegalGeneration:
+      return Next::kRejoin;
+    case kUnknownMemberId:
+      return Next::kResetMember;
+    case kNotCoordinator:
+    case kCoordinatorNotAvailable:
+      LOG_EVERY_N(INFO, 20) << api << " in group " << options_.group_id << ": "
+                            << ErrorName(error_code) << "; finding the group coordinator again";
+      return Next::kRediscover;
+    case kCoordinatorLoadInProgress:
+      backoff_ = std::max(backoff_, kFirstBackoff);
+      return Next::kRejoin;
+    case kInconsistentGroupProtocol:
+      LOG(ERROR) << "group " << options_.group_id << " is in use by clients that are not kgw "
+                 << "(" << api << ": INCONSISTENT_GROUP_PROTOCOL); set GATEWAY_GROUP_ID to a "
+                 << "group of its own";
+      backoff_ = kSlowRetry;
+      return Next::kRejoin;
+    case kGroupAuthorizationFailed:
+      LOG(ERROR) << "not authorized to join group " << options_.group_id
+                 << " (GROUP_AUTHORIZATION_FAILED); grant the gateway's principal READ on it";
+      backoff_ = kSlowRetry;
+      return Next::kRejoin;
+    case kInvalidSessionTimeout:
+      LOG(ERROR) << "the brokers refuse session timeout "
+                 << Millis(options_.session_timeout)
+                 << " ms (INVALID_SESSION_TIMEOUT): it must lie within their "
+                 << "group.min.session.timeout.ms and group.max.session.timeout.ms";
+      backoff_ = kSlowRetry;
+      return Next::kRejoin;
+    default:
+      LOG(WARNING) << api << " in group " << options_.group_id << " failed: "
+                   << ErrorName(error_code);
+      backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
+      return Next::kRejoin;
+  }
+}
+
+void GroupMember::JoinAndHeartbeat() {
+  if (backoff_ > absl::ZeroDuration() && Wait(backoff_)) return;
+  const auto session_lost = [&] {
+    if (generation_id_ >= 0 && absl::Now() - last_heartbeat_ok_ > options_.session_timeout) {
+      LOG(WARNING) << "lost membership of group " << options_.group_id << " (no heartbeat for "
+                   << options_.session_timeout << "); rejoining";
+      generation_id_ = -1;
+      Publish(std::nullopt);
+    }
+  };
+  const auto fail = [&](const absl::Status& status, const char* what) {
+    LOG_EVERY_N(WARNING, 10) << what << " for group " << options_.group_id << ": "
+                             << status.message();
+    SetConnection(std::nullopt);
+    backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
+    session_lost();
+  };
+  const auto handle = [&](Next next) {
+    if (next == Next::kResetMember) {
+      member_id_.clear();
+      generation_id_ = -1;
+    } else if (next == Next::kRediscover) {
+      SetConnection(std::nullopt);
+      backoff_ = std::max(backoff_, kFirstBackoff);
+    }
+  };
+
+  kafka::BlockingConnection* c = nullptr;
+  v1::NodeDescriptor self;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rejoin_requested_ = false;
+    self = self_;
+    if (connection_) c = &*connection_;
+  }
+  if (c == nullptr) {
+    if (absl::Status s = ConnectToCoordinator(); !s.ok()) return fail(s, "cannot reach the coordinator");
+    std::lock_guard<std::mutex> lock(mu_);
+    c = &*connection_;
+  }
+
+  // JoinGroup: v4 and later answer a new member with MEMBER_ID_REQUIRED.
+  absl::StatusOr<int16_t> join_version = c->PickVersion<kafka::JoinGroupRequest>(4);
+  if (!join_version.ok()) return fail(join_version.status(), "cannot join");
+  kafka::JoinGroupRequest join;
+  join.group_id = options_.group_id;
+  join.session_timeout_ms = Millis(options_.session_timeout);
+  join.rebalance_timeout_ms = Millis(options_.rebalance_timeout);
+  join.member_id = member_id_;
+  join.protocol_type = kProtocolType;
+  join.protocols.push_back({.name = kProtocolName, .metadata = Bytes(self)});
+  kafka::JoinGroupResponse joined;
+  c->set_timeout(options_.rebalance_timeout + options_.request_timeout);
+  absl::Status status = c->Call(join, *join_version, &joined);
+  c->set_timeout(options_.request_timeout);
+  if (!status.ok()) return fail(status, "JoinGroup failed");
+  if (joined.error_code == kMemberIdRequired) {
+    member_id_ = joined.member_id;
+    backoff_ = absl::ZeroDuration();
+    return;
+  }
+  if (joined.error_code != 0) return handle(OnGroupError(joined.error_code, "JoinGroup"));
+  member_id_ = joined.member_id;
+  generation_id_ = joined.generation_id;
+
+  // SyncGroup: the leader hands every member the whole membership.
+  kafka::SyncGroupRequest sync;
+  sync.group_id = options_.group_id;
+  sync.generation_id = generation_id_;
+  sync.member_id = member_id_;
+  sync.protocol_type = kProtocolType;
+  sync.protocol_name = kProtocolName;
+  if (joined.leader == member_id_) {
+    v1::Membership membership;
+    membership.set_generation_id(generation_id_);
+    membership.set_leader_member_id(member_id_);
+    for (const auto& m : joined.members) {
+      v1::NodeDescriptor node;
+      if (!node.ParseFromArray(m.metadata.data(), static_cast<int>(m.metadata.size()))) {
+        LOG(WARNING) << "group " << options_.group_id << ": member " << m.member_id
+                     << " sent metadata that is not a node descriptor; leaving it out";
+        continue;
+      }
+      v1::Member* member = membership.add_members();
+      member->set_member_id(m.member_id);
+      *member->mutable_node() = std::move(node);
+    }
+    std::sort(membership.mutable_members()->begin(), membership.mutable_members()->end(),
+              [](const v1::Member& a, const v1::Member& b) {
+                return std::tie(a.node().node_id(), a.member_id()) <
+                       std::tie(b.node().node_id(), b.member_id());
+              });
+    const std::vector<uint8_t> bytes = Bytes(membership);
+    for (const auto& m : joined.members) sync.assignments.push_back({m.member_id, bytes});
+  }
+  absl::StatusOr<int16_t> sync_version = c->PickVersion<kafka::SyncGroupRequest>();
+  if (!sync_version.ok()) return fail(sync_version.status(), "cannot sync");
+  kafka::SyncGroupResponse synced;
+  status = c->Call(sync, *sync_version, &synced);
+  if (!status.ok()) return fail(status, "SyncGroup failed");
+  if (synced.error_code != 0) return handle(OnGroupError(synced.error_code, "SyncGroup"));
+  v1::Membership membership;
+  if (!membership.ParseFromArray(synced.assignment.data(),
+                                 static_cast<int>(synced.assignment.size()))) {
+    LOG(WARNING) << "group " << options_.group_id << ": the leader's assignment is not a "
+                 << "membership list; rejoining";
+    backoff_ = kFirstBackoff;
+    return;
+  }
+  View view;
+  view.generation_id = generation_id_;
+  view.member_id = member_id_;
+  view.leader_member_id = joined.leader;
+  view.members.assign(membership.members().begin(), membership.members().end());
+  LOG(INFO) << "group " << options_.group_id << " generation " << generation_id_ << ": "
+            << view.members.size() << " members";
+  last_heartbeat_ok_ = absl::Now();
+  backoff_ = absl::ZeroDuration();
+  Publish(std::move(view));
+
+  // Heartbeats until a rebalance, a stop or a request to rejoin. A lost
+  // connection is not a lost membership: find the coordinator again and go
+  // on heartbeating while the session lasts.
+  absl::StatusOr<int16_t> heartbeat_version = c->PickVersion<kafka::HeartbeatRequest>();
+  if (!heartbeat_version.ok()) return fail(heartbeat_version.status(), "cannot heartbeat");
+  while (true) {
+    if (Wait(options_.heartbeat_interval)) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (rejoin_requested_) return;
+      c = connection_ ? &*connection_ : nullptr;
+    }
+    if (c == nullptr) {
+      if (absl::Status s = ConnectToCoordinator(); !s.ok()) {
+        LOG_EVERY_N(WARNING, 10) << "cannot reach the coordinator of group " << options_.group_id
+                                 << ": " << s.message();
+        session_lost();
+        if (generation_id_ < 0) return;
+        continue;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      c = &*connection_;
+    }
+    kafka::HeartbeatRequest heartbeat;
+    heartbeat.group_id = options_.group_id;
+    heartbeat.generation_id = generation_id_;
+    heartbeat.member_id = member_id_;
+    kafka::HeartbeatResponse beat;
+    status = c->Call(heartbeat, *heartbeat_version, &beat);
+    if (!status.ok()) {
+      LOG(INFO) << "heartbeat to the coordinator of group " << options_.group_id
+                << " failed: " << status.message();
+      SetConnection(std::nullopt);
+      session_lost();
+      if (generation_id_ < 0) return;
+      continue;
+    }
+    if (beat.error_code == 0) {
+      last_heartbeat_ok_ = absl::Now();
+      continue;
+    }
+    const Next next = OnGroupError(beat.error_code, "Heartbeat");
+    if (next == Next::kRediscover) {
+      SetConnection(std::nullopt);
+      continue;
+    }
+    return handle(next);
+  }
+}
+
+void GroupMember::LeaveGroup() {
+  if (member_id_.empty()) return;
+  kafka::BlockingConnection* c = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connection_.reset();  // it may have been interrupted by Stop
+  }
+  if (absl::Status s = ConnectToCoordinator(); !s.ok()) {
+    LOG(WARNING) << "cannot leave group " << options_.group_id
+                 << " cleanly; the others notice after the session timeout: " << s.message();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c = &*connection_;
+  }
+  absl::StatusOr<int16_t> version = c->PickVersion<kafka::LeaveGroupRequest>();
+  if (!version.ok()) return;
+  kafka::LeaveGroupRequest leave;
+  leave.group_id = options_.group_id;
+  if (*version >= 3) {
+    leave.members.push_back({.member_id = member_id_, .reason = "kgw node shutting down"});
+  } else {
+    leave.member_id = member_id_;
+  }
+  kafka::LeaveGroupResponse left;
+  if (absl::Status s = c->Call(leave, *version, &left); !s.ok() || left.error_code != 0) {
+    LOG(WARNING) << "LeaveGroup for group " << options_.group_id << " failed: "
+                 << (s.ok() ? ErrorName(left.error_code) : std::string(s.message()));
+    return;
+  }
+  LOG(INFO) << "left group " << options_.group_id;
+  member_id_.clear();
+}
+
+}  // namespace kgw::membership
