@@ -1,6 +1,53 @@
 #include "tools/kgwctl/kgwctl_config.h"
 
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
 namespace kgw::kgwctl {
+namespace {
+
+constexpr absl::string_view kFlagPrefix = "kgwctl-";
+
+// RFC 6750 b64token and the other opaque tokens in use are visible ASCII; a
+// space or control character would make an invalid HTTP/2 header value.
+std::optional<std::string> CheckToken(absl::string_view token) {
+  for (char c : token) {
+    if (c < '!' || c > '~') return "the token must be visible ASCII without spaces";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckReadableFile(absl::string_view path) {
+  if (access(std::string(path).c_str(), R_OK) != 0) return "cannot read the file";
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckIpAddress(absl::string_view text) {
+  std::string s(text);
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1) {
+    return std::nullopt;
+  }
+  return "not an IP address";
+}
+
+bool IsBoolLiteral(absl::string_view s) {
+  for (absl::string_view literal : {"true", "false", "1", "0", "yes", "no"}) {
+    if (absl::EqualsIgnoreCase(s, literal)) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::vector<config::SettingSpec> KgwctlSettingSpecs() {
   using config::SettingType;
@@ -11,11 +58,109 @@ std::vector<config::SettingSpec> KgwctlSettingSpecs() {
        .default_value = "localhost:6900"},
       {.name = "KGWCTL_TIMEOUT",
        .type = SettingType::kDuration,
-       .description = "Deadline for each call to the coordinator",
+       .description = "Deadline for each call to the coordinator (for watch: for the first "
+                      "assignment)",
        .default_value = "5s",
        .min = 1,
        .max = 3600 * 1000},
+      {.name = "KGWCTL_JSON",
+       .type = SettingType::kBool,
+       .description = "Print the coordinator's answers as JSON (protobuf field names), one "
+                      "object per line, for scripts",
+       .default_value = "false"},
+      {.name = "KGWCTL_TOKEN",
+       .type = SettingType::kString,
+       .description = "Admin token sent as \"authorization: Bearer <token>\" on every call; "
+                      "prefer the environment variable, a flag shows in the process list",
+       .validator = CheckToken,
+       .allowed_hint = "visible ASCII"},
+      {.name = "KGWCTL_TLS",
+       .type = SettingType::kBool,
+       .description = "Connect to the coordinator over TLS",
+       .default_value = "false"},
+      {.name = "KGWCTL_TLS_CA_FILE",
+       .type = SettingType::kString,
+       .description = "PEM file of the CA certificates that verify the coordinator (with "
+                      "KGWCTL_TLS=true); unset: the system's roots",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable PEM file"},
+      {.name = "KGWCTL_CLIENT_ID",
+       .type = SettingType::kString,
+       .description = "For explain: the client.id of the client whose route is explained"},
+      {.name = "KGWCTL_CLIENT_HOST",
+       .type = SettingType::kString,
+       .description = "For explain: the IP address of the client whose route is explained",
+       .validator = CheckIpAddress,
+       .allowed_hint = "an IPv4 or IPv6 address"},
   };
+}
+
+absl::StatusOr<Options> LoadOptions(const config::Settings& settings,
+                                    std::vector<std::string> positional) {
+  Options options;
+  options.coordinator = settings.GetString("KGWCTL_COORDINATOR");
+  options.timeout = absl::Milliseconds(settings.GetInt("KGWCTL_TIMEOUT"));
+  options.json = settings.GetBool("KGWCTL_JSON");
+  options.token = settings.GetString("KGWCTL_TOKEN");
+  options.tls = settings.GetBool("KGWCTL_TLS");
+  options.tls_ca_file = settings.GetString("KGWCTL_TLS_CA_FILE");
+  options.client_id = settings.GetString("KGWCTL_CLIENT_ID");
+  options.client_host = settings.GetString("KGWCTL_CLIENT_HOST");
+  options.args = std::move(positional);
+  if (!options.tls && !options.tls_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "invalid KGWCTL_TLS_CA_FILE without KGWCTL_TLS=true: the CA file only verifies a TLS "
+        "connection; add --tls");
+  }
+  return options;
+}
+
+std::vector<std::string> NormalizeArguments(absl::Span<const config::SettingSpec> specs,
+                                            absl::Span<const std::string> args) {
+  std::set<std::string, std::less<>> known;  // canonical flag names
+  std::set<std::string, std::less<>> booleans;
+  for (const config::SettingSpec& spec : specs) {
+    std::string flag = config::FlagName(spec.name);
+    if (spec.type == config::SettingType::kBool) booleans.insert(flag);
+    known.insert(std::move(flag));
+  }
+  const std::set<absl::string_view> generic = {"help", "version", "check-config"};
+
+  std::vector<std::string> flags;
+  std::vector<std::string> positional;
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "-h") arg = "--help";
+    if (!absl::ConsumePrefix(&arg, "--")) {
+      positional.emplace_back(arg);
+      continue;
+    }
+    std::optional<absl::string_view> value;
+    absl::string_view name = arg;
+    if (size_t eq = arg.find('='); eq != absl::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    std::string canonical(name);
+    if (!known.contains(canonical) && known.contains(absl::StrCat(kFlagPrefix, name))) {
+      canonical = absl::StrCat(kFlagPrefix, name);
+    }
+    if (value) {
+      flags.push_back(absl::StrCat("--", canonical, "=", *value));
+    } else if (generic.contains(canonical)) {
+      flags.push_back(absl::StrCat("--", canonical));
+    } else if (booleans.contains(canonical) &&
+               (i + 1 >= args.size() || !IsBoolLiteral(args[i + 1]))) {
+      flags.push_back(absl::StrCat("--", canonical, "=true"));
+    } else {
+      // "--name value", as the settings parser reads it.
+      flags.push_back(absl::StrCat("--", canonical));
+      if (i + 1 < args.size()) flags.push_back(args[++i]);
+    }
+  }
+  flags.insert(flags.end(), std::make_move_iterator(positional.begin()),
+               std::make_move_iterator(positional.end()));
+  return flags;
 }
 
 }  // namespace kgw::kgwctl
