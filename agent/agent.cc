@@ -19,16 +19,11 @@ constexpr auto kShutdownPoll = std::chrono::milliseconds(100);
 
 MetadataRefresher::Options RefresherOptions(const AgentConfig& config) {
   MetadataRefresher::Options o;
-  for (const std::string& server : config.node.bootstrap_servers) {
-    o.bootstrap.push_back(config::SplitHostPort(server));
-  }
+  o.bootstrap = cluster::BootstrapAddresses(config.node);
   o.interval = config.metadata_refresh_interval;
   o.timeout = config.upstream_connect_timeout;
   o.client_id = absl::StrCat("kgw-agent-", config.node.cluster_id);
-  if (config.kafka.sasl) {
-    o.sasl = kafka::SaslCredentials{config.kafka.sasl_mechanism, config.kafka.sasl_username,
-                                    config.kafka.sasl_password};
-  }
+  o.sasl = cluster::OwnSasl(config.kafka);
   return o;
 }
 
@@ -37,14 +32,17 @@ MetadataRefresher::Options RefresherOptions(const AgentConfig& config) {
 Agent::Agent(AgentConfig config)
     : config_(std::move(config)),
       ports_{config_.port_start, config_.min_broker_id, config_.node.advertised_host},
+      router_(ports_, config_.internal_load_balancing),
       registry_(std::make_shared<prometheus::Registry>()),
       metrics_(*registry_),
       refresher_(directory_, RefresherOptions(config_)),
       http_(main_),
       signals_(main_, SIGTERM, SIGINT),
-      shutdown_timer_(main_) {
+      shutdown_timer_(main_),
+      maintenance_timer_(main_) {
   env_.config = &config_;
   env_.ports = &ports_;
+  env_.router = &router_;
   env_.directory = &directory_;
   env_.metrics = &metrics_;
   env_.brokers_seen = [this](const std::vector<BrokerEndpoint>& seen) {
@@ -53,6 +51,7 @@ Agent::Agent(AgentConfig config)
 }
 
 Agent::~Agent() {
+  if (control_) control_->Stop();
   refresher_.Stop();
   for (auto& w : workers_) {
     w->io.stop();
@@ -87,14 +86,22 @@ int Agent::Run() {
     });
     workers_.push_back(std::move(w));
   }
+  control_ = std::make_unique<AgentControl>(config_, router_, directory_, metrics_,
+                                            [this](bool draining) {
+                                              asio::post(main_, [this, draining] {
+                                                OnDrain(draining);
+                                              });
+                                            });
   directory_.OnChange([this](const ClusterSnapshot& cluster) {
+    control_->OnBrokersChanged();
     asio::post(main_, [this, cluster] { OnBrokersChanged(cluster); });
   });
   signals_.async_wait([this](const asio::error_code& e, int signal_number) {
     if (!e) BeginShutdown(signal_number);
   });
   refresher_.Start();
-  LOG(INFO) << "kgw-agent started: reading the cluster's brokers from "
+  control_->Start();
+  LOG(INFO) << "kgw-agent " << config_.node.node_id << " started: reading the cluster's brokers from "
             << absl::StrJoin(config_.node.bootstrap_servers, ",") << "; operations endpoint on "
             << bind_address_.to_string() << ":" << http_.port();
   main_.run();
@@ -198,10 +205,48 @@ void Agent::DrainSessions(Worker& worker, Clock::time_point deadline,
   }
 }
 
+void Agent::OnDrain(bool draining) {
+  maintenance_drain_ = draining;
+  maintenance_timer_.cancel();
+  if (!draining || shutting_down_) return;
+  std::vector<int32_t> brokers;
+  for (const BrokerEndpoint& b : directory_.Get()->brokers) brokers.push_back(b.node_id);
+  // Give clients a moment to see the new assignment in their own metadata.
+  maintenance_timer_.expires_after(
+      absl::ToChronoMilliseconds(config_.shutdown_delay_between_brokers));
+  maintenance_timer_.async_wait([this, brokers](const asio::error_code& ec) {
+    if (!ec) DrainForMaintenance(0, brokers);
+  });
+}
+
+void Agent::DrainForMaintenance(size_t index, std::vector<int32_t> brokers) {
+  if (!maintenance_drain_ || shutting_down_ || index >= brokers.size()) return;
+  if (index == 0) {
+    LOG(INFO) << "drained: closing this agent's client connections gracefully, broker by broker";
+  }
+  const Clock::time_point deadline =
+      Clock::now() + absl::ToChronoMilliseconds(config_.shutdown_drain_timeout);
+  const int32_t broker = brokers[index];
+  for (auto& w : workers_) {
+    asio::post(w->io, [worker = w.get(), broker, deadline] {
+      DrainSessions(*worker, deadline, broker);
+    });
+  }
+  maintenance_timer_.expires_after(
+      absl::ToChronoMilliseconds(config_.shutdown_delay_between_brokers));
+  maintenance_timer_.async_wait([this, index, brokers](const asio::error_code& ec) {
+    if (!ec) DrainForMaintenance(index + 1, brokers);
+  });
+}
+
 void Agent::BeginShutdown(int signal_number) {
   if (shutting_down_) return;
   shutting_down_ = true;
   ready_ = false;
+  maintenance_timer_.cancel();
+  // Leave the gateway group first, so the coordinators move this agent's
+  // brokers to others while its connections drain.
+  control_->Stop();
   LOG(INFO) << "received signal " << signal_number << ": no longer accepting connections; "
             << "draining connections broker by broker";
   for (auto& [port, acceptor] : acceptors_) {

@@ -21,6 +21,8 @@
 
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
+#include "agent/agent_control.h"
+#include "agent/router.h"
 #include "common/cluster/broker_directory.h"
 #include "agent/port_map.h"
 #include "agent/session.h"
@@ -60,6 +62,10 @@ class Agent {
   // On the worker's thread: drains its sessions (those of `broker` when set).
   static void DrainSessions(Worker& worker, std::chrono::steady_clock::time_point deadline,
                             std::optional<int32_t> broker = std::nullopt);
+  // An operator drained (or resumed) this agent: close its connections
+  // gracefully, broker by broker, as on shutdown but still accepting.
+  void OnDrain(bool draining);
+  void DrainForMaintenance(size_t index, std::vector<int32_t> brokers);
   void BeginShutdown(int signal_number);
   void DrainBroker(size_t index, std::vector<int32_t> brokers);
   void WaitForSessions(std::chrono::steady_clock::time_point give_up);
@@ -67,12 +73,14 @@ class Agent {
 
   const AgentConfig config_;
   const PortMap ports_;
+  Router router_;
   asio::io_context main_{1};
   asio::ip::address bind_address_;
   std::shared_ptr<prometheus::Registry> registry_;
   AgentMetrics metrics_;
   BrokerDirectory directory_;
   MetadataRefresher refresher_;
+  std::unique_ptr<AgentControl> control_;
   SessionEnv env_;
   http::HttpServer http_;
   asio::signal_set signals_;
@@ -83,6 +91,8 @@ class Agent {
   std::set<int32_t> misplaced_brokers_;  // logged once: their port is not served
   std::atomic<bool> ready_{false};
   bool shutting_down_ = false;
+  bool maintenance_drain_ = false;
+  asio::steady_timer maintenance_timer_;
   int shutdown_polls_ = 0;
   int exit_code_ = 0;
 };

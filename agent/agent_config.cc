@@ -28,6 +28,9 @@ constexpr absl::string_view kIdleTimeout = "GATEWAY_IDLE_TIMEOUT";
 constexpr absl::string_view kMetadataRefresh = "GATEWAY_METADATA_REFRESH_INTERVAL";
 constexpr absl::string_view kDrainTimeout = "GATEWAY_SHUTDOWN_DRAIN_TIMEOUT";
 constexpr absl::string_view kDelayBetweenBrokers = "GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS";
+constexpr absl::string_view kCoordinators = "GATEWAY_COORDINATORS";
+constexpr absl::string_view kNodeWeight = "GATEWAY_NODE_WEIGHT";
+constexpr absl::string_view kLoadReportInterval = "GATEWAY_LOAD_REPORT_INTERVAL";
 
 SecurityProtocol ToSecurityProtocol(absl::string_view v) {
   if (v == "SSL") return SecurityProtocol::kSsl;
@@ -145,6 +148,24 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .default_value = "500",
        .min = 0,
        .max = 600000},
+      {.name = kCoordinators,
+       .type = SettingType::kHostPortList,
+       .description = "gRPC endpoints of coordinators to take the assignment from",
+       .default_description = "the coordinators found in the gateway group"},
+      {.name = kNodeWeight,
+       .type = SettingType::kInt,
+       .description = "Relative share of brokers and clients this agent takes, against the "
+                      "other agents' weights",
+       .default_value = "100",
+       .min = 1,
+       .max = 10000},
+      {.name = kLoadReportInterval,
+       .type = SettingType::kDuration,
+       .description = "How often the agent reports its connections and bytes per broker to "
+                      "its coordinator",
+       .default_value = "5s",
+       .min = 100,
+       .max = 3600 * 1000},
   };
   specs.insert(specs.end(), own.begin(), own.end());
   return specs;
@@ -152,7 +173,9 @@ std::vector<SettingSpec> AgentSettingSpecs() {
 
 absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   AgentConfig c;
-  c.node = config::ReadGatewayNodeConfig(settings);
+  absl::StatusOr<config::GatewayNodeConfig> node = config::ReadGatewayNodeConfig(settings);
+  if (!node.ok()) return node.status();
+  c.node = *std::move(node);
   absl::StatusOr<config::KafkaClientConfig> kafka = config::ReadKafkaClientConfig(settings);
   if (!kafka.ok()) return kafka.status();
   c.kafka = *std::move(kafka);
@@ -176,6 +199,17 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   c.metadata_refresh_interval = absl::Milliseconds(settings.GetInt(kMetadataRefresh));
   c.shutdown_drain_timeout = absl::Milliseconds(settings.GetInt(kDrainTimeout));
   c.shutdown_delay_between_brokers = absl::Milliseconds(settings.GetInt(kDelayBetweenBrokers));
+  if (settings.Has(kCoordinators)) {
+    for (const std::string& hp : settings.GetList(kCoordinators)) {
+      c.coordinators.push_back(config::SplitHostPort(hp));
+    }
+  }
+  c.node_weight = static_cast<uint32_t>(settings.GetInt(kNodeWeight));
+  c.load_report_interval = absl::Milliseconds(settings.GetInt(kLoadReportInterval));
+  if (c.node.node_id.empty()) {
+    c.node.node_id = absl::StrCat(c.node.advertised_host, ":", c.port_start);
+    settings.SetComputed(config::kNodeId, c.node.node_id);
+  }
 
   if (c.port_count && c.port_start + *c.port_count - 1 > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -40,6 +40,11 @@ struct AgentConfig {
   absl::Duration metadata_refresh_interval;
   absl::Duration shutdown_drain_timeout;
   absl::Duration shutdown_delay_between_brokers;
+
+  // Control plane.
+  std::vector<config::HostPort> coordinators;  // empty: found through the group
+  uint32_t node_weight = 100;
+  absl::Duration load_report_interval;
 };
 
 std::vector<config::SettingSpec> AgentSettingSpecs();

@@ -1,5 +1,6 @@
 // kgw-agent: the gateway's data plane. Clients set bootstrap.servers to this
 // agent and reach every broker through it (see agent/agent.h).
+#include <cstdlib>
 #include <iostream>
 
 #include "agent/agent.h"
@@ -9,6 +10,9 @@
 
 int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
+  // gRPC resolves names with getaddrinfo, like the rest of the process
+  // (/etc/hosts, nsswitch), not with c-ares; an explicit value still wins.
+  setenv("GRPC_DNS_RESOLVER", "native", /*overwrite=*/0);
   FLAGS_logtostderr = true;
   kgw::config::ProgramInfo info{
       .name = "kgw-agent",

@@ -86,4 +86,15 @@ prometheus::Counter& AgentMetrics::ClosedForBadInput(const std::string& reason) 
   return bad_input_.Add({{"reason", reason}});
 }
 
+std::map<int32_t, AgentMetrics::BrokerTotals> AgentMetrics::Totals() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<int32_t, BrokerTotals> out;
+  for (const auto& [broker, series] : brokers_) {
+    out[broker] = {.bytes = series.bytes_client_to_broker->Value() +
+                            series.bytes_broker_to_client->Value(),
+                   .connections = static_cast<int64_t>(series.active_connections->Value())};
+  }
+  return out;
+}
+
 }  // namespace kgw::agent

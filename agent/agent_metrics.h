@@ -41,6 +41,13 @@ class AgentMetrics {
   // broker they were sent to.
   const BrokerSeries& ForBroker(int32_t broker);
   const ApiSeries& ForApi(int16_t api_key);
+
+  // What the agent carries per broker so far, for its load reports.
+  struct BrokerTotals {
+    double bytes = 0;  // both directions, since start
+    int64_t connections = 0;  // open now
+  };
+  std::map<int32_t, BrokerTotals> Totals();
   // Connections closed because of bad input, by reason ("frame", "request",
   // "response", "correlation").
   prometheus::Counter& ClosedForBadInput(const std::string& reason);

@@ -52,6 +52,14 @@ absl::StatusOr<bool> ProduceExpectsResponse(absl::Span<const uint8_t> frame) {
   return acks != 0;
 }
 
+absl::StatusOr<std::string> RequestClientId(absl::Span<const uint8_t> frame) {
+  kafka::Reader r(frame);
+  kafka::RequestHeader header;
+  int16_t header_version;
+  KGW_RETURN_IF_ERROR(kafka::DecodeRequestHeader(r, &header, &header_version));
+  return header.client_id.value_or("");
+}
+
 absl::StatusOr<std::string> SaslHandshakeMechanism(absl::Span<const uint8_t> frame) {
   kafka::Reader r(frame);
   kafka::RequestHeader header;

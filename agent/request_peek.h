@@ -27,6 +27,9 @@ absl::StatusOr<RequestStart> PeekRequestStart(absl::Span<const uint8_t> frame);
 // acks=0. Fails when the header or the start of the body cannot be parsed.
 absl::StatusOr<bool> ProduceExpectsResponse(absl::Span<const uint8_t> frame);
 
+// The client id of a request frame's header (empty when null).
+absl::StatusOr<std::string> RequestClientId(absl::Span<const uint8_t> frame);
+
 // The mechanism named by a SaslHandshake request frame.
 absl::StatusOr<std::string> SaslHandshakeMechanism(absl::Span<const uint8_t> frame);
 

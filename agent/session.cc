@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/request_peek.h"
 #include "agent/response_rewriter.h"
+#include "common/assignment/rendezvous.h"
 #include "common/kafka/header.h"
 #include "common/kafka/messages/api_versions.h"
 #include "common/kafka/messages/produce.h"
@@ -25,6 +26,12 @@ constexpr size_t kKeepBufferBelow = 1 << 20;
 constexpr size_t kMinReadSpace = 4096;
 
 constexpr int Index(bool broker) { return broker ? 1 : 0; }
+
+std::string Host(const asio::ip::tcp::socket& s) {
+  asio::error_code ec;
+  auto e = s.remote_endpoint(ec);
+  return ec ? "" : e.address().to_string();
+}
 
 std::string Endpoint(const asio::ip::tcp::socket& s) {
   asio::error_code ec;
@@ -66,6 +73,7 @@ Session::Session(asio::ip::tcp::socket client, int local_port, const SessionEnv&
       env_(env),
       owner_(owner),
       client_address_(Endpoint(client_)),
+      client_host_(Host(client_)),
       last_activity_(Clock::now()) {}
 
 void Session::Start() {
@@ -270,6 +278,11 @@ bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
     return false;
   }
   env_.metrics->ForApi(start->api_key).requests->Increment();
+  if (!client_key_) {
+    // Every request header carries the client id; a connection keeps one.
+    absl::StatusOr<std::string> client_id = RequestClientId(frame);
+    if (client_id.ok()) client_key_ = assignment::ClientKey(*client_id, client_host_);
+  }
   bool expects_response = true;
   if (start->api_key == kafka::ProduceResponse::kApiKey) {
     absl::StatusOr<bool> expects = ProduceExpectsResponse(frame);
@@ -371,9 +384,11 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
     return false;
   }
   const size_t header_size = r.position();
+  const std::shared_ptr<const control::RouteIndex> routes = env_.router->Snapshot();
+  const std::string_view client_key = client_key_ ? *client_key_ : std::string_view();
   auto rewritten = RewriteResponse(
       request.api_key, request.api_version, frame.subspan(header_size),
-      [this](int32_t node) { return env_.ports->AddressFor(node); },
+      [&](int32_t node) { return env_.router->AddressFor(routes.get(), node, client_key); },
       [this](const std::vector<BrokerEndpoint>& seen) { env_.brokers_seen(seen); });
   if (!rewritten.ok()) {
     CloseForBadInput("response", what(), rewritten.status());

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
+#include "agent/router.h"
 #include "common/cluster/broker_directory.h"
 #include "agent/port_map.h"
 #include "asio.hpp"
@@ -41,6 +42,7 @@ class Session;
 struct SessionEnv {
   const AgentConfig* config;
   const PortMap* ports;
+  const Router* router;
   BrokerDirectory* directory;
   AgentMetrics* metrics;
   // Brokers named by a Metadata response that passed through.
@@ -117,6 +119,10 @@ class Session : public std::enable_shared_from_this<Session> {
   const SessionEnv& env_;
   SessionSet& owner_;
   std::string client_address_;
+  std::string client_host_;  // the IP alone, for routing
+  // assignment::ClientKey of the client id (from the first request that
+  // parses) and client host; decides which agent each broker is advertised at.
+  std::optional<std::string> client_key_;
   int32_t broker_ = -1;
   const AgentMetrics::BrokerSeries* series_ = nullptr;
 

@@ -10,6 +10,8 @@ using config::SettingType;
 
 constexpr absl::string_view kGrpcBindHost = "GATEWAY_GRPC_BIND_HOST";
 constexpr absl::string_view kGrpcPort = "GATEWAY_GRPC_PORT";
+constexpr absl::string_view kAdminToken = "GATEWAY_ADMIN_TOKEN";
+constexpr absl::string_view kMetadataRefreshInterval = "GATEWAY_METADATA_REFRESH_INTERVAL";
 
 }  // namespace
 
@@ -26,17 +28,36 @@ std::vector<SettingSpec> CoordinatorSettingSpecs() {
                    .default_value = "6900",
                    .min = 1,
                    .max = 65535});
+  specs.push_back({.name = kAdminToken,
+                   .type = SettingType::kString,
+                   .description = "Token that admin mutations (drain, resume) must carry as "
+                                  "\"authorization: Bearer <token>\"; empty allows them to anyone "
+                                  "who reaches the gRPC port"});
+  specs.push_back({.name = kMetadataRefreshInterval,
+                   .type = SettingType::kDuration,
+                   .description = "How often the coordinator re-reads the brokers and their racks",
+                   .default_value = "30s",
+                   .min = 1000,
+                   .max = 24 * 3600 * 1000});
   return specs;
 }
 
 absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(config::Settings& settings) {
   CoordinatorConfig c;
-  c.node = config::ReadGatewayNodeConfig(settings);
+  absl::StatusOr<config::GatewayNodeConfig> node = config::ReadGatewayNodeConfig(settings);
+  if (!node.ok()) return node.status();
+  c.node = *std::move(node);
   absl::StatusOr<config::KafkaClientConfig> kafka = config::ReadKafkaClientConfig(settings);
   if (!kafka.ok()) return kafka.status();
   c.kafka = *std::move(kafka);
   c.grpc_bind_host = settings.GetString(kGrpcBindHost);
   c.grpc_port = static_cast<int>(settings.GetInt(kGrpcPort));
+  if (settings.Has(kAdminToken)) c.admin_token = settings.GetString(kAdminToken);
+  c.metadata_refresh_interval = absl::Milliseconds(settings.GetInt(kMetadataRefreshInterval));
+  if (c.node.node_id.empty()) {
+    c.node.node_id = absl::StrCat(c.node.advertised_host, ":", c.grpc_port);
+    settings.SetComputed(config::kNodeId, c.node.node_id);
+  }
   if (c.grpc_port == c.node.http_port) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid GATEWAY_GRPC_PORT=", c.grpc_port,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/config/gateway_settings.h"
 #include "common/config/settings.h"
 
@@ -17,6 +18,9 @@ struct CoordinatorConfig {
   config::KafkaClientConfig kafka;
   std::string grpc_bind_host;
   int grpc_port = 0;
+  // Required (as "authorization: Bearer <token>") for admin mutations; empty: none.
+  std::string admin_token;
+  absl::Duration metadata_refresh_interval;
 };
 
 std::vector<config::SettingSpec> CoordinatorSettingSpecs();

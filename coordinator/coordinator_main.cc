@@ -1,13 +1,20 @@
-// kgw-coordinator: the gateway's control plane. This build parses and
-// validates its configuration; coordination arrives with the control plane.
+// kgw-coordinator: the gateway's control plane. Reads its configuration and
+// runs a coordinator (coordinator/coordinator.h).
+#include <signal.h>
+
+#include <cstdlib>
 #include <iostream>
 
 #include "common/config/program.h"
+#include "coordinator/coordinator.h"
 #include "coordinator/coordinator_config.h"
 #include "glog/logging.h"
 
 int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
+  // gRPC resolves names with getaddrinfo, like the rest of the process
+  // (/etc/hosts, nsswitch), not with c-ares; an explicit value still wins.
+  setenv("GRPC_DNS_RESOLVER", "native", /*overwrite=*/0);
   FLAGS_logtostderr = true;
   kgw::config::ProgramInfo info{
       .name = "kgw-coordinator",
@@ -27,7 +34,16 @@ int main(int argc, char** argv) {
     kgw::config::PrintEffectiveConfig(cmd.settings);
     return kgw::config::kExitOk;
   }
-  std::cerr << info.name << ": configuration is valid, but this build cannot coordinate "
-            << "yet; use --check-config to validate a configuration" << std::endl;
-  return kgw::config::kExitUnavailable;
+  if (config->kafka.tls) {
+    std::cerr << info.name << ": KAFKA_SECURITY_PROTOCOL=" << config->kafka.security_protocol
+              << " is not supported by this build; use PLAINTEXT or SASL_PLAINTEXT" << std::endl;
+    return kgw::config::kExitUnavailable;
+  }
+  // Every thread inherits the blocked signals; RunCoordinator waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return kgw::coordinator::RunCoordinator(*config);
 }

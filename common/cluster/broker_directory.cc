@@ -30,6 +30,17 @@ std::string Describe(const std::vector<BrokerEndpoint>& brokers) {
 
 }  // namespace
 
+std::vector<config::HostPort> BootstrapAddresses(const config::GatewayNodeConfig& node) {
+  std::vector<config::HostPort> out;
+  for (const std::string& hp : node.bootstrap_servers) out.push_back(config::SplitHostPort(hp));
+  return out;
+}
+
+std::optional<kafka::SaslCredentials> OwnSasl(const config::KafkaClientConfig& kafka) {
+  if (!kafka.sasl) return std::nullopt;
+  return kafka::SaslCredentials{kafka.sasl_mechanism, kafka.sasl_username, kafka.sasl_password};
+}
+
 const BrokerEndpoint* ClusterSnapshot::Find(int32_t node_id) const {
   auto it = std::lower_bound(brokers.begin(), brokers.end(), node_id,
                              [](const BrokerEndpoint& b, int32_t id) { return b.node_id < id; });

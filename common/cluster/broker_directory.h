@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/config/gateway_settings.h"
 #include "common/config/settings.h"
 #include "common/kafka/sasl.h"
 
@@ -42,6 +43,11 @@ struct ClusterSnapshot {
   // True when `seen` names a broker this snapshot lacks or places elsewhere.
   bool Lacks(const std::vector<BrokerEndpoint>& seen) const;
 };
+
+// KAFKA_BOOTSTRAP_SERVERS as addresses.
+std::vector<config::HostPort> BootstrapAddresses(const config::GatewayNodeConfig& node);
+// The credentials of this node's own connections; nullopt without SASL.
+std::optional<kafka::SaslCredentials> OwnSasl(const config::KafkaClientConfig& kafka);
 
 class BrokerDirectory {
  public:

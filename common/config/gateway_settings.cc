@@ -80,6 +80,28 @@ std::vector<SettingSpec> GatewayNodeSettings() {
        .default_description = "the host name",
        .validator = CheckNoWhitespace,
        .allowed_hint = "a host name or address"},
+      {.name = kNodeId,
+       .type = SettingType::kString,
+       .description = "Stable id of this node in the gateway cluster, unique within it",
+       .default_description = "<GATEWAY_ADVERTISED_HOST>:<first port> (agents: the first "
+                              "client port; coordinators: the gRPC port)",
+       .validator = CheckNoWhitespace,
+       .allowed_hint = "an id without whitespace"},
+      {.name = kGroupSessionTimeout,
+       .type = SettingType::kDuration,
+       .description = "How long the gateway group waits for a silent node before it drops it "
+                      "and reassigns its brokers; within the brokers' "
+                      "group.min.session.timeout.ms and group.max.session.timeout.ms",
+       .default_value = "10s",
+       .min = 1000,
+       .max = 30 * 60 * 1000},
+      {.name = kGroupHeartbeatInterval,
+       .type = SettingType::kDuration,
+       .description = "How often a node heartbeats to the gateway group; also how soon it "
+                      "notices a rebalance",
+       .default_value = "1s",
+       .min = 100,
+       .max = 10 * 60 * 1000},
       {.name = kHttpPort,
        .type = SettingType::kInt,
        .description = "Port of the HTTP endpoint for health checks and metrics",
@@ -89,7 +111,7 @@ std::vector<SettingSpec> GatewayNodeSettings() {
   };
 }
 
-GatewayNodeConfig ReadGatewayNodeConfig(Settings& settings) {
+absl::StatusOr<GatewayNodeConfig> ReadGatewayNodeConfig(Settings& settings) {
   GatewayNodeConfig c;
   c.bootstrap_servers = settings.GetList(kKafkaBootstrapServers);
   c.cluster_id = settings.GetString(kClusterId);
@@ -99,7 +121,21 @@ GatewayNodeConfig ReadGatewayNodeConfig(Settings& settings) {
   if (!settings.Has(kAdvertisedHost)) settings.SetComputed(kAdvertisedHost, LocalHostName());
   c.advertised_host = settings.GetString(kAdvertisedHost);
   c.http_port = static_cast<int>(settings.GetInt(kHttpPort));
+  if (settings.Has(kNodeId)) c.node_id = settings.GetString(kNodeId);
+  c.group_session_timeout = absl::Milliseconds(settings.GetInt(kGroupSessionTimeout));
+  c.group_heartbeat_interval = absl::Milliseconds(settings.GetInt(kGroupHeartbeatInterval));
+  if (c.group_heartbeat_interval * 3 > c.group_session_timeout) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid GATEWAY_GROUP_HEARTBEAT_INTERVAL=",
+        absl::FormatDuration(c.group_heartbeat_interval),
+        ": it must be at most a third of GATEWAY_GROUP_SESSION_TIMEOUT (",
+        absl::FormatDuration(c.group_session_timeout), ")"));
+  }
   return c;
+}
+
+std::string InternalTopic(const GatewayNodeConfig& node, absl::string_view suffix) {
+  return absl::StrCat("_kgw_", node.cluster_id, "_", suffix);
 }
 
 absl::StatusOr<KafkaClientConfig> ReadKafkaClientConfig(const Settings& settings) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/config/settings.h"
 
 namespace kgw::config {
@@ -18,6 +19,9 @@ inline constexpr absl::string_view kGroupId = "GATEWAY_GROUP_ID";
 inline constexpr absl::string_view kRackId = "GATEWAY_RACK_ID";
 inline constexpr absl::string_view kAdvertisedHost = "GATEWAY_ADVERTISED_HOST";
 inline constexpr absl::string_view kHttpPort = "GATEWAY_HTTP_PORT";
+inline constexpr absl::string_view kNodeId = "GATEWAY_NODE_ID";
+inline constexpr absl::string_view kGroupSessionTimeout = "GATEWAY_GROUP_SESSION_TIMEOUT";
+inline constexpr absl::string_view kGroupHeartbeatInterval = "GATEWAY_GROUP_HEARTBEAT_INTERVAL";
 inline constexpr absl::string_view kKafkaSecurityProtocol = "KAFKA_SECURITY_PROTOCOL";
 inline constexpr absl::string_view kKafkaSaslMechanism = "KAFKA_SASL_MECHANISM";
 inline constexpr absl::string_view kKafkaSaslUsername = "KAFKA_SASL_USERNAME";
@@ -25,7 +29,8 @@ inline constexpr absl::string_view kKafkaSaslPassword = "KAFKA_SASL_PASSWORD";
 
 // KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
 // GATEWAY_CLUSTER_ID, GATEWAY_GROUP_ID, GATEWAY_RACK_ID,
-// GATEWAY_ADVERTISED_HOST, GATEWAY_HTTP_PORT.
+// GATEWAY_ADVERTISED_HOST, GATEWAY_HTTP_PORT, GATEWAY_NODE_ID,
+// GATEWAY_GROUP_SESSION_TIMEOUT, GATEWAY_GROUP_HEARTBEAT_INTERVAL.
 std::vector<SettingSpec> GatewayNodeSettings();
 
 // What every gateway node knows about itself once configuration is parsed.
@@ -36,6 +41,10 @@ struct GatewayNodeConfig {
   std::string rack_id;         // empty: no rack
   std::string advertised_host; // GATEWAY_ADVERTISED_HOST or the host name
   int http_port = 0;
+  // GATEWAY_NODE_ID; empty: the executable derives one from its address.
+  std::string node_id;
+  absl::Duration group_session_timeout;
+  absl::Duration group_heartbeat_interval;
 };
 
 // How this node's own connections reach the brokers.
@@ -53,7 +62,12 @@ absl::StatusOr<KafkaClientConfig> ReadKafkaClientConfig(const Settings& settings
 
 // Reads the shared settings from parsed `settings`, filling computed defaults
 // (group id, advertised host) back into `settings` so --check-config shows them.
-GatewayNodeConfig ReadGatewayNodeConfig(Settings& settings);
+// InvalidArgument when the heartbeat interval is not below a third of the
+// session timeout.
+absl::StatusOr<GatewayNodeConfig> ReadGatewayNodeConfig(Settings& settings);
+
+// The name of an internal topic: _kgw_<cluster id>_<suffix>.
+std::string InternalTopic(const GatewayNodeConfig& node, absl::string_view suffix);
 
 // The local host name, or "localhost" when it cannot be read.
 std::string LocalHostName();

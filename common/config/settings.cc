@@ -233,6 +233,7 @@ std::vector<std::string> Settings::Describe() const {
   for (const std::string& name : order_) {
     const Value& v = values_.find(name)->second;
     bool secret = absl::StrContains(name, "PASSWORD") || absl::StrContains(name, "SECRET") ||
+                  absl::StrContains(name, "TOKEN") ||
                   absl::StrContains(name, "JAAS");
     std::string shown = !v.present ? "<unset>" : (secret ? "******" : v.text);
     lines.push_back(absl::StrCat(name, "=", shown, " (", SourceName(v.source), ")"));

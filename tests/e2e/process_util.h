@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,7 +46,8 @@ inline std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// A child process whose stdout and stderr go to `log_path`.
+// A child process whose stdout and stderr go to `log_path`. It is killed
+// when the test process ends, however that happens.
 class Child {
  public:
   Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
@@ -60,6 +62,8 @@ class Child {
     for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
     pid_ = fork();
     if (pid_ == 0) {
+      // Servers started by a test stop with it, even when it crashes.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(fd, 1);
       dup2(fd, 2);
@@ -119,9 +123,9 @@ inline std::pair<int, std::string> Shell(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-// A plain TCP connection to 127.0.0.1:`port` (with SO_RCVBUF set before
-// connecting when `receive_buffer` > 0); -1 on failure.
-inline int ConnectLoopback(int port, int receive_buffer = 0) {
+// A plain TCP connection to `host`:`port` (a loopback IPv4 address; with
+// SO_RCVBUF set before connecting when `receive_buffer` > 0); -1 on failure.
+inline int ConnectLoopback(int port, int receive_buffer = 0, const char* host = "127.0.0.1") {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (receive_buffer > 0) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
@@ -129,7 +133,7 @@ inline int ConnectLoopback(int port, int receive_buffer = 0) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  inet_pton(AF_INET, host, &a.sin_addr);
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
     close(fd);
     return -1;
@@ -139,9 +143,10 @@ inline int ConnectLoopback(int port, int receive_buffer = 0) {
   return fd;
 }
 
-// Status code and body of GET http://127.0.0.1:port/path; status 0 when unreachable.
-inline std::pair<int, std::string> HttpGet(int port, const std::string& path) {
-  int fd = ConnectLoopback(port);
+// Status code and body of GET http://host:port/path; status 0 when unreachable.
+inline std::pair<int, std::string> HttpGet(int port, const std::string& path,
+                                           const char* host = "127.0.0.1") {
+  int fd = ConnectLoopback(port, 0, host);
   if (fd < 0) return {0, ""};
   std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
   if (write(fd, request.data(), request.size()) < 0) {

@@ -170,9 +170,11 @@ TEST(BinariesTest, ModesNotInThisBuildAreRefusedHonestly) {
   agent = RunProgram(KGW_AGENT_BIN, {}, proxy);
   EXPECT_EQ(agent.exit_code, 3);
   EXPECT_THAT(agent.err, HasSubstr("GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL=true is not supported"));
-  Result coordinator = RunProgram(KGW_COORDINATOR_BIN, {}, kBootstrap);
+  std::vector<std::string> broker_tls = kBootstrap;
+  broker_tls.push_back("KAFKA_SECURITY_PROTOCOL=SSL");
+  Result coordinator = RunProgram(KGW_COORDINATOR_BIN, {}, broker_tls);
   EXPECT_EQ(coordinator.exit_code, 3);
-  EXPECT_THAT(coordinator.err, HasSubstr("cannot coordinate yet"));
+  EXPECT_THAT(coordinator.err, HasSubstr("KAFKA_SECURITY_PROTOCOL=SSL is not supported"));
 }
 
 TEST(BinariesTest, KgwctlVersionCommandWorks) {

@@ -1,0 +1,209 @@
+#include "agent/agent_control.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/cluster/internal_topics.h"
+#include "common/control/routing.h"
+#include "common/version/version.h"
+#include "glog/logging.h"
+
+namespace kgw::agent {
+namespace {
+
+constexpr char kLocalPrefix[] = "local:";
+constexpr absl::Duration kTopicReadTimeout = absl::Seconds(10);
+
+}  // namespace
+
+AgentControl::AgentControl(const AgentConfig& config, Router& router,
+                           cluster::BrokerDirectory& directory, AgentMetrics& metrics,
+                           std::function<void(bool)> on_drain)
+    : config_(config),
+      router_(router),
+      directory_(directory),
+      metrics_(metrics),
+      on_drain_(std::move(on_drain)) {}
+
+AgentControl::~AgentControl() { Stop(); }
+
+v1::NodeDescriptor AgentControl::Descriptor() const {
+  v1::NodeDescriptor d;
+  d.set_node_id(config_.node.node_id);
+  d.set_role(v1::NodeDescriptor::ROLE_AGENT);
+  d.set_advertised_host(config_.node.advertised_host);
+  d.set_port_start(config_.port_start);
+  d.set_min_broker_id(config_.min_broker_id);
+  d.set_rack(config_.node.rack_id);
+  d.set_version(kgw::kVersion);
+  d.set_weight(config_.node_weight);
+  return d;
+}
+
+v1::LoadReport AgentControl::Load() {
+  const absl::Time now = absl::Now();
+  const double seconds = absl::ToDoubleSeconds(now - last_report_);
+  v1::LoadReport report;
+  report.set_reported_at_ms(absl::ToUnixMillis(now));
+  double total_rate = 0;
+  int64_t total_connections = 0;
+  for (const auto& [broker, totals] : metrics_.Totals()) {
+    v1::BrokerLoad* b = report.add_brokers();
+    b->set_broker_id(broker);
+    b->set_connections(totals.connections);
+    double& last = last_bytes_[broker];
+    const double rate =
+        last_report_ == absl::InfinitePast() || seconds <= 0 ? 0 : (totals.bytes - last) / seconds;
+    last = totals.bytes;
+    b->set_bytes_per_second(rate);
+    total_rate += rate;
+    total_connections += totals.connections;
+  }
+  report.set_bytes_per_second(total_rate);
+  report.set_connections(total_connections);
+  last_report_ = now;
+  return report;
+}
+
+void AgentControl::Start() {
+  router_.OnInstall([this](const v1::Assignment& a) { OnInstalled(a); });
+  std::vector<std::string> configured;
+  for (const config::HostPort& hp : config_.coordinators) {
+    configured.push_back(absl::StrCat(hp.host, ":", hp.port));
+  }
+  coordinator_ = std::make_unique<CoordinatorClient>(
+      CoordinatorClient::Options{.configured = std::move(configured),
+                                 .report_interval = config_.load_report_interval},
+      [this] { return Descriptor(); }, [this] { return Load(); },
+      [this](const v1::Assignment& a) { router_.Install(a, "coordinator"); });
+  coordinator_->Start();
+
+  member_ = std::make_unique<membership::GroupMember>(
+      membership::GroupMember::Options{
+          .bootstrap = cluster::BootstrapAddresses(config_.node),
+          .sasl = cluster::OwnSasl(config_.kafka),
+          .group_id = config_.node.group_id,
+          .session_timeout = config_.node.group_session_timeout,
+          .rebalance_timeout = config_.node.group_session_timeout,
+          .heartbeat_interval = config_.node.group_heartbeat_interval,
+          .request_timeout = config_.upstream_connect_timeout,
+          .client_id = "kgw-agent",
+          .software_version = kgw::kVersion},
+      Descriptor(), [this](const std::optional<membership::View>& view) { OnView(view); });
+  member_->Start();
+  fallback_ = std::thread([this] { RunFallback(); });
+}
+
+void AgentControl::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (member_) member_->Stop();
+  if (coordinator_) coordinator_->Stop();
+  if (fallback_.joinable()) fallback_.join();
+}
+
+void AgentControl::OnBrokersChanged() { wake_.notify_all(); }
+
+void AgentControl::OnView(const std::optional<membership::View>& view) {
+  if (view) {
+    absl::flat_hash_set<std::string> live;
+    std::vector<std::string> coordinators;
+    for (const v1::Member& m : view->members) {
+      if (m.node().role() == v1::NodeDescriptor::ROLE_AGENT) live.insert(m.node().node_id());
+      if (m.node().role() == v1::NodeDescriptor::ROLE_COORDINATOR) {
+        coordinators.push_back(m.node().grpc_endpoint());
+      }
+    }
+    router_.SetLive(std::move(live));
+    std::string leader_endpoint;
+    if (std::optional<std::string> leader = control::LeaderCoordinator(*view)) {
+      for (const v1::Member& m : view->members) {
+        if (m.node().node_id() == *leader) leader_endpoint = m.node().grpc_endpoint();
+      }
+    }
+    coordinator_->SetDiscovered(std::move(coordinators), std::move(leader_endpoint));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    view_ = view;
+  }
+  wake_.notify_all();
+}
+
+void AgentControl::OnInstalled(const v1::Assignment& a) {
+  const bool draining = control::Drains(a, config_.node.node_id);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining == draining_) return;
+    draining_ = draining;
+  }
+  LOG(INFO) << (draining ? "an operator drained this agent: its brokers moved to other agents"
+                         : "an operator resumed this agent");
+  on_drain_(draining);
+}
+
+void AgentControl::RunFallback() {
+  // Cold start: the newest assignment the leader stored, unless the
+  // coordinators answer first.
+  const cluster::KafkaConnection kafka{.bootstrap_servers = config_.node.bootstrap_servers,
+                                       .client = config_.kafka,
+                                       .client_id = "kgw-agent"};
+  const std::string topic = config::InternalTopic(config_.node, "assignments");
+  absl::StatusOr<std::optional<std::string>> stored =
+      cluster::ReadLatest(kafka, topic, kTopicReadTimeout);
+  if (!stored.ok()) {
+    LOG(WARNING) << "cannot read the stored assignment from " << topic << ": "
+                 << stored.status().message();
+  } else if (stored->has_value()) {
+    v1::Assignment a;
+    if (a.ParseFromString(**stored)) {
+      router_.Install(a, absl::StrCat("topic ", topic));
+    } else {
+      LOG(WARNING) << "the newest record of " << topic << " is not an assignment";
+    }
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  topic_read_ = true;
+  while (!stop_) {
+    lock.unlock();
+    ComputeLocallyIfAlone();
+    lock.lock();
+    wake_.wait_for(lock, std::chrono::seconds(1));
+  }
+}
+
+void AgentControl::ComputeLocallyIfAlone() {
+  std::optional<membership::View> view;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!topic_read_ || !view_) return;
+    view = view_;
+  }
+  // Only with no coordinator to ask: not streaming, none in the group.
+  if (!coordinator_->connected_to().empty() ||
+      !view->WithRole(v1::NodeDescriptor::ROLE_COORDINATOR).empty()) {
+    return;
+  }
+  const std::optional<v1::Assignment> current = router_.Current();
+  if (current && (!absl::StartsWith(current->leader_node_id(), kLocalPrefix) ||
+                  current->generation_id() >= view->generation_id)) {
+    return;  // fail-static: keep what a coordinator decided
+  }
+  std::shared_ptr<const cluster::ClusterSnapshot> brokers = directory_.Get();
+  if (brokers->brokers.empty()) return;
+  control::AssignmentInputs inputs{.view = &*view,
+                                   .brokers = brokers->brokers,
+                                   .previous = current ? &*current : nullptr};
+  // Revision 0: any coordinator's assignment of the same generation wins.
+  const v1::Assignment local = control::BuildAssignment(
+      inputs, absl::StrCat(kLocalPrefix, config_.node.node_id), /*revision=*/0);
+  router_.Install(local, "a local computation (no coordinator is running)");
+}
+
+}  // namespace kgw::agent

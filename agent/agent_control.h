@@ -1,0 +1,85 @@
+// The agent's part in the control plane:
+//
+// - membership of the gateway group as an agent (its descriptor: node id,
+//   advertised host, first port, rack, weight);
+// - the assignment, from the first of: the coordinators' stream; on a cold
+//   start, the newest record of the assignments topic; failing both, a local
+//   computation from the group's membership with the coordinators' own
+//   function. The router keeps whichever is newest (generation, revision);
+// - load reports (connections and bytes/s per broker) to the coordinator;
+// - noticing that an operator drained or resumed this agent.
+//
+// Threading: the group member, the coordinator stream and the cold-start
+// reader run on threads of their own; `on_drain` is called on one of them.
+#ifndef KGW_AGENT_AGENT_CONTROL_H_
+#define KGW_AGENT_AGENT_CONTROL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "agent/agent_config.h"
+#include "agent/agent_metrics.h"
+#include "agent/coordinator_client.h"
+#include "agent/router.h"
+#include "common/cluster/broker_directory.h"
+#include "common/membership/group_member.h"
+
+namespace kgw::agent {
+
+class AgentControl {
+ public:
+  // `on_drain(true)` when the assignment starts draining this agent,
+  // `on_drain(false)` when it stops.
+  AgentControl(const AgentConfig& config, Router& router, cluster::BrokerDirectory& directory,
+               AgentMetrics& metrics, std::function<void(bool)> on_drain);
+  ~AgentControl();  // Stop()
+
+  void Start();
+  // Leaves the group and closes the coordinator stream.
+  void Stop();
+
+  // Recomputes the local fallback when the brokers change (any thread).
+  void OnBrokersChanged();
+
+ private:
+  v1::NodeDescriptor Descriptor() const;
+  v1::LoadReport Load();
+  void OnView(const std::optional<membership::View>& view);
+  void OnInstalled(const v1::Assignment& a);
+  // The cold start and the local fallback, on a thread of their own.
+  void RunFallback();
+  void ComputeLocallyIfAlone();
+
+  const AgentConfig& config_;
+  Router& router_;
+  cluster::BrokerDirectory& directory_;
+  AgentMetrics& metrics_;
+  const std::function<void(bool)> on_drain_;
+  std::unique_ptr<membership::GroupMember> member_;
+  std::unique_ptr<CoordinatorClient> coordinator_;
+  std::thread fallback_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once the cold-start read of the topic has finished, found or not.
+  bool topic_read_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<membership::View> view_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Load report state (the coordinator stream's writer thread).
+  std::map<int32_t, double> last_bytes_;
+  absl::Time last_report_ = absl::InfinitePast();
+};
+
+}  // namespace kgw::agent
+
+#endif  // KGW_AGENT_AGENT_CONTROL_H_

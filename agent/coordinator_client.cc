@@ -1,0 +1,187 @@
+#include "agent/coordinator_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/assignment/rendezvous.h"
+#include "glog/logging.h"
+
+namespace kgw::agent {
+namespace {
+
+constexpr absl::Duration kFirstRetry = absl::Milliseconds(200);
+constexpr absl::Duration kMaxRetry = absl::Seconds(5);
+// Waiting for the group to name a coordinator.
+constexpr absl::Duration kNoEndpointWait = absl::Milliseconds(500);
+
+}  // namespace
+
+CoordinatorClient::CoordinatorClient(Options options, DescriptorFn descriptor, LoadFn load,
+                                     AssignmentFn on_assignment)
+    : options_(std::move(options)),
+      descriptor_(std::move(descriptor)),
+      load_(std::move(load)),
+      on_assignment_(std::move(on_assignment)) {}
+
+CoordinatorClient::~CoordinatorClient() { Stop(); }
+
+void CoordinatorClient::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void CoordinatorClient::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CoordinatorClient::SetDiscovered(std::vector<std::string> endpoints, std::string leader) {
+  std::sort(endpoints.begin(), endpoints.end());
+  endpoints.erase(std::remove(endpoints.begin(), endpoints.end(), ""), endpoints.end());
+  auto it = std::find(endpoints.begin(), endpoints.end(), leader);
+  if (it != endpoints.end()) std::rotate(endpoints.begin(), it, it + 1);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    discovered_ = std::move(endpoints);
+    // Streaming from a follower while the group has a leader: move over.
+    if (options_.configured.empty() && context_ != nullptr && !connected_to_.empty() &&
+        !leader.empty() && connected_to_ != leader) {
+      moving_to_leader_ = true;
+      context_->TryCancel();
+    }
+  }
+  wake_.notify_all();
+}
+
+void CoordinatorClient::DescriptorChanged() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    descriptor_changed_ = true;
+  }
+  wake_.notify_all();
+}
+
+std::string CoordinatorClient::connected_to() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return connected_to_;
+}
+
+std::vector<std::string> CoordinatorClient::Endpoints() const {
+  if (!options_.configured.empty()) return options_.configured;
+  std::lock_guard<std::mutex> lock(mu_);
+  return discovered_;
+}
+
+bool CoordinatorClient::WaitStop(absl::Duration d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  wake_.wait_for(lock, absl::ToChronoMilliseconds(d), [this] { return stop_; });
+  return stop_;
+}
+
+void CoordinatorClient::Run() {
+  const std::string node_id = descriptor_().node_id();
+  absl::Duration retry = kFirstRetry;
+  size_t attempt = 0;
+  while (true) {
+    const std::vector<std::string> endpoints = Endpoints();
+    if (endpoints.empty()) {
+      if (WaitStop(kNoEndpointWait)) return;
+      continue;
+    }
+    // Discovered endpoints come leader first; a configured list is tried from
+    // a different place by each agent, so their streams spread.
+    const size_t first = options_.configured.empty()
+                             ? 0
+                             : assignment::StableHash64(node_id, "") % endpoints.size();
+    const std::string& endpoint = endpoints[(first + attempt) % endpoints.size()];
+    if (Stream(endpoint)) {
+      // It had worked: start over from the preferred coordinator at once.
+      attempt = 0;
+      retry = kFirstRetry;
+      if (WaitStop(absl::ZeroDuration())) return;
+      continue;
+    }
+    ++attempt;
+    if (WaitStop(retry)) return;
+    retry = std::min(retry * 2, kMaxRetry);
+  }
+}
+
+bool CoordinatorClient::Stream(const std::string& endpoint) {
+  auto stub = v1::AgentService::NewStub(
+      grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return false;
+    context_ = &context;
+  }
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::AgentDirective>> stream =
+      stub->Connect(&context);
+  v1::AgentMessage hello;
+  *hello.mutable_node() = descriptor_();
+  *hello.mutable_load() = load_();
+  bool writing = stream->Write(hello);
+
+  // Load reports (and a changed descriptor) on a thread of their own.
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    while (writing) {
+      bool changed = false;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        wake_.wait_for(lock, absl::ToChronoMilliseconds(options_.report_interval),
+                       [&] { return stop_ || done || descriptor_changed_; });
+        if (stop_ || done) break;
+        changed = std::exchange(descriptor_changed_, false);
+      }
+      v1::AgentMessage m;
+      if (changed) *m.mutable_node() = descriptor_();
+      *m.mutable_load() = load_();
+      writing = stream->Write(m);
+    }
+  });
+
+  v1::AgentDirective directive;
+  bool announced = false;
+  while (stream->Read(&directive)) {
+    if (!announced) {
+      LOG(INFO) << "streaming assignments from coordinator " << endpoint;
+      std::lock_guard<std::mutex> lock(mu_);
+      connected_to_ = endpoint;
+      announced = true;
+    }
+    if (directive.has_assignment()) on_assignment_(directive.assignment());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done = true;
+    connected_to_.clear();
+  }
+  wake_.notify_all();
+  writer.join();
+  context.TryCancel();
+  const grpc::Status status = stream->Finish();
+  bool moving = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    context_ = nullptr;
+    if (stop_) return announced;
+    moving = std::exchange(moving_to_leader_, false);
+  }
+  if (moving) {
+    LOG(INFO) << "leaving coordinator " << endpoint << " for the new leading coordinator";
+  } else if (announced) {
+    LOG(WARNING) << "lost the stream from coordinator " << endpoint << ": "
+                 << (status.ok() ? "closed" : status.error_message())
+                 << "; keeping the current assignment and trying the next coordinator";
+  } else {
+    LOG_EVERY_N(WARNING, 10) << "cannot stream from coordinator " << endpoint << ": "
+                             << status.error_message();
+  }
+  return announced;
+}
+
+}  // namespace kgw::agent

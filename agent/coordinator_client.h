@@ -1,0 +1,82 @@
+// The agent's stream to a coordinator (kgw.v1.AgentService/Connect): sends
+// this agent's descriptor and then a load report every interval, receives
+// assignments. When the stream breaks it moves on to the next coordinator,
+// from GATEWAY_COORDINATORS or, when that is empty, from the coordinators the
+// gateway group lists, the leading one first: the leader computes the
+// assignments and collects every agent's load. An agent streaming from a
+// follower moves to the leader when the group names a new one.
+//
+// Fail-static: losing every coordinator changes nothing by itself; the agent
+// keeps routing with the assignment it has.
+//
+// Threading: a thread of its own reads the stream, another writes the
+// reports; the callbacks run on them. Public methods are thread-safe.
+#ifndef KGW_AGENT_COORDINATOR_CLIENT_H_
+#define KGW_AGENT_COORDINATOR_CLIENT_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "kgw/v1/assignment.grpc.pb.h"
+
+namespace kgw::agent {
+
+class CoordinatorClient {
+ public:
+  struct Options {
+    std::vector<std::string> configured;  // host:port; empty: use SetDiscovered
+    absl::Duration report_interval = absl::Seconds(5);
+  };
+  using DescriptorFn = std::function<v1::NodeDescriptor()>;
+  using LoadFn = std::function<v1::LoadReport()>;
+  using AssignmentFn = std::function<void(const v1::Assignment&)>;
+
+  CoordinatorClient(Options options, DescriptorFn descriptor, LoadFn load,
+                    AssignmentFn on_assignment);
+  ~CoordinatorClient();  // Stop()
+
+  void Start();
+  void Stop();
+  // The coordinators' gRPC endpoints the group lists now, and the leader's.
+  void SetDiscovered(std::vector<std::string> endpoints, std::string leader);
+  // Sends the descriptor again now (it changed).
+  void DescriptorChanged();
+  // The endpoint of the coordinator the stream is open to; empty when none.
+  std::string connected_to() const;
+
+ private:
+  void Run();
+  // One stream's life; returns when it ends, true when it had delivered
+  // assignments.
+  bool Stream(const std::string& endpoint);
+  std::vector<std::string> Endpoints() const;
+  bool WaitStop(absl::Duration d);
+
+  const Options options_;
+  const DescriptorFn descriptor_;
+  const LoadFn load_;
+  const AssignmentFn on_assignment_;
+  std::thread thread_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool descriptor_changed_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::string> discovered_ ABSL_GUARDED_BY(mu_);  // the leader first
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the open stream
+  std::string connected_to_ ABSL_GUARDED_BY(mu_);
+  bool moving_to_leader_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace kgw::agent
+
+#endif  // KGW_AGENT_COORDINATOR_CLIENT_H_

@@ -1,0 +1,169 @@
+#include "common/control/routing.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "absl/time/clock.h"
+#include "common/assignment/rendezvous.h"
+
+namespace kgw::control {
+
+std::optional<std::string> LeaderCoordinator(const membership::View& view) {
+  std::optional<std::string> leader;
+  for (const v1::Member& m : view.members) {
+    if (m.node().role() != v1::NodeDescriptor::ROLE_COORDINATOR) continue;
+    if (!leader || m.node().node_id() < *leader) leader = m.node().node_id();
+  }
+  return leader;
+}
+
+bool IsNewer(const v1::Assignment& a, const v1::Assignment& b) {
+  return std::make_tuple(a.generation_id(), a.revision()) >
+         std::make_tuple(b.generation_id(), b.revision());
+}
+
+v1::Assignment BuildAssignment(const AssignmentInputs& inputs, const std::string& leader_node_id,
+                               int64_t revision) {
+  std::vector<assignment::Broker> brokers;
+  for (const cluster::BrokerEndpoint& b : inputs.brokers) {
+    brokers.push_back({.id = b.node_id, .rack = b.rack.value_or("")});
+  }
+  std::vector<assignment::Agent> agents;
+  absl::flat_hash_map<std::string, const v1::NodeDescriptor*> descriptors;
+  if (inputs.view != nullptr) {
+    for (const v1::Member* m : inputs.view->WithRole(v1::NodeDescriptor::ROLE_AGENT)) {
+      const v1::NodeDescriptor& d = m->node();
+      if (!descriptors.emplace(d.node_id(), &d).second) continue;  // one entry per node id
+      agents.push_back({.node_id = d.node_id(),
+                        .rack = d.rack(),
+                        .weight = d.weight(),
+                        .draining = d.draining() || inputs.drained.contains(d.node_id())});
+    }
+  }
+  assignment::BrokerAgents previous;
+  if (inputs.previous != nullptr) {
+    for (const v1::BrokerAssignment& b : inputs.previous->brokers()) {
+      previous[b.broker_id()].assign(b.agent_node_ids().begin(), b.agent_node_ids().end());
+    }
+  }
+  const assignment::BrokerAgents computed =
+      assignment::ComputeAssignment(brokers, agents, previous, inputs.load);
+
+  v1::Assignment out;
+  out.set_generation_id(inputs.view != nullptr ? inputs.view->generation_id : -1);
+  out.set_leader_node_id(leader_node_id);
+  out.set_revision(revision);
+  out.set_computed_at_ms(absl::ToUnixMillis(absl::Now()));
+  std::set<std::string> named;
+  for (const assignment::Broker& b : brokers) {
+    v1::BrokerAssignment* ba = out.add_brokers();
+    ba->set_broker_id(b.id);
+    ba->set_broker_rack(b.rack);
+    auto it = computed.find(b.id);
+    if (it == computed.end()) continue;
+    for (const std::string& id : it->second) {
+      ba->add_agent_node_ids(id);
+      named.insert(id);
+    }
+  }
+  for (const std::string& id : named) {
+    const v1::NodeDescriptor& d = *descriptors.at(id);
+    v1::AgentEndpoint* e = out.add_agents();
+    e->set_node_id(id);
+    e->set_advertised_host(d.advertised_host());
+    e->set_port_start(d.port_start());
+    e->set_min_broker_id(d.min_broker_id());
+    e->set_rack(d.rack());
+    e->set_weight(d.weight());
+  }
+  for (const std::string& id : inputs.drained) out.add_draining_node_ids(id);
+  return out;
+}
+
+bool Drains(const v1::Assignment& a, const std::string& node_id) {
+  return std::find(a.draining_node_ids().begin(), a.draining_node_ids().end(), node_id) !=
+         a.draining_node_ids().end();
+}
+
+bool SameRouting(const v1::Assignment& a, const v1::Assignment& b) {
+  const auto key = [](const v1::Assignment& x) {
+    v1::Assignment k;
+    *k.mutable_brokers() = x.brokers();
+    *k.mutable_agents() = x.agents();
+    *k.mutable_draining_node_ids() = x.draining_node_ids();
+    return k.SerializeAsString();
+  };
+  return key(a) == key(b);
+}
+
+int32_t PortFor(const v1::AgentEndpoint& agent, int32_t broker_id) {
+  return agent.port_start() + (broker_id - agent.min_broker_id());
+}
+
+RouteIndex::RouteIndex(v1::Assignment assignment, const absl::flat_hash_set<std::string>* live)
+    : assignment_(std::move(assignment)) {
+  absl::flat_hash_map<std::string, const v1::AgentEndpoint*> agents;
+  for (const v1::AgentEndpoint& e : assignment_.agents()) agents.emplace(e.node_id(), &e);
+  for (const v1::BrokerAssignment& b : assignment_.brokers()) {
+    Broker& broker = brokers_[b.broker_id()];
+    broker.rack = b.broker_rack();
+    for (const std::string& id : b.agent_node_ids()) {
+      if (auto it = agents.find(id); it != agents.end()) broker.eligible.push_back(it->second);
+    }
+    if (live == nullptr) continue;
+    std::vector<const v1::AgentEndpoint*> alive;
+    for (const v1::AgentEndpoint* e : broker.eligible) {
+      if (live->contains(e->node_id())) alive.push_back(e);
+    }
+    if (!alive.empty()) broker.eligible = std::move(alive);
+  }
+}
+
+const v1::AgentEndpoint* RouteIndex::Pick(int32_t broker_id,
+                                          std::string_view client_key) const {
+  auto it = brokers_.find(broker_id);
+  if (it == brokers_.end()) return nullptr;
+  const v1::AgentEndpoint* best = nullptr;
+  double best_score = 0;
+  for (const v1::AgentEndpoint* e : it->second.eligible) {
+    const double score = assignment::RendezvousScore(client_key, e->node_id(), e->weight());
+    if (best == nullptr || score > best_score ||
+        (score == best_score && e->node_id() < best->node_id())) {
+      best = e;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+RouteDecision RouteIndex::Route(int32_t broker_id, std::string_view client_id,
+                                std::string_view client_host) const {
+  RouteDecision d;
+  d.broker_id = broker_id;
+  auto it = brokers_.find(broker_id);
+  if (it == brokers_.end()) return d;
+  d.broker_rack = it->second.rack;
+  const std::string key = assignment::ClientKey(client_id, client_host);
+  for (const v1::AgentEndpoint* e : it->second.eligible) {
+    d.candidates.push_back({*e, assignment::RendezvousScore(key, e->node_id(), e->weight())});
+  }
+  std::sort(d.candidates.begin(), d.candidates.end(),
+            [](const ScoredAgent& a, const ScoredAgent& b) {
+              return a.score != b.score ? a.score > b.score
+                                        : a.agent.node_id() < b.agent.node_id();
+            });
+  const v1::AgentEndpoint* chosen = Pick(broker_id, key);
+  if (chosen == nullptr) return d;
+  d.chosen = *chosen;
+  d.host = chosen->advertised_host();
+  d.port = PortFor(*chosen, broker_id);
+  return d;
+}
+
+RouteDecision Route(const v1::Assignment& assignment, int32_t broker_id,
+                    std::string_view client_id, std::string_view client_host,
+                    const absl::flat_hash_set<std::string>* live) {
+  return RouteIndex(assignment, live).Route(broker_id, client_id, client_host);
+}
+
+}  // namespace kgw::control

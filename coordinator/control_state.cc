@@ -1,0 +1,345 @@
+#include "coordinator/control_state.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/control/routing.h"
+#include "glog/logging.h"
+
+namespace kgw::coordinator {
+namespace {
+
+// How often the computing thread looks again without being asked: retries
+// an assignment that could not be written to the topic.
+constexpr absl::Duration kRecheck = absl::Seconds(5);
+
+}  // namespace
+
+ControlState::ControlState(Options options, Publisher publisher)
+    : options_(std::move(options)), publisher_(std::move(publisher)) {}
+
+void ControlState::OnView(const std::optional<membership::View>& view) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    view_ = view;
+    dirty_ = true;
+  }
+  changed_.notify_all();
+}
+
+void ControlState::OnBrokers(std::vector<cluster::BrokerEndpoint> brokers) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    brokers_ = std::move(brokers);
+    brokers_known_ = true;
+    dirty_ = true;
+  }
+  changed_.notify_all();
+}
+
+void ControlState::OnStoredAssignment(const v1::Assignment& assignment) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (current_ && !control::IsNewer(assignment, *current_)) return;
+  InstallLocked(assignment);
+  if (!IsLeaderLocked()) {
+    drained_ = {assignment.draining_node_ids().begin(), assignment.draining_node_ids().end()};
+  }
+}
+
+void ControlState::OnStoredAssignmentLoaded() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stored_loaded_ = true;
+    dirty_ = true;
+  }
+  changed_.notify_all();
+}
+
+void ControlState::OnLoad(const std::string& node_id, const v1::LoadReport& load) {
+  std::lock_guard<std::mutex> lock(mu_);
+  loads_[node_id] = load;
+}
+
+void ControlState::OnAgentStream(const std::string& node_id, bool connected) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int& n = streams_[node_id];
+  n += connected ? 1 : -1;
+  if (n <= 0) streams_.erase(node_id);
+}
+
+void ControlState::InstallLocked(const v1::Assignment& a) {
+  current_ = a;
+  changed_.notify_all();
+}
+
+bool ControlState::IsLeaderLocked() const {
+  return view_ && control::LeaderCoordinator(*view_) == options_.node_id;
+}
+
+std::optional<v1::Assignment> ControlState::NextAssignmentLocked() {
+  if (!view_ || !brokers_known_ || !stored_loaded_ || !IsLeaderLocked()) {
+    if (was_leader_) LOG(INFO) << "no longer the leading coordinator";
+    was_leader_ = false;
+    return std::nullopt;
+  }
+  if (current_ && current_->generation_id() > view_->generation_id) {
+    return std::nullopt;  // our view is behind; the group will tell us more
+  }
+  if (!was_leader_) {
+    was_leader_ = true;
+    // Drains live in the assignment, so they survive a change of leader.
+    if (current_) drained_ = {current_->draining_node_ids().begin(),
+                              current_->draining_node_ids().end()};
+    LOG(INFO) << "leading coordinator of generation " << view_->generation_id;
+  }
+  assignment::AgentLoad load;
+  for (const auto& [id, report] : loads_) load[id] = report.bytes_per_second();
+  control::AssignmentInputs inputs{.view = &*view_,
+                                   .brokers = brokers_,
+                                   .drained = drained_,
+                                   .previous = current_ ? &*current_ : nullptr,
+                                   .load = &load};
+  const bool same_generation = current_ && current_->generation_id() == view_->generation_id;
+  v1::Assignment next = control::BuildAssignment(inputs, options_.node_id,
+                                                 same_generation ? current_->revision() + 1 : 1);
+  if (same_generation && control::SameRouting(*current_, next)) return std::nullopt;
+  return next;
+}
+
+void ControlState::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  bool unpersisted = false;
+  while (!stop_) {
+    changed_.wait_for(lock, absl::ToChronoMilliseconds(kRecheck),
+                      [this] { return stop_ || dirty_; });
+    if (stop_) break;
+    dirty_ = false;
+    std::optional<v1::Assignment> next = NextAssignmentLocked();
+    if (!next && unpersisted && IsLeaderLocked() && current_) next = current_;
+    if (!next) continue;
+    lock.unlock();
+    const absl::Status written = publisher_(*next);
+    lock.lock();
+    if (written.ok()) {
+      ++counters_.published;
+      unpersisted = false;
+    } else {
+      // Agents need the assignment more than the topic does: serve it, and
+      // keep trying to store it.
+      ++counters_.publish_failures;
+      unpersisted = true;
+      LOG(WARNING) << "cannot store assignment generation " << next->generation_id()
+                   << " revision " << next->revision() << "; serving it anyway and retrying: "
+                   << written.message();
+    }
+    if (IsLeaderLocked() && view_->generation_id == next->generation_id() &&
+        (!current_ || !control::IsNewer(*current_, *next))) {
+      if (!current_ || control::IsNewer(*next, *current_)) {
+        LOG(INFO) << "assignment generation " << next->generation_id() << " revision "
+                  << next->revision() << ": " << next->brokers_size() << " brokers, "
+                  << next->agents_size() << " agents";
+      }
+      InstallLocked(*next);
+    }
+  }
+}
+
+void ControlState::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+}
+
+bool ControlState::Stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
+}
+
+void ControlState::WakeWaiters() { changed_.notify_all(); }
+
+absl::StatusOr<v1::Assignment> ControlState::SetDrained(const std::string& node_id, bool drained) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!IsLeaderLocked()) {
+    return absl::FailedPreconditionError("this coordinator is not the leader");
+  }
+  bool known = drained_.contains(node_id);
+  for (const v1::Member* m : view_->WithRole(v1::NodeDescriptor::ROLE_AGENT)) {
+    known |= m->node().node_id() == node_id;
+  }
+  if (!known) {
+    return absl::NotFoundError(absl::StrCat("no agent with node id \"", node_id,
+                                            "\" in generation ", view_->generation_id));
+  }
+  if (drained) {
+    drained_.insert(node_id);
+  } else {
+    drained_.erase(node_id);
+  }
+  LOG(INFO) << (drained ? "draining" : "resuming") << " agent " << node_id;
+  dirty_ = true;
+  changed_.notify_all();
+  const auto applied = [&] {
+    return stop_ || (current_ && control::Drains(*current_, node_id) == drained &&
+                     current_->generation_id() == view_->generation_id);
+  };
+  if (!changed_.wait_for(lock, absl::ToChronoMilliseconds(options_.mutation_timeout), applied) ||
+      stop_) {
+    return absl::DeadlineExceededError("the new assignment was not published in time");
+  }
+  return *current_;
+}
+
+bool ControlState::IsLeader() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return IsLeaderLocked();
+}
+
+bool ControlState::Ready() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return view_.has_value() && brokers_known_;
+}
+
+std::optional<std::string> ControlState::LeaderEndpoint() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!view_) return std::nullopt;
+  std::optional<std::string> leader = control::LeaderCoordinator(*view_);
+  if (!leader) return std::nullopt;
+  for (const v1::Member& m : view_->members) {
+    if (m.node().node_id() == *leader) return m.node().grpc_endpoint();
+  }
+  return std::nullopt;
+}
+
+std::optional<v1::Assignment> ControlState::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+std::optional<v1::Assignment> ControlState::WaitNewer(const v1::Assignment* after,
+                                                      absl::Duration max_wait,
+                                                      const std::function<bool()>& give_up) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto ready = [&] {
+    return stop_ || give_up() || (current_ && (after == nullptr || control::IsNewer(*current_, *after)));
+  };
+  changed_.wait_for(lock, absl::ToChronoMilliseconds(max_wait), ready);
+  if (stop_ || !current_ || (after != nullptr && !control::IsNewer(*current_, *after))) {
+    return std::nullopt;
+  }
+  return current_;
+}
+
+v1::ClusterStatus ControlState::Status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::ClusterStatus s;
+  s.set_cluster_id(options_.cluster_id);
+  s.set_group_id(options_.group_id);
+  s.set_answered_by(options_.node_id);
+  s.set_version(options_.version);
+  s.set_brokers(static_cast<int32_t>(brokers_.size()));
+  if (view_) {
+    s.set_generation_id(view_->generation_id);
+    s.set_leader_node_id(control::LeaderCoordinator(*view_).value_or(""));
+    for (const v1::Member* m : view_->WithRole(v1::NodeDescriptor::ROLE_COORDINATOR)) {
+      *s.add_coordinators() = m->node();
+    }
+    s.set_agents(static_cast<int32_t>(view_->WithRole(v1::NodeDescriptor::ROLE_AGENT).size()));
+  }
+  if (current_) {
+    s.set_assignment_generation_id(current_->generation_id());
+    s.set_assignment_revision(current_->revision());
+  }
+  return s;
+}
+
+v1::ListNodesResponse ControlState::Nodes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::ListNodesResponse out;
+  if (!view_) return out;
+  out.set_generation_id(view_->generation_id);
+  for (const v1::Member& m : view_->members) {
+    v1::NodeStatus* n = out.add_nodes();
+    const std::string& id = m.node().node_id();
+    *n->mutable_node() = m.node();
+    n->set_member_id(m.member_id());
+    const bool draining = m.node().draining() || drained_.contains(id);
+    n->set_health(draining ? v1::NodeStatus::HEALTH_DRAINING : v1::NodeStatus::HEALTH_LIVE);
+    if (auto it = loads_.find(id); it != loads_.end()) *n->mutable_load() = it->second;
+    n->set_connected(streams_.contains(id));
+    if (current_) {
+      for (const v1::BrokerAssignment& b : current_->brokers()) {
+        for (const std::string& a : b.agent_node_ids()) {
+          if (a == id) n->add_broker_ids(b.broker_id());
+        }
+      }
+    }
+  }
+  return out;
+}
+
+v1::ListBrokersResponse ControlState::Brokers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::ListBrokersResponse out;
+  for (const cluster::BrokerEndpoint& b : brokers_) {
+    v1::BrokerStatus* s = out.add_brokers();
+    s->set_broker_id(b.node_id);
+    s->set_host(b.host);
+    s->set_port(b.port);
+    s->set_rack(b.rack.value_or(""));
+    if (!current_) continue;
+    for (const v1::BrokerAssignment& a : current_->brokers()) {
+      if (a.broker_id() == b.node_id) *s->mutable_agent_node_ids() = a.agent_node_ids();
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ExplainRouteResponse> ControlState::Explain(
+    const v1::ExplainRouteRequest& request) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!current_) return absl::UnavailableError("no assignment has been published yet");
+  absl::flat_hash_set<std::string> live;
+  if (view_) {
+    for (const v1::Member* m : view_->WithRole(v1::NodeDescriptor::ROLE_AGENT)) {
+      live.insert(m->node().node_id());
+    }
+  }
+  const control::RouteDecision d = control::Route(*current_, request.broker_id(),
+                                                  request.client_id(), request.client_host(), &live);
+  if (!d.chosen) {
+    return absl::NotFoundError(
+        absl::StrCat("broker ", request.broker_id(), " has no agent in the assignment"));
+  }
+  v1::ExplainRouteResponse out;
+  out.set_broker_id(d.broker_id);
+  out.set_broker_rack(d.broker_rack);
+  out.set_node_id(d.chosen->node_id());
+  out.set_host(d.host);
+  out.set_port(d.port);
+  for (const control::ScoredAgent& c : d.candidates) {
+    v1::RouteCandidate* rc = out.add_candidates();
+    rc->set_node_id(c.agent.node_id());
+    rc->set_rack(c.agent.rack());
+    rc->set_weight(c.agent.weight());
+    rc->set_score(c.score);
+  }
+  if (d.chosen->rack() == d.broker_rack) {
+    out.set_reason(absl::StrCat("same rack as the broker (\"", d.broker_rack, "\"); ",
+                                d.candidates.size(),
+                                " eligible agents, the client's rendezvous hash picks one"));
+  } else {
+    out.set_reason(absl::StrCat("no live agent in the broker's rack (\"", d.broker_rack,
+                                "\"); the broker is spread over agents of other racks"));
+  }
+  return out;
+}
+
+ControlState::Counters ControlState::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counters_;
+}
+
+}  // namespace kgw::coordinator

@@ -1,0 +1,126 @@
+// What one coordinator knows and decides: the gateway group's membership, the
+// brokers, the assignment in force, drains, and the agents' load reports.
+//
+// Every coordinator follows the group; the one LeaderCoordinator() names for
+// the current generation computes assignments, writes them through the
+// Publisher (the compacted assignments topic) and serves them. Followers take
+// theirs from the topic (OnStoredAssignment) and serve those. Either way the
+// gRPC services read from here and wait here for newer assignments.
+//
+// Thread-safe. Inputs arrive from the group member's thread, the metadata
+// refresher, the topic tail and gRPC threads; Run() is the one thread that
+// computes and publishes, so a slow topic write never holds the lock.
+#ifndef KGW_COORDINATOR_CONTROL_STATE_H_
+#define KGW_COORDINATOR_CONTROL_STATE_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/cluster/broker_directory.h"
+#include "common/membership/group_member.h"
+#include "kgw/v1/admin.pb.h"
+#include "kgw/v1/assignment.pb.h"
+
+namespace kgw::coordinator {
+
+class ControlState {
+ public:
+  struct Options {
+    std::string node_id;
+    std::string cluster_id;
+    std::string group_id;
+    std::string version;
+    // How long a drain or resume waits for the leader's new assignment.
+    absl::Duration mutation_timeout = absl::Seconds(10);
+  };
+  // Stores an assignment durably before it is served (the assignments topic).
+  using Publisher = std::function<absl::Status(const v1::Assignment&)>;
+
+  ControlState(Options options, Publisher publisher);
+
+  // Inputs.
+  void OnView(const std::optional<membership::View>& view);
+  void OnBrokers(std::vector<cluster::BrokerEndpoint> brokers);
+  void OnStoredAssignment(const v1::Assignment& assignment);
+  // The newest stored assignment has been read (or the topic is empty or
+  // missing). Until then this coordinator does not compute, even as leader,
+  // so it cannot publish over drains it has not seen yet.
+  void OnStoredAssignmentLoaded();
+  void OnLoad(const std::string& node_id, const v1::LoadReport& load);
+  void OnAgentStream(const std::string& node_id, bool connected);
+
+  // The computing thread: returns after Stop().
+  void Run();
+  void Stop();
+  bool Stopping() const;
+
+  // Drains or resumes an agent (leader only) and returns the assignment that
+  // applies it. FailedPrecondition when this coordinator is not the leader
+  // (see LeaderEndpoint), NotFound for a node id that is no agent.
+  absl::StatusOr<v1::Assignment> SetDrained(const std::string& node_id, bool drained);
+
+  // Reads.
+  bool IsLeader() const;
+  bool Ready() const;  // a group member that knows the brokers
+  // gRPC endpoint of the leading coordinator; nullopt when none is known.
+  std::optional<std::string> LeaderEndpoint() const;
+  // The assignment in force; nullopt before the first.
+  std::optional<v1::Assignment> Current() const;
+  // Waits up to `max_wait` for an assignment newer than `after` (any, when
+  // null) or for `give_up` to return true or Stop(); returns it or nullopt.
+  std::optional<v1::Assignment> WaitNewer(const v1::Assignment* after, absl::Duration max_wait,
+                                          const std::function<bool()>& give_up);
+  // Wakes every WaitNewer so it re-checks its give_up condition.
+  void WakeWaiters();
+
+  v1::ClusterStatus Status() const;
+  v1::ListNodesResponse Nodes() const;
+  v1::ListBrokersResponse Brokers() const;
+  absl::StatusOr<v1::ExplainRouteResponse> Explain(const v1::ExplainRouteRequest& request) const;
+
+  struct Counters {
+    int64_t published = 0;
+    int64_t publish_failures = 0;
+  };
+  Counters counters() const;
+
+ private:
+  bool IsLeaderLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Computes the leader's next assignment; nullopt when nothing changed.
+  std::optional<v1::Assignment> NextAssignmentLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void InstallLocked(const v1::Assignment& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  const Publisher publisher_;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;  // the computing thread's work, and new assignments
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<membership::View> view_ ABSL_GUARDED_BY(mu_);
+  std::vector<cluster::BrokerEndpoint> brokers_ ABSL_GUARDED_BY(mu_);
+  bool brokers_known_ ABSL_GUARDED_BY(mu_) = false;
+  bool stored_loaded_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<v1::Assignment> current_ ABSL_GUARDED_BY(mu_);
+  // The leader's drained agents; followers mirror the assignment's.
+  std::set<std::string> drained_ ABSL_GUARDED_BY(mu_);
+  bool was_leader_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, v1::LoadReport> loads_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
+  Counters counters_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kgw::coordinator
+
+#endif  // KGW_COORDINATOR_CONTROL_STATE_H_
