@@ -1,0 +1,155 @@
+// The control plane's shared decisions: who leads, what an assignment built
+// from a group view holds, and where one client is sent for one broker.
+#include "common/control/routing.h"
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/assignment/rendezvous.h"
+#include "gtest/gtest.h"
+
+namespace kgw::control {
+namespace {
+
+v1::Member Node(const std::string& id, v1::NodeDescriptor::Role role, const std::string& rack,
+                const std::string& host = "", uint32_t weight = 0) {
+  v1::Member m;
+  m.set_member_id(absl::StrCat("member-", id));
+  v1::NodeDescriptor* d = m.mutable_node();
+  d->set_node_id(id);
+  d->set_role(role);
+  d->set_rack(rack);
+  d->set_advertised_host(host);
+  d->set_port_start(9000);
+  d->set_min_broker_id(1);
+  d->set_weight(weight);
+  return m;
+}
+
+constexpr auto kAgent = v1::NodeDescriptor::ROLE_AGENT;
+constexpr auto kCoordinator = v1::NodeDescriptor::ROLE_COORDINATOR;
+
+membership::View ThreeRacks() {
+  membership::View v;
+  v.generation_id = 7;
+  v.members = {Node("agent-a", kAgent, "a", "10.0.0.1"), Node("agent-b", kAgent, "b", "10.0.0.2"),
+               Node("agent-c", kAgent, "c", "10.0.0.3"), Node("coord-2", kCoordinator, ""),
+               Node("coord-1", kCoordinator, "")};
+  return v;
+}
+
+std::vector<cluster::BrokerEndpoint> Brokers() {
+  return {{1, "k1", 9092, "a"}, {2, "k2", 9092, "b"}, {3, "k3", 9092, "c"}};
+}
+
+std::vector<std::string> Agents(const v1::Assignment& a, int32_t broker) {
+  for (const v1::BrokerAssignment& b : a.brokers()) {
+    if (b.broker_id() == broker) return {b.agent_node_ids().begin(), b.agent_node_ids().end()};
+  }
+  return {};
+}
+
+TEST(LeaderCoordinatorTest, IsTheCoordinatorWithTheSmallestNodeId) {
+  membership::View v = ThreeRacks();
+  EXPECT_EQ(LeaderCoordinator(v), "coord-1");
+  v.members.pop_back();
+  EXPECT_EQ(LeaderCoordinator(v), "coord-2");
+  v.members.pop_back();
+  EXPECT_EQ(LeaderCoordinator(v), std::nullopt);  // agents never lead
+}
+
+TEST(IsNewerTest, OrdersByGenerationThenRevision) {
+  v1::Assignment a, b;
+  a.set_generation_id(5);
+  a.set_revision(9);
+  b.set_generation_id(6);
+  b.set_revision(1);
+  EXPECT_TRUE(IsNewer(b, a));  // a later generation wins whatever the revision
+  EXPECT_FALSE(IsNewer(a, b));
+  a.set_generation_id(6);
+  EXPECT_TRUE(IsNewer(a, b));
+  EXPECT_FALSE(IsNewer(a, a));
+}
+
+TEST(BuildAssignmentTest, CarriesRackLocalSetsEndpointsDrainsAndStamps) {
+  membership::View v = ThreeRacks();
+  AssignmentInputs in{.view = &v, .brokers = Brokers(), .drained = {"agent-b"}};
+  v1::Assignment a = BuildAssignment(in, "coord-1", 3);
+  EXPECT_EQ(a.generation_id(), 7);
+  EXPECT_EQ(a.revision(), 3);
+  EXPECT_EQ(a.leader_node_id(), "coord-1");
+  EXPECT_GT(a.computed_at_ms(), 0);
+  EXPECT_EQ(Agents(a, 1), std::vector<std::string>{"agent-a"});
+  EXPECT_EQ(Agents(a, 3), std::vector<std::string>{"agent-c"});
+  // Broker 2's rack has only a drained agent: it goes to the agents of other
+  // racks, max(1, 2 agents / 1 such broker) of them.
+  EXPECT_EQ(Agents(a, 2), (std::vector<std::string>{"agent-a", "agent-c"}));
+  EXPECT_TRUE(Drains(a, "agent-b"));
+  EXPECT_FALSE(Drains(a, "agent-a"));
+  // Endpoints of exactly the agents it names.
+  std::set<std::string> endpoints;
+  for (const v1::AgentEndpoint& e : a.agents()) {
+    endpoints.insert(e.node_id());
+    EXPECT_EQ(e.port_start(), 9000);
+    EXPECT_EQ(e.min_broker_id(), 1);
+  }
+  EXPECT_EQ(endpoints, (std::set<std::string>{"agent-a", "agent-c"}));
+}
+
+TEST(BuildAssignmentTest, SameRoutingIgnoresStampsOnly) {
+  membership::View v = ThreeRacks();
+  AssignmentInputs in{.view = &v, .brokers = Brokers()};
+  v1::Assignment a = BuildAssignment(in, "coord-1", 1);
+  v1::Assignment b = BuildAssignment(in, "coord-2", 2);
+  EXPECT_TRUE(SameRouting(a, b));
+  in.drained = {"agent-c"};
+  EXPECT_FALSE(SameRouting(a, BuildAssignment(in, "coord-1", 3)));
+}
+
+TEST(RouteTest, SendsAClientToTheSameAgentEveryTimeAndToTheAgentsPortForTheBroker) {
+  membership::View v = ThreeRacks();
+  v.members.push_back(Node("agent-a2", kAgent, "a", "10.0.0.4"));
+  v1::Assignment a = BuildAssignment({.view = &v, .brokers = Brokers()}, "coord-1", 1);
+  ASSERT_EQ(Agents(a, 1), (std::vector<std::string>{"agent-a", "agent-a2"}));
+  std::map<std::string, int> chosen;
+  RouteIndex index(a, nullptr);
+  for (int i = 0; i < 200; ++i) {
+    const std::string client = absl::StrCat("client-", i);
+    RouteDecision d = index.Route(1, client, "192.0.2.1");
+    ASSERT_TRUE(d.chosen.has_value());
+    EXPECT_EQ(d.port, 9000);  // port_start + (1 - min_broker_id)
+    EXPECT_EQ(d.host, d.chosen->advertised_host());
+    EXPECT_EQ(d.candidates.size(), 2u);
+    EXPECT_EQ(d.candidates[0].agent.node_id(), d.chosen->node_id());
+    EXPECT_EQ(Route(a, 1, client, "192.0.2.1").chosen->node_id(), d.chosen->node_id());
+    const v1::AgentEndpoint* picked =
+        index.Pick(1, assignment::ClientKey(client, "192.0.2.1"));
+    ASSERT_NE(picked, nullptr);
+    EXPECT_EQ(picked->node_id(), d.chosen->node_id());
+    ++chosen[d.chosen->node_id()];
+  }
+  // Both rack-a agents get a fair share of the clients.
+  EXPECT_GT(chosen["agent-a"], 60);
+  EXPECT_GT(chosen["agent-a2"], 60);
+  EXPECT_FALSE(index.Route(42, "c", "h").chosen.has_value());  // no such broker
+}
+
+TEST(RouteTest, SkipsAgentsTheGroupNoLongerHasUnlessNoneIsLive) {
+  membership::View v = ThreeRacks();
+  v.members.push_back(Node("agent-a2", kAgent, "a", "10.0.0.4"));
+  v1::Assignment a = BuildAssignment({.view = &v, .brokers = Brokers()}, "coord-1", 1);
+  absl::flat_hash_set<std::string> live = {"agent-a2", "agent-b", "agent-c"};
+  RouteIndex index(a, &live);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(index.Route(1, absl::StrCat("client-", i), "h").chosen->node_id(), "agent-a2");
+  }
+  // Broker 2's only agent is gone too: better a stale address than none.
+  live = {"agent-a2"};
+  RouteIndex stale(a, &live);
+  EXPECT_EQ(stale.Route(2, "client", "h").chosen->node_id(), "agent-b");
+}
+
+}  // namespace
+}  // namespace kgw::control

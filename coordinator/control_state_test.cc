@@ -1,0 +1,215 @@
+// ControlState without Kafka: group views, brokers and stored assignments are
+// fed in by hand, and the publisher is a function that records (or refuses)
+// what the leader would write to the assignments topic.
+#include "coordinator/control_state.h"
+
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/control/routing.h"
+#include "gtest/gtest.h"
+
+namespace kgw::coordinator {
+namespace {
+
+constexpr auto kAgent = v1::NodeDescriptor::ROLE_AGENT;
+constexpr auto kCoordinator = v1::NodeDescriptor::ROLE_COORDINATOR;
+
+v1::Member Node(const std::string& id, v1::NodeDescriptor::Role role, const std::string& rack) {
+  v1::Member m;
+  m.set_member_id(absl::StrCat("member-", id));
+  m.mutable_node()->set_node_id(id);
+  m.mutable_node()->set_role(role);
+  m.mutable_node()->set_rack(rack);
+  m.mutable_node()->set_advertised_host(id + ".example");
+  m.mutable_node()->set_grpc_endpoint(id + ":6900");
+  return m;
+}
+
+membership::View View(int32_t generation, std::vector<v1::Member> members) {
+  membership::View v;
+  v.generation_id = generation;
+  v.members = std::move(members);
+  return v;
+}
+
+std::vector<cluster::BrokerEndpoint> Brokers() {
+  return {{1, "k1", 9092, "a"}, {2, "k2", 9092, "b"}};
+}
+
+// Records what the leader publishes; can be told to fail.
+class Topic {
+ public:
+  absl::Status Write(const v1::Assignment& a) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fail_) return absl::UnavailableError("no broker answered");
+    written_.push_back(a);
+    return absl::OkStatus();
+  }
+  void set_fail(bool fail) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_ = fail;
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return written_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  bool fail_ = false;
+  std::vector<v1::Assignment> written_;
+};
+
+class ControlStateTest : public ::testing::Test {
+ protected:
+  void Start(const std::string& node_id) {
+    state_ = std::make_unique<ControlState>(
+        ControlState::Options{.node_id = node_id,
+                              .cluster_id = "test",
+                              .group_id = "kgw_test",
+                              .version = "0",
+                              .mutation_timeout = absl::Seconds(5)},
+        [this](const v1::Assignment& a) { return topic_.Write(a); });
+    thread_ = std::thread([this] { state_->Run(); });
+  }
+  void TearDown() override {
+    if (state_) state_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  // The next assignment newer than `after` (any when null), within 5 s.
+  std::optional<v1::Assignment> Next(const v1::Assignment* after = nullptr) {
+    return state_->WaitNewer(after, absl::Seconds(5), [] { return false; });
+  }
+
+  Topic topic_;
+  std::unique_ptr<ControlState> state_;
+  std::thread thread_;
+};
+
+TEST_F(ControlStateTest, LeaderPublishesOnceItHasTheViewTheBrokersAndTheStoredAssignment) {
+  Start("coord-1");
+  state_->OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  // Not before the stored assignment has been read: it may hold drains.
+  EXPECT_FALSE(state_->WaitNewer(nullptr, absl::Milliseconds(300), [] { return false; }));
+  EXPECT_EQ(topic_.size(), 0u);
+  state_->OnStoredAssignmentLoaded();
+  std::optional<v1::Assignment> a = Next();
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->generation_id(), 3);
+  EXPECT_EQ(a->revision(), 1);
+  EXPECT_EQ(a->leader_node_id(), "coord-1");
+  EXPECT_EQ(topic_.size(), 1u);
+  EXPECT_TRUE(state_->IsLeader());
+  EXPECT_TRUE(state_->Ready());
+}
+
+TEST_F(ControlStateTest, FollowerServesWhatTheTopicHoldsAndNeverPublishes) {
+  Start("coord-2");
+  state_->OnView(View(4, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, ""),
+                          Node("coord-2", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  EXPECT_FALSE(state_->IsLeader());
+  EXPECT_EQ(state_->LeaderEndpoint(), "coord-1:6900");
+  v1::Assignment stored;
+  stored.set_generation_id(4);
+  stored.set_revision(2);
+  stored.set_leader_node_id("coord-1");
+  state_->OnStoredAssignment(stored);
+  std::optional<v1::Assignment> a = Next();
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->revision(), 2);
+  // An older one (a deposed leader's) is ignored.
+  v1::Assignment older = stored;
+  older.set_generation_id(3);
+  older.set_revision(9);
+  state_->OnStoredAssignment(older);
+  EXPECT_EQ(state_->Current()->generation_id(), 4);
+  EXPECT_EQ(topic_.size(), 0u);
+  EXPECT_TRUE(absl::IsFailedPrecondition(state_->SetDrained("agent-a", true).status()));
+}
+
+TEST_F(ControlStateTest, DrainsMoveBrokersAndSurviveAChangeOfLeader) {
+  Start("coord-1");
+  state_->OnView(View(5, {Node("agent-a", kAgent, "a"), Node("agent-b", kAgent, "b"),
+                          Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  std::optional<v1::Assignment> first = Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(absl::IsNotFound(state_->SetDrained("agent-zz", true).status()));
+
+  absl::StatusOr<v1::Assignment> drained = state_->SetDrained("agent-a", true);
+  ASSERT_TRUE(drained.ok()) << drained.status();
+  EXPECT_TRUE(control::Drains(*drained, "agent-a"));
+  EXPECT_EQ(drained->generation_id(), 5);
+  EXPECT_EQ(drained->revision(), 2);
+  for (const v1::BrokerAssignment& b : drained->brokers()) {
+    EXPECT_EQ(std::vector<std::string>(b.agent_node_ids().begin(), b.agent_node_ids().end()),
+              std::vector<std::string>{"agent-b"});
+  }
+  EXPECT_EQ(state_->Nodes().nodes(0).health(), v1::NodeStatus::HEALTH_DRAINING);
+
+  // Another coordinator takes over from the stored assignment and keeps the drain.
+  Topic other_topic;
+  ControlState other({.node_id = "coord-0", .cluster_id = "test", .group_id = "kgw_test"},
+                     [&](const v1::Assignment& a) { return other_topic.Write(a); });
+  std::thread other_thread([&] { other.Run(); });
+  other.OnStoredAssignment(*drained);
+  other.OnStoredAssignmentLoaded();
+  other.OnBrokers(Brokers());
+  other.OnView(View(6, {Node("agent-a", kAgent, "a"), Node("agent-b", kAgent, "b"),
+                        Node("coord-0", kCoordinator, "")}));
+  std::optional<v1::Assignment> taken_over =
+      other.WaitNewer(&*drained, absl::Seconds(5), [] { return false; });
+  other.Stop();
+  other_thread.join();
+  ASSERT_TRUE(taken_over.has_value());
+  EXPECT_EQ(taken_over->generation_id(), 6);
+  EXPECT_EQ(taken_over->leader_node_id(), "coord-0");
+  EXPECT_TRUE(control::Drains(*taken_over, "agent-a"));
+}
+
+TEST_F(ControlStateTest, ServesAnAssignmentTheTopicRefusedAndStoresItLater) {
+  Start("coord-1");
+  topic_.set_fail(true);
+  state_->OnView(View(2, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  ASSERT_TRUE(Next().has_value());
+  EXPECT_EQ(state_->counters().publish_failures, 1);
+  topic_.set_fail(false);
+  // Retried on the computing thread's next pass (every 5 s).
+  for (int i = 0; i < 80 && topic_.size() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(topic_.size(), 1u);
+}
+
+TEST_F(ControlStateTest, ExplainsARoute) {
+  Start("coord-1");
+  state_->OnView(View(2, {Node("agent-a", kAgent, "a"), Node("agent-b", kAgent, "b"),
+                          Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  ASSERT_TRUE(Next().has_value());
+  v1::ExplainRouteRequest request;
+  request.set_broker_id(2);
+  request.set_client_id("billing");
+  request.set_client_host("192.0.2.7");
+  absl::StatusOr<v1::ExplainRouteResponse> r = state_->Explain(request);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->node_id(), "agent-b");
+  EXPECT_EQ(r->host(), "agent-b.example");
+  EXPECT_EQ(r->broker_rack(), "b");
+  EXPECT_NE(r->reason().find("same rack"), std::string::npos) << r->reason();
+  request.set_broker_id(9);
+  EXPECT_TRUE(absl::IsNotFound(state_->Explain(request).status()));
+}
+
+}  // namespace
+}  // namespace kgw::coordinator
