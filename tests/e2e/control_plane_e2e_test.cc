@@ -27,6 +27,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/process_util.h"
 
@@ -277,6 +279,82 @@ TEST_F(ControlPlaneTest, EveryAgentAdvertisesEachBrokerAtTheAgentInItsRack) {
         << Describe(RackLocal());
   }
   EXPECT_EQ(LeaderPerKgwctl(coordinator(1).endpoint()), "coord-1");
+}
+
+// Both checks go through gRPC's generic stub with hand-encoded messages, so
+// the test needs no copy of gRPC's own protos.
+TEST_F(ControlPlaneTest, CoordinatorsServeGrpcHealthChecksAndReflection) {
+  auto channel =
+      grpc::CreateChannel(coordinator(0).endpoint(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  const auto deadline = [] { return std::chrono::system_clock::now() + seconds(5); };
+
+  // grpc.health.v1.Health/Check with HealthCheckRequest{service: ""} (the
+  // server as a whole; field 1, bytes 0a 00) answers
+  // HealthCheckResponse{status: SERVING}, bytes 08 01.
+  grpc::CompletionQueue cq;
+  grpc::ClientContext health_context;
+  health_context.set_deadline(deadline());
+  const std::string health_request("\x0a\x00", 2);
+  grpc::Slice health_slice(health_request);
+  grpc::ByteBuffer health_buffer(&health_slice, 1), health;
+  grpc::Status health_status;
+  auto call =
+      stub.PrepareUnaryCall(&health_context, "/grpc.health.v1.Health/Check", health_buffer, &cq);
+  call->StartCall();
+  call->Finish(&health, &health_status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  ASSERT_TRUE(health_status.ok()) << health_status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(health.Dump(&slices).ok());
+  std::string answer;
+  for (const grpc::Slice& slice : slices) {
+    answer.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_EQ(answer, std::string("\x08\x01", 2));
+
+  // grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo with
+  // ServerReflectionRequest{list_services: ""} (field 7, bytes 3a 00) lists
+  // the services by name.
+  grpc::ClientContext reflection_context;
+  reflection_context.set_deadline(deadline());
+  auto stream = stub.PrepareCall(&reflection_context,
+                                 "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                 &cq);
+  const auto step = [&](int n) {
+    void* got;
+    bool success = false;
+    EXPECT_TRUE(cq.Next(&got, &success));
+    EXPECT_EQ(got, reinterpret_cast<void*>(n));
+    return success;
+  };
+  stream->StartCall(reinterpret_cast<void*>(2));
+  ASSERT_TRUE(step(2));
+  const std::string request("\x3a\x00", 2);
+  grpc::Slice request_slice(request);
+  grpc::ByteBuffer request_buffer(&request_slice, 1);
+  stream->Write(request_buffer, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(step(3));
+  stream->WritesDone(reinterpret_cast<void*>(4));
+  ASSERT_TRUE(step(4));
+  grpc::ByteBuffer reply;
+  stream->Read(&reply, reinterpret_cast<void*>(5));
+  ASSERT_TRUE(step(5));
+  slices.clear();
+  ASSERT_TRUE(reply.Dump(&slices).ok());
+  answer.clear();
+  for (const grpc::Slice& slice : slices) {
+    answer.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_TRUE(absl::StrContains(answer, "kgw.v1.Admin")) << answer;
+  EXPECT_TRUE(absl::StrContains(answer, "kgw.v1.AgentService")) << answer;
+  EXPECT_TRUE(absl::StrContains(answer, "grpc.health.v1.Health")) << answer;
+  grpc::Status finished;
+  stream->Finish(&finished, reinterpret_cast<void*>(6));
+  step(6);
+  EXPECT_TRUE(finished.ok()) << finished.error_message();
 }
 
 TEST_F(ControlPlaneTest, ClientsStartProducingAndConsumingThroughTheAgents) {
