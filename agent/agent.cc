@@ -51,6 +51,7 @@ Agent::Agent(AgentConfig config)
 }
 
 Agent::~Agent() {
+  if (control_stopper_.joinable()) control_stopper_.join();
   if (control_) control_->Stop();
   refresher_.Stop();
   for (auto& w : workers_) {
@@ -245,8 +246,9 @@ void Agent::BeginShutdown(int signal_number) {
   ready_ = false;
   maintenance_timer_.cancel();
   // Leave the gateway group first, so the coordinators move this agent's
-  // brokers to others while its connections drain.
-  control_->Stop();
+  // brokers to others while its connections drain. Off the main loop: with
+  // Kafka unreachable, leaving takes up to a request timeout per address.
+  control_stopper_ = std::thread([this] { control_->Stop(); });
   LOG(INFO) << "received signal " << signal_number << ": no longer accepting connections; "
             << "draining connections broker by broker";
   for (auto& [port, acceptor] : acceptors_) {

@@ -81,6 +81,7 @@ class Agent {
   BrokerDirectory directory_;
   MetadataRefresher refresher_;
   std::unique_ptr<AgentControl> control_;
+  std::thread control_stopper_;  // leaves the group during shutdown
   SessionEnv env_;
   http::HttpServer http_;
   asio::signal_set signals_;

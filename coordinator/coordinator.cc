@@ -142,9 +142,9 @@ int RunCoordinator(const CoordinatorConfig& config) {
   builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   const auto stop_http = [&] {
-    asio::post(io, [&] { http_server.Stop(); });
     io.stop();
     http_thread.join();
+    http_server.Stop();
   };
   if (!server || bound_port == 0) {
     LOG(ERROR) << "cannot serve gRPC on " << config.grpc_bind_host << ":" << config.grpc_port;
