@@ -121,13 +121,8 @@ void AgentControl::OnView(const std::optional<membership::View>& view) {
       }
     }
     router_.SetLive(std::move(live));
-    std::string leader_endpoint;
-    if (std::optional<std::string> leader = control::LeaderCoordinator(*view)) {
-      for (const v1::Member& m : view->members) {
-        if (m.node().node_id() == *leader) leader_endpoint = m.node().grpc_endpoint();
-      }
-    }
-    coordinator_->SetDiscovered(std::move(coordinators), std::move(leader_endpoint));
+    coordinator_->SetDiscovered(std::move(coordinators),
+                                control::LeaderEndpoint(*view).value_or(""));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -205,12 +205,7 @@ bool ControlState::Ready() const {
 std::optional<std::string> ControlState::LeaderEndpoint() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!view_) return std::nullopt;
-  std::optional<std::string> leader = control::LeaderCoordinator(*view_);
-  if (!leader) return std::nullopt;
-  for (const v1::Member& m : view_->members) {
-    if (m.node().node_id() == *leader) return m.node().grpc_endpoint();
-  }
-  return std::nullopt;
+  return control::LeaderEndpoint(*view_);
 }
 
 std::optional<v1::Assignment> ControlState::Current() const {

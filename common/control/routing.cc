@@ -17,6 +17,15 @@ std::optional<std::string> LeaderCoordinator(const membership::View& view) {
   return leader;
 }
 
+std::optional<std::string> LeaderEndpoint(const membership::View& view) {
+  const std::optional<std::string> leader = LeaderCoordinator(view);
+  if (!leader) return std::nullopt;
+  for (const v1::Member& m : view.members) {
+    if (m.node().node_id() == *leader) return m.node().grpc_endpoint();
+  }
+  return std::nullopt;
+}
+
 bool IsNewer(const v1::Assignment& a, const v1::Assignment& b) {
   return std::make_tuple(a.generation_id(), a.revision()) >
          std::make_tuple(b.generation_id(), b.revision());
@@ -152,11 +161,11 @@ RouteDecision RouteIndex::Route(int32_t broker_id, std::string_view client_id,
               return a.score != b.score ? a.score > b.score
                                         : a.agent.node_id() < b.agent.node_id();
             });
-  const v1::AgentEndpoint* chosen = Pick(broker_id, key);
-  if (chosen == nullptr) return d;
-  d.chosen = *chosen;
-  d.host = chosen->advertised_host();
-  d.port = PortFor(*chosen, broker_id);
+  // Sorted by Pick's rule (highest score, then smallest node id).
+  if (d.candidates.empty()) return d;
+  d.chosen = d.candidates.front().agent;
+  d.host = d.chosen->advertised_host();
+  d.port = PortFor(*d.chosen, broker_id);
   return d;
 }
 

@@ -32,6 +32,9 @@ namespace kgw::control {
 // coordinator member with the smallest node id. nullopt without coordinators.
 std::optional<std::string> LeaderCoordinator(const membership::View& view);
 
+// The gRPC endpoint of that coordinator; nullopt without coordinators.
+std::optional<std::string> LeaderEndpoint(const membership::View& view);
+
 // True when `a` supersedes `b`: a later generation, or the same generation
 // and a later revision. An assignment of an older generation was computed by
 // a leader that has since been replaced and must be ignored.

@@ -54,10 +54,14 @@ std::vector<std::string> Agents(const v1::Assignment& a, int32_t broker) {
 TEST(LeaderCoordinatorTest, IsTheCoordinatorWithTheSmallestNodeId) {
   membership::View v = ThreeRacks();
   EXPECT_EQ(LeaderCoordinator(v), "coord-1");
+  EXPECT_EQ(LeaderEndpoint(v), "");  // Node() gives coordinators no endpoint
+  v.members.back().mutable_node()->set_grpc_endpoint("10.0.0.9:6900");
+  EXPECT_EQ(LeaderEndpoint(v), "10.0.0.9:6900");
   v.members.pop_back();
   EXPECT_EQ(LeaderCoordinator(v), "coord-2");
   v.members.pop_back();
   EXPECT_EQ(LeaderCoordinator(v), std::nullopt);  // agents never lead
+  EXPECT_EQ(LeaderEndpoint(v), std::nullopt);
 }
 
 TEST(IsNewerTest, OrdersByGenerationThenRevision) {
