@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/testing/wait_for.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -42,15 +43,7 @@ KafkaConnection Connection(const std::string& bootstrap) {
   return c;
 }
 
-template <typename Pred>
-bool WaitFor(Pred pred, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return pred();
-}
+using ::kgw::testing::WaitFor;
 
 // Deletes topics through the C admin API (the library has no need to).
 void DeleteTopics(const KafkaConnection& c, const std::vector<std::string>& names) {

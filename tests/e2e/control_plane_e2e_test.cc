@@ -27,6 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/testing/wait_for.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -80,15 +81,7 @@ struct Coordinator {
   std::string endpoint() const { return absl::StrCat("127.0.0.1:", grpc_port); }
 };
 
-template <typename Pred>
-bool WaitFor(Pred pred, milliseconds timeout) {
-  const auto give_up = Clock::now() + timeout;
-  while (Clock::now() < give_up) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return pred();
-}
+using ::kgw::testing::WaitFor;
 
 bool WaitReady(const std::string& host, int http_port, Child& process, seconds timeout) {
   return WaitFor(
