@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <iostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,30 +18,52 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kShutdownPoll = std::chrono::milliseconds(100);
 
-MetadataRefresher::Options RefresherOptions(const AgentConfig& config) {
+MetadataRefresher::Options RefresherOptions(
+    const AgentConfig& config, const absl::StatusOr<std::optional<kafka::ConnectionTls>>& tls) {
   MetadataRefresher::Options o;
   o.bootstrap = cluster::BootstrapAddresses(config.node);
   o.interval = config.metadata_refresh_interval;
   o.timeout = config.upstream_connect_timeout;
   o.client_id = absl::StrCat("kgw-agent-", config.node.cluster_id);
   o.sasl = cluster::OwnSasl(config.kafka);
+  // A context that could not be made is reported by PrepareSecurity before
+  // the refresher starts.
+  if (tls.ok()) o.tls = *tls;
   return o;
 }
+
+PortMap MakePorts(const AgentConfig& config) {
+  PortMap ports{config.port_start, config.min_broker_id, config.node.advertised_host};
+  if (config.routing == RoutingMechanism::kHost) {
+    ports.sni = std::make_shared<SniRoute>(config.sni.broker_host_pattern,
+                                           config.sni.bootstrap_host);
+  }
+  return ports;
+}
+
+// How often certificate files are checked for changes.
+constexpr auto kCertificateCheckInterval = std::chrono::seconds(10);
 
 }  // namespace
 
 Agent::Agent(AgentConfig config)
     : config_(std::move(config)),
-      ports_{config_.port_start, config_.min_broker_id, config_.node.advertised_host},
-      router_(ports_, config_.internal_load_balancing),
+      ports_(MakePorts(config_)),
+      // Host routing gives every broker one name that reaches any agent: the
+      // assignment cannot be expressed in it.
+      router_(ports_, config_.internal_load_balancing && config_.routing == RoutingMechanism::kPort),
       registry_(std::make_shared<prometheus::Registry>()),
       metrics_(*registry_),
-      refresher_(directory_, RefresherOptions(config_)),
+      kafka_tls_(cluster::OwnTls(config_.kafka)),
+      refresher_(directory_, RefresherOptions(config_, kafka_tls_)),
       http_(main_),
       signals_(main_, SIGTERM, SIGINT),
       shutdown_timer_(main_),
-      maintenance_timer_(main_) {
+      maintenance_timer_(main_),
+      certificate_timer_(main_),
+      sighup_(main_, SIGHUP) {
   env_.config = &config_;
+  env_.sni = ports_.sni.get();
   env_.ports = &ports_;
   env_.router = &router_;
   env_.directory = &directory_;
@@ -73,6 +96,10 @@ int Agent::Run() {
     }
     bind_address_ = results.begin()->endpoint().address();
   }
+  if (absl::Status s = PrepareSecurity(); !s.ok()) {
+    std::cerr << "kgw-agent: " << s.message() << std::endl;
+    return config::kExitBadConfig;
+  }
   http::AddHealthAndMetrics(http_, registry_, [this] { return ready_.load(); });
   if (absl::Status s = http_.Listen(bind_address_.to_string(), config_.node.http_port); !s.ok()) {
     LOG(ERROR) << "cannot serve GATEWAY_HTTP_PORT: " << s.message();
@@ -102,11 +129,80 @@ int Agent::Run() {
   });
   refresher_.Start();
   control_->Start();
+  WatchCertificates();
+  WaitForSighup();
   LOG(INFO) << "kgw-agent " << config_.node.node_id << " started: reading the cluster's brokers from "
             << absl::StrJoin(config_.node.bootstrap_servers, ",") << "; operations endpoint on "
             << bind_address_.to_string() << ":" << http_.port();
   main_.run();
   return exit_code_;
+}
+
+absl::Status Agent::PrepareSecurity() {
+  if (config_.client_tls()) {
+    absl::StatusOr<std::unique_ptr<TlsServer>> server = TlsServer::Create(config_.tls);
+    if (!server.ok()) return server.status();
+    tls_server_ = *std::move(server);
+    env_.tls_server = tls_server_.get();
+    LOG(INFO) << "serving clients over TLS with the certificate " << tls_server_->Describe()
+              << (config_.tls.client_auth == ClientAuth::kRequire    ? "; client certificates required"
+                  : config_.tls.client_auth == ClientAuth::kOptional ? "; client certificates verified when sent"
+                                                                     : "");
+  }
+  // One TLS context serves the clients' broker connections and the agent's own.
+  if (!kafka_tls_.ok()) return kafka_tls_.status();
+  if (*kafka_tls_) {
+    env_.upstream_tls = (*kafka_tls_)->context.get();
+    env_.upstream_verify_hostname = (*kafka_tls_)->verify_hostname;
+  }
+  if (!config_.audit.sinks.empty()) {
+    audit::AuditLogOptions options;
+    options.sinks = config_.audit.sinks;
+    options.file_path = config_.audit.file;
+    options.queue_capacity = static_cast<size_t>(config_.audit.queue_size);
+    options.kafka = cluster::KafkaConnection{
+        .bootstrap_servers = config_.node.bootstrap_servers,
+        .client = config_.kafka,
+        .client_id = absl::StrCat("kgw-agent-audit-", config_.node.cluster_id)};
+    options.topic = config::InternalTopic(config_.node, "auditlogs");
+    options.retention_ms = absl::ToInt64Milliseconds(config_.audit.retention);
+    absl::StatusOr<std::unique_ptr<audit::AuditLog>> log =
+        audit::AuditLog::Start(std::move(options), registry_.get());
+    if (!log.ok()) return log.status();
+    audit_ = *std::move(log);
+    env_.audit = audit_.get();
+  }
+  return absl::OkStatus();
+}
+
+void Agent::WatchCertificates() {
+  if (tls_server_ == nullptr) return;
+  certificate_timer_.expires_after(kCertificateCheckInterval);
+  certificate_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || shutting_down_) return;
+    if (std::optional<absl::Status> reloaded = tls_server_->ReloadIfChanged()) {
+      if (reloaded->ok()) {
+        LOG(INFO) << "reloaded the TLS certificate: " << tls_server_->Describe()
+                  << "; new connections use it";
+        metrics_.CertificateReloads("ok").Increment();
+      } else {
+        LOG(ERROR) << "keeping the previous TLS certificate: " << reloaded->message();
+        metrics_.CertificateReloads("failed").Increment();
+      }
+    }
+    WatchCertificates();
+  });
+}
+
+void Agent::WaitForSighup() {
+  sighup_.async_wait([this](const asio::error_code& ec, int) {
+    if (ec) return;
+    if (audit_ != nullptr) {
+      audit_->ReopenFile();
+      LOG(INFO) << "SIGHUP: reopened the audit log file";
+    }
+    WaitForSighup();
+  });
 }
 
 void Agent::OnBrokersChanged(const ClusterSnapshot& cluster) {
@@ -123,7 +219,8 @@ void Agent::OnBrokersChanged(const ClusterSnapshot& cluster) {
 bool Agent::EnsureListeners(const ClusterSnapshot& cluster) {
   if (cluster.brokers.empty()) return false;
   const int32_t max_id = cluster.brokers.back().node_id;
-  const int64_t count = ports_.PortCount(config_.port_count, max_id);
+  // Host routing serves every broker on the first port.
+  const int64_t count = ports_.sni ? 1 : ports_.PortCount(config_.port_count, max_id);
   bool ok = true;
   for (int64_t i = 0; i < count; ++i) {
     const int port = static_cast<int>(config_.port_start + i);
@@ -135,6 +232,7 @@ bool Agent::EnsureListeners(const ClusterSnapshot& cluster) {
   }
   metrics_.listening_ports().Set(static_cast<double>(acceptors_.size()));
   for (const BrokerEndpoint& b : cluster.brokers) {
+    if (ports_.sni) break;
     const int64_t port = ports_.PortFor(b.node_id);
     const bool served = b.node_id >= config_.min_broker_id && acceptors_.count(port) != 0;
     if (!served && misplaced_brokers_.insert(b.node_id).second) {
@@ -163,9 +261,16 @@ absl::Status Agent::Listen(int port) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", bind_address_.to_string(),
                                                ":", port, ": ", ec.message()));
   }
-  LOG(INFO) << "listening on " << bind_address_.to_string() << ":" << port << " for broker "
-            << ports_.BrokerFor(port) << " (any broker while it does not exist), advertised as "
-            << ports_.advertised_host << ":" << port;
+  if (ports_.sni) {
+    LOG(INFO) << "listening on " << bind_address_.to_string() << ":" << port
+              << " for every broker, told apart by the TLS server name: broker b is "
+              << ports_.sni->pattern() << " with {{nodeId}} = b, any broker is "
+              << config_.sni.bootstrap_host;
+  } else {
+    LOG(INFO) << "listening on " << bind_address_.to_string() << ":" << port << " for broker "
+              << ports_.BrokerFor(port) << " (any broker while it does not exist), advertised as "
+              << ports_.advertised_host << ":" << port;
+  }
   asio::ip::tcp::acceptor& ref = *acceptor;
   acceptors_.emplace(port, std::move(acceptor));
   Accept(ref, port);
@@ -319,6 +424,8 @@ void Agent::Finish() {
     acceptor->close(ignored);
   }
   signals_.cancel();
+  sighup_.cancel();
+  certificate_timer_.cancel();
   main_.stop();
 }
 

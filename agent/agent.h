@@ -26,6 +26,10 @@
 #include "common/cluster/broker_directory.h"
 #include "agent/port_map.h"
 #include "agent/session.h"
+#include "agent/sni_route.h"
+#include "agent/tls_server.h"
+#include "common/audit/audit_log.h"
+#include "common/kafka/blocking_client.h"
 #include "asio.hpp"
 #include "common/http/http_server.h"
 #include "prometheus/registry.h"
@@ -54,6 +58,11 @@ class Agent {
     std::thread thread;
   };
 
+  // Loads certificates and starts the audit log; a one-line error when the
+  // configuration cannot be served.
+  absl::Status PrepareSecurity();
+  void WatchCertificates();
+  void WaitForSighup();
   void OnBrokersChanged(const ClusterSnapshot& cluster);  // main thread
   // Opens every port the cluster needs; false when one cannot be bound.
   bool EnsureListeners(const ClusterSnapshot& cluster);
@@ -78,6 +87,10 @@ class Agent {
   asio::ip::address bind_address_;
   std::shared_ptr<prometheus::Registry> registry_;
   AgentMetrics metrics_;
+  // Used by sessions on every worker, so they outlive the workers.
+  std::unique_ptr<TlsServer> tls_server_;
+  const absl::StatusOr<std::optional<kafka::ConnectionTls>> kafka_tls_;  // KAFKA_SSL_*
+  std::unique_ptr<audit::AuditLog> audit_;
   BrokerDirectory directory_;
   MetadataRefresher refresher_;
   std::unique_ptr<AgentControl> control_;
@@ -94,6 +107,8 @@ class Agent {
   bool shutting_down_ = false;
   bool maintenance_drain_ = false;
   asio::steady_timer maintenance_timer_;
+  asio::steady_timer certificate_timer_;
+  asio::signal_set sighup_;
   int shutdown_polls_ = 0;
   int exit_code_ = 0;
 };

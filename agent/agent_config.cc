@@ -1,9 +1,16 @@
 #include "agent/agent_config.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 
 namespace kgw::agent {
 namespace {
@@ -31,6 +38,46 @@ constexpr absl::string_view kDelayBetweenBrokers = "GATEWAY_SHUTDOWN_DELAY_BETWE
 constexpr absl::string_view kCoordinators = "GATEWAY_COORDINATORS";
 constexpr absl::string_view kNodeWeight = "GATEWAY_NODE_WEIGHT";
 constexpr absl::string_view kLoadReportInterval = "GATEWAY_LOAD_REPORT_INTERVAL";
+constexpr absl::string_view kSslCertFile = "GATEWAY_SSL_CERT_FILE";
+constexpr absl::string_view kSslKeyFile = "GATEWAY_SSL_KEY_FILE";
+constexpr absl::string_view kSslKeyPassword = "GATEWAY_SSL_KEY_PASSWORD";
+constexpr absl::string_view kSslCaFile = "GATEWAY_SSL_CA_FILE";
+constexpr absl::string_view kSslClientAuth = "GATEWAY_SSL_CLIENT_AUTH";
+constexpr absl::string_view kSniPattern = "GATEWAY_SNI_BROKER_HOST_PATTERN";
+constexpr absl::string_view kSniBootstrap = "GATEWAY_SNI_BOOTSTRAP_HOST";
+constexpr absl::string_view kAuditSinks = "GATEWAY_AUDIT_LOG_SINKS";
+constexpr absl::string_view kAuditFile = "GATEWAY_AUDIT_LOG_FILE";
+constexpr absl::string_view kAuditQueue = "GATEWAY_AUDIT_LOG_QUEUE_SIZE";
+constexpr absl::string_view kAuditRetention = "GATEWAY_AUDIT_LOG_RETENTION";
+constexpr absl::string_view kNodeIdPlaceholder = "{{nodeId}}";
+
+std::optional<std::string> CheckReadableFile(absl::string_view path) {
+  std::ifstream in{std::string(path)};
+  if (!in) return absl::StrCat("cannot read ", path, ": ", std::strerror(errno));
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckSniPattern(absl::string_view pattern) {
+  const size_t at = pattern.find(kNodeIdPlaceholder);
+  if (at == absl::string_view::npos) return "the pattern has no {{nodeId}}";
+  if (pattern.find(kNodeIdPlaceholder, at + 1) != absl::string_view::npos) {
+    return "the pattern has {{nodeId}} more than once";
+  }
+  if (absl::StrContains(pattern, ":") || absl::StrContains(pattern, "/")) {
+    return "a host name pattern holds no port or path";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckAuditSinks(absl::string_view value) {
+  for (absl::string_view sink : absl::StrSplit(value, ',')) {
+    sink = absl::StripAsciiWhitespace(sink);
+    if (sink != "stderr" && sink != "file" && sink != "kafka") {
+      return absl::StrCat("unknown sink \"", sink, "\"");
+    }
+  }
+  return std::nullopt;
+}
 
 SecurityProtocol ToSecurityProtocol(absl::string_view v) {
   if (v == "SSL") return SecurityProtocol::kSsl;
@@ -166,8 +213,74 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .default_value = "5s",
        .min = 100,
        .max = 3600 * 1000},
+      {.name = kSslCertFile,
+       .type = SettingType::kString,
+       .description = "PEM certificate chain (leaf first) the agent presents to clients; "
+                      "reloaded when the file changes",
+       .default_description = "required with SSL and SASL_SSL",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable PEM file"},
+      {.name = kSslKeyFile,
+       .type = SettingType::kString,
+       .description = "PEM private key of GATEWAY_SSL_CERT_FILE; reloaded when the file changes",
+       .default_description = "required with SSL and SASL_SSL",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable PEM file"},
+      {.name = kSslKeyPassword,
+       .type = SettingType::kString,
+       .description = "Password of an encrypted GATEWAY_SSL_KEY_FILE"},
+      {.name = kSslCaFile,
+       .type = SettingType::kString,
+       .description = "PEM CA certificates that verify client certificates (mTLS)",
+       .default_description = "unset: no client certificate is asked for",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable PEM file"},
+      {.name = kSslClientAuth,
+       .type = SettingType::kEnum,
+       .description = "Client certificates: not asked for (NONE), verified when sent (OPTIONAL), "
+                      "or required (REQUIRE)",
+       .default_value = "NONE",
+       .allowed = {"NONE", "OPTIONAL", "REQUIRE"}},
+      {.name = kSniPattern,
+       .type = SettingType::kString,
+       .description = "With GATEWAY_ROUTING_MECHANISM=host: the host name broker b is "
+                      "advertised as, {{nodeId}} standing for b",
+       .default_description = "broker{{nodeId}}.<GATEWAY_ADVERTISED_HOST>",
+       .validator = CheckSniPattern,
+       .allowed_hint = "a host name containing {{nodeId}} once"},
+      {.name = kSniBootstrap,
+       .type = SettingType::kString,
+       .description = "With GATEWAY_ROUTING_MECHANISM=host: the host name (SNI) that reaches "
+                      "any broker, for bootstrap.servers",
+       .default_description = "GATEWAY_ADVERTISED_HOST"},
+      {.name = kAuditSinks,
+       .type = SettingType::kString,
+       .description = "Where audit events go: a comma-separated list of stderr, file, kafka",
+       .default_description = "unset: no audit log",
+       .validator = CheckAuditSinks,
+       .allowed_hint = "a comma-separated list of stderr, file, kafka"},
+      {.name = kAuditFile,
+       .type = SettingType::kString,
+       .description = "File the file sink appends to (reopened on SIGHUP, for log rotation)",
+       .default_description = "required with the file sink"},
+      {.name = kAuditQueue,
+       .type = SettingType::kInt,
+       .description = "Audit events held in memory while sinks catch up; beyond it new events "
+                      "are dropped and counted",
+       .default_value = "10000",
+       .min = 1,
+       .max = 10000000},
+      {.name = kAuditRetention,
+       .type = SettingType::kDuration,
+       .description = "retention.ms of the audit topic _kgw_<cluster id>_auditlogs when the "
+                      "agent creates it",
+       .default_value = "168h",
+       .min = 60 * 1000,
+       .max = int64_t{3650} * 24 * 3600 * 1000},
   };
   specs.insert(specs.end(), own.begin(), own.end());
+  std::vector<SettingSpec> grpc_tls = config::GrpcTlsSettingSpecs();
+  specs.insert(specs.end(), grpc_tls.begin(), grpc_tls.end());
   return specs;
 }
 
@@ -179,6 +292,9 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   absl::StatusOr<config::KafkaClientConfig> kafka = config::ReadKafkaClientConfig(settings);
   if (!kafka.ok()) return kafka.status();
   c.kafka = *std::move(kafka);
+  absl::StatusOr<config::GrpcTlsConfig> grpc_tls = config::ReadGrpcTlsConfig(settings);
+  if (!grpc_tls.ok()) return grpc_tls.status();
+  c.grpc_tls = *std::move(grpc_tls);
   c.bind_host = settings.GetString(kBindHost);
   c.port_start = static_cast<int>(settings.GetInt(kPortStart));
   if (settings.Has(kPortCount)) c.port_count = static_cast<int>(settings.GetInt(kPortCount));
@@ -211,13 +327,41 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
     settings.SetComputed(config::kNodeId, c.node.node_id);
   }
 
+  const std::string client_auth = settings.GetString(kSslClientAuth);
+  c.tls.client_auth = client_auth == "REQUIRE"    ? ClientAuth::kRequire
+                      : client_auth == "OPTIONAL" ? ClientAuth::kOptional
+                                                  : ClientAuth::kNone;
+  if (settings.Has(kSslCertFile)) c.tls.cert_file = settings.GetString(kSslCertFile);
+  if (settings.Has(kSslKeyFile)) c.tls.key_file = settings.GetString(kSslKeyFile);
+  if (settings.Has(kSslKeyPassword)) c.tls.key_password = settings.GetString(kSslKeyPassword);
+  if (settings.Has(kSslCaFile)) c.tls.ca_file = settings.GetString(kSslCaFile);
+  if (settings.Has(kSniPattern)) {
+    c.sni.broker_host_pattern = settings.GetString(kSniPattern);
+  } else {
+    c.sni.broker_host_pattern = absl::StrCat("broker", kNodeIdPlaceholder, ".",
+                                             c.node.advertised_host);
+    settings.SetComputed(kSniPattern, c.sni.broker_host_pattern);
+  }
+  c.sni.bootstrap_host = settings.Has(kSniBootstrap) ? settings.GetString(kSniBootstrap)
+                                                     : c.node.advertised_host;
+  if (settings.Has(kAuditSinks)) {
+    for (absl::string_view sink : absl::StrSplit(settings.GetString(kAuditSinks), ',')) {
+      sink = absl::StripAsciiWhitespace(sink);
+      if (std::find(c.audit.sinks.begin(), c.audit.sinks.end(), sink) == c.audit.sinks.end()) {
+        c.audit.sinks.emplace_back(sink);
+      }
+    }
+  }
+  if (settings.Has(kAuditFile)) c.audit.file = settings.GetString(kAuditFile);
+  c.audit.queue_size = settings.GetInt(kAuditQueue);
+  c.audit.retention = absl::Milliseconds(settings.GetInt(kAuditRetention));
+
   if (c.port_count && c.port_start + *c.port_count - 1 > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid GATEWAY_PORT_COUNT=", *c.port_count, " with GATEWAY_PORT_START=", c.port_start,
         ": the last port would be ", c.port_start + *c.port_count - 1, ", above 65535"));
   }
-  bool tls = c.security_protocol == SecurityProtocol::kSsl ||
-             c.security_protocol == SecurityProtocol::kSaslSsl;
+  const bool tls = c.client_tls();
   if (c.routing == RoutingMechanism::kHost && !tls) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid GATEWAY_ROUTING_MECHANISM=host with GATEWAY_SECURITY_PROTOCOL=",
@@ -233,6 +377,40 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
         "GATEWAY_SECURITY_PROTOCOL=", settings.GetString(kSecurityProtocol),
         " does not fit KAFKA_SECURITY_PROTOCOL=", c.kafka.security_protocol,
         ": SASL passes through the agent, so both must use SASL or neither"));
+  }
+  if (tls && (c.tls.cert_file.empty() || c.tls.key_file.empty())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GATEWAY_SECURITY_PROTOCOL=", settings.GetString(kSecurityProtocol),
+        " needs GATEWAY_SSL_CERT_FILE and GATEWAY_SSL_KEY_FILE"));
+  }
+  if (!tls) {
+    for (absl::string_view name : {kSslCertFile, kSslKeyFile, kSslKeyPassword, kSslCaFile}) {
+      if (settings.Has(name)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, " is set but GATEWAY_SECURITY_PROTOCOL=", settings.GetString(kSecurityProtocol),
+            " has no TLS; use SSL or SASL_SSL"));
+      }
+    }
+  }
+  if (c.tls.client_auth != ClientAuth::kNone && c.tls.ca_file.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GATEWAY_SSL_CLIENT_AUTH=", client_auth,
+        " needs GATEWAY_SSL_CA_FILE, the CA that verifies client certificates"));
+  }
+  if (c.tls.client_auth == ClientAuth::kNone && !c.tls.ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "GATEWAY_SSL_CA_FILE is set but GATEWAY_SSL_CLIENT_AUTH=NONE asks no client for a "
+        "certificate; set it to OPTIONAL or REQUIRE");
+  }
+  const bool file_sink =
+      std::find(c.audit.sinks.begin(), c.audit.sinks.end(), "file") != c.audit.sinks.end();
+  if (file_sink && c.audit.file.empty()) {
+    return absl::InvalidArgumentError(
+        "GATEWAY_AUDIT_LOG_SINKS has file but GATEWAY_AUDIT_LOG_FILE is not set");
+  }
+  if (!file_sink && !c.audit.file.empty()) {
+    return absl::InvalidArgumentError(
+        "GATEWAY_AUDIT_LOG_FILE is set but GATEWAY_AUDIT_LOG_SINKS has no file sink");
   }
   return c;
 }

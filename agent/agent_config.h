@@ -11,12 +11,37 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config/gateway_settings.h"
+#include "common/config/grpc_tls.h"
 #include "common/config/settings.h"
 
 namespace kgw::agent {
 
 enum class RoutingMechanism { kPort, kHost };
 enum class SecurityProtocol { kPlaintext, kSsl, kSaslPlaintext, kSaslSsl };
+enum class ClientAuth { kNone, kOptional, kRequire };
+
+// The agent's TLS server side (GATEWAY_SECURITY_PROTOCOL SSL or SASL_SSL).
+struct ServerTlsConfig {
+  std::string cert_file;     // PEM chain, leaf first
+  std::string key_file;      // PEM private key
+  std::string key_password;  // empty: the key is not encrypted
+  std::string ca_file;       // verifies client certificates; empty: none asked for
+  ClientAuth client_auth = ClientAuth::kNone;
+};
+
+// Host (SNI) routing: broker b is advertised as `broker_host_pattern` with
+// {{nodeId}} replaced by b, at GATEWAY_PORT_START.
+struct SniConfig {
+  std::string broker_host_pattern;
+  std::string bootstrap_host;  // an SNI that means "any broker"
+};
+
+struct AuditConfig {
+  std::vector<std::string> sinks;  // "stderr", "file", "kafka"; empty: off
+  std::string file;
+  int64_t queue_size = 0;
+  absl::Duration retention;
+};
 
 struct AgentConfig {
   config::GatewayNodeConfig node;
@@ -29,6 +54,14 @@ struct AgentConfig {
   bool internal_load_balancing = true;
   bool haproxy_protocol = false;
   SecurityProtocol security_protocol = SecurityProtocol::kPlaintext;
+  ServerTlsConfig tls;  // used with SSL and SASL_SSL
+  SniConfig sni;        // used with RoutingMechanism::kHost
+  AuditConfig audit;
+
+  bool client_tls() const {
+    return security_protocol == SecurityProtocol::kSsl ||
+           security_protocol == SecurityProtocol::kSaslSsl;
+  }
 
   // Data path limits and timing.
   int64_t max_frame_size = 0;            // bytes, either direction
@@ -45,6 +78,7 @@ struct AgentConfig {
   std::vector<config::HostPort> coordinators;  // empty: found through the group
   uint32_t node_weight = 100;
   absl::Duration load_report_interval;
+  config::GrpcTlsConfig grpc_tls;  // how the agent dials coordinators
 };
 
 std::vector<config::SettingSpec> AgentSettingSpecs();

@@ -1,5 +1,7 @@
 #include "agent/agent_config.h"
 
+#include <fstream>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -39,11 +41,24 @@ TEST(AgentConfigTest, PortRangeMustEndAtOrBelow65535) {
   EXPECT_TRUE(Load({{"GATEWAY_PORT_START", "65530"}, {"GATEWAY_PORT_COUNT", "6"}}).ok());
 }
 
+// A readable file for the settings that name one (contents are checked
+// when the agent loads them, not by the configuration).
+std::string SomeFile() {
+  static const std::string path = [] {
+    std::string p = ::testing::TempDir() + "/agent_config_test.pem";
+    std::ofstream(p) << "not checked here\n";
+    return p;
+  }();
+  return path;
+}
+
 TEST(AgentConfigTest, HostRoutingNeedsTls) {
   absl::StatusOr<AgentConfig> c = Load({{"GATEWAY_ROUTING_MECHANISM", "host"}});
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("needs SSL or SASL_SSL"));
   c = Load({{"GATEWAY_ROUTING_MECHANISM", "host"},
+            {"GATEWAY_SSL_CERT_FILE", SomeFile()},
+            {"GATEWAY_SSL_KEY_FILE", SomeFile()},
             {"GATEWAY_SECURITY_PROTOCOL", "sasl_ssl"},
             {"KAFKA_SECURITY_PROTOCOL", "SASL_SSL"},
             {"KAFKA_SASL_USERNAME", "u"},
@@ -51,6 +66,86 @@ TEST(AgentConfigTest, HostRoutingNeedsTls) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->routing, RoutingMechanism::kHost);
   EXPECT_EQ(c->security_protocol, SecurityProtocol::kSaslSsl);
+  EXPECT_EQ(c->sni.broker_host_pattern, "broker{{nodeId}}." + c->node.advertised_host);
+  EXPECT_EQ(c->sni.bootstrap_host, c->node.advertised_host);
+}
+
+TEST(AgentConfigTest, SniPatternNeedsTheNodeIdOnce) {
+  const std::map<std::string, std::string> tls = {{"GATEWAY_ROUTING_MECHANISM", "host"},
+                                                  {"GATEWAY_SECURITY_PROTOCOL", "SSL"},
+                                                  {"GATEWAY_SSL_CERT_FILE", SomeFile()},
+                                                  {"GATEWAY_SSL_KEY_FILE", SomeFile()}};
+  auto with = [&](std::string pattern) {
+    auto env = tls;
+    env["GATEWAY_SNI_BROKER_HOST_PATTERN"] = std::move(pattern);
+    env["GATEWAY_SNI_BOOTSTRAP_HOST"] = "kafka.example.com";
+    return Load(env);
+  };
+  absl::StatusOr<AgentConfig> c = with("b{{nodeId}}.kafka.example.com");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->sni.broker_host_pattern, "b{{nodeId}}.kafka.example.com");
+  EXPECT_EQ(c->sni.bootstrap_host, "kafka.example.com");
+  EXPECT_THAT(with("kafka.example.com").status().message(), HasSubstr("has no {{nodeId}}"));
+  EXPECT_THAT(with("{{nodeId}}.{{nodeId}}.example.com").status().message(),
+              HasSubstr("more than once"));
+  EXPECT_THAT(with("b{{nodeId}}.example.com:9092").status().message(),
+              HasSubstr("no port or path"));
+}
+
+TEST(AgentConfigTest, TlsSettingsMustFitTheSecurityProtocol) {
+  absl::StatusOr<AgentConfig> c = Load({{"GATEWAY_SECURITY_PROTOCOL", "SSL"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("GATEWAY_SECURITY_PROTOCOL=SSL needs GATEWAY_SSL_CERT_FILE and "
+                        "GATEWAY_SSL_KEY_FILE"));
+  c = Load({{"GATEWAY_SSL_CERT_FILE", SomeFile()}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("GATEWAY_SSL_CERT_FILE is set but "
+                                              "GATEWAY_SECURITY_PROTOCOL=PLAINTEXT has no TLS"));
+  std::map<std::string, std::string> env = {{"GATEWAY_SECURITY_PROTOCOL", "SSL"},
+                                            {"GATEWAY_SSL_CERT_FILE", SomeFile()},
+                                            {"GATEWAY_SSL_KEY_FILE", SomeFile()},
+                                            {"GATEWAY_SSL_CLIENT_AUTH", "require"}};
+  c = Load(env);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("REQUIRE needs GATEWAY_SSL_CA_FILE"));
+  env["GATEWAY_SSL_CA_FILE"] = SomeFile();
+  c = Load(env);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tls.client_auth, ClientAuth::kRequire);
+  EXPECT_EQ(c->tls.ca_file, SomeFile());
+  env.erase("GATEWAY_SSL_CLIENT_AUTH");
+  c = Load(env);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("GATEWAY_SSL_CLIENT_AUTH=NONE"));
+  // Unreadable files are refused by the setting itself.
+  env["GATEWAY_SSL_CERT_FILE"] = "/nonexistent/cert.pem";
+  c = Load(env);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("/nonexistent/cert.pem"));
+}
+
+TEST(AgentConfigTest, AuditSinks) {
+  absl::StatusOr<AgentConfig> c = Load({});
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->audit.sinks.empty());
+  EXPECT_EQ(c->audit.queue_size, 10000);
+  EXPECT_EQ(c->audit.retention, absl::Hours(168));
+  c = Load({{"GATEWAY_AUDIT_LOG_SINKS", "stderr, kafka,stderr"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->audit.sinks, (std::vector<std::string>{"stderr", "kafka"}));
+  c = Load({{"GATEWAY_AUDIT_LOG_SINKS", "stderr,syslog"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("unknown sink \"syslog\""));
+  c = Load({{"GATEWAY_AUDIT_LOG_SINKS", "file"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("GATEWAY_AUDIT_LOG_FILE is not set"));
+  c = Load({{"GATEWAY_AUDIT_LOG_FILE", "/tmp/audit.log"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("has no file sink"));
+  c = Load({{"GATEWAY_AUDIT_LOG_SINKS", "file"}, {"GATEWAY_AUDIT_LOG_FILE", "/tmp/audit.log"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->audit.file, "/tmp/audit.log");
 }
 
 TEST(AgentConfigTest, SaslOnBothSidesOrNeither) {

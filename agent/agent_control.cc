@@ -75,7 +75,8 @@ void AgentControl::Start() {
   }
   coordinator_ = std::make_unique<CoordinatorClient>(
       CoordinatorClient::Options{.configured = std::move(configured),
-                                 .report_interval = config_.load_report_interval},
+                                 .report_interval = config_.load_report_interval,
+                                 .tls = config_.grpc_tls},
       [this] { return Descriptor(); }, [this] { return Load(); },
       [this](const v1::Assignment& a) { router_.Install(a, "coordinator"); });
   coordinator_->Start();
@@ -84,6 +85,8 @@ void AgentControl::Start() {
       membership::GroupMember::Options{
           .bootstrap = cluster::BootstrapAddresses(config_.node),
           .sasl = cluster::OwnSasl(config_.kafka),
+          // Checked at start-up (Agent::PrepareSecurity): a failure here is not expected.
+          .tls = cluster::OwnTls(config_.kafka).value_or(std::nullopt),
           .group_id = config_.node.group_id,
           .session_timeout = config_.node.group_session_timeout,
           .rebalance_timeout = config_.node.group_session_timeout,

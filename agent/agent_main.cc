@@ -31,25 +31,6 @@ int main(int argc, char** argv) {
     kgw::config::PrintEffectiveConfig(cmd.settings);
     return kgw::config::kExitOk;
   }
-  // Settings this build accepts but cannot honour yet: refusing is safer
-  // than serving plaintext to clients that were promised TLS.
-  if (config->security_protocol == kgw::agent::SecurityProtocol::kSsl ||
-      config->security_protocol == kgw::agent::SecurityProtocol::kSaslSsl) {
-    std::cerr << info.name << ": GATEWAY_SECURITY_PROTOCOL="
-              << cmd.settings.GetString("GATEWAY_SECURITY_PROTOCOL")
-              << " is not supported by this build; use PLAINTEXT or SASL_PLAINTEXT" << std::endl;
-    return kgw::config::kExitUnavailable;
-  }
-  if (config->kafka.tls) {
-    std::cerr << info.name << ": KAFKA_SECURITY_PROTOCOL=" << config->kafka.security_protocol
-              << " is not supported by this build; use PLAINTEXT or SASL_PLAINTEXT" << std::endl;
-    return kgw::config::kExitUnavailable;
-  }
-  if (config->haproxy_protocol) {
-    std::cerr << info.name << ": GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL=true is not supported by "
-              << "this build" << std::endl;
-    return kgw::config::kExitUnavailable;
-  }
   kgw::agent::Agent agent(*std::move(config));
   return agent.Run();
 }

@@ -52,7 +52,12 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
       bad_input_(prometheus::BuildCounter()
                      .Name("kgw_agent_closed_for_bad_input_total")
                      .Help("Connections closed because of malformed or oversized input, by reason")
-                     .Register(registry)) {}
+                     .Register(registry)),
+      certificate_reloads_(prometheus::BuildCounter()
+                               .Name("kgw_agent_tls_certificate_reloads_total")
+                               .Help("Reloads of the TLS certificate after its files changed, "
+                                     "by result (ok, failed)")
+                               .Register(registry)) {}
 
 const AgentMetrics::BrokerSeries& AgentMetrics::ForBroker(int32_t broker) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -84,6 +89,10 @@ const AgentMetrics::ApiSeries& AgentMetrics::ForApi(int16_t api_key) {
 
 prometheus::Counter& AgentMetrics::ClosedForBadInput(const std::string& reason) {
   return bad_input_.Add({{"reason", reason}});
+}
+
+prometheus::Counter& AgentMetrics::CertificateReloads(const std::string& result) {
+  return certificate_reloads_.Add({{"result", result}});
 }
 
 std::map<int32_t, AgentMetrics::BrokerTotals> AgentMetrics::Totals() {

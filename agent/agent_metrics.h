@@ -51,6 +51,7 @@ class AgentMetrics {
   // Connections closed because of bad input, by reason ("frame", "request",
   // "response", "correlation").
   prometheus::Counter& ClosedForBadInput(const std::string& reason);
+  prometheus::Counter& CertificateReloads(const std::string& result);
 
  private:
   static constexpr int kApiKeys = 128;  // beyond: one "other" series
@@ -65,6 +66,7 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& rewrites_;
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Counter>& bad_input_;
+  prometheus::Family<prometheus::Counter>& certificate_reloads_;
 
   std::mutex mu_;
   std::map<int32_t, BrokerSeries> brokers_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/assignment/rendezvous.h"
 #include "glog/logging.h"
 
@@ -14,11 +16,55 @@ constexpr absl::Duration kMaxRetry = absl::Seconds(5);
 // Waiting for the group to name a coordinator.
 constexpr absl::Duration kNoEndpointWait = absl::Milliseconds(500);
 
+std::shared_ptr<grpc::ChannelCredentials> Credentials(const config::GrpcTlsConfig& tls) {
+  if (!tls.enabled) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls.ca_pem;  // empty: the system's roots
+  ssl.pem_private_key = tls.key_pem;
+  ssl.pem_cert_chain = tls.cert_pem;
+  return grpc::SslCredentials(ssl);
+}
+
+// What to change when a stream failed to open because of TLS, from gRPC's
+// message; empty when TLS does not look like the cause.
+std::string TlsHint(const std::string& message, const config::GrpcTlsConfig& tls) {
+  const bool closed =
+      absl::StrContains(message, "Socket closed") || absl::StrContains(message, "Connection reset");
+  if (!tls.enabled) {
+    return closed ? "; if the coordinator serves TLS, set GATEWAY_GRPC_TLS=true" : "";
+  }
+  if (absl::StrContains(message, "certificate verify failed")) {
+    return tls.ca_file.empty()
+               ? "; TLS: the system's roots do not verify the coordinator's certificate; set "
+                 "GATEWAY_GRPC_TLS_CA_FILE to the CA that signed it"
+               : "; TLS: the coordinator's certificate is not signed by a CA in "
+                 "GATEWAY_GRPC_TLS_CA_FILE";
+  }
+  if (absl::StrContains(message, "not in peer certificate")) {
+    return "; TLS: the coordinator's certificate does not name the host it is dialled at (its "
+           "advertised host, or as in GATEWAY_COORDINATORS)";
+  }
+  if (absl::StrContains(message, "wrong version number")) {
+    return "; TLS: the coordinator does not serve TLS on this port";
+  }
+  if (closed) {
+    return tls.has_certificate()
+               ? "; TLS: the coordinator closed the connection after the handshake: it does not "
+                 "accept the certificate in GATEWAY_GRPC_TLS_CERT_FILE (signed by a CA it does "
+                 "not trust, or not for client authentication)"
+               : "; TLS: the coordinator closed the connection after the handshake, as it does "
+                 "when it requires a client certificate: set GATEWAY_GRPC_TLS_CERT_FILE and "
+                 "GATEWAY_GRPC_TLS_KEY_FILE";
+  }
+  return "";
+}
+
 }  // namespace
 
 CoordinatorClient::CoordinatorClient(Options options, DescriptorFn descriptor, LoadFn load,
                                      AssignmentFn on_assignment)
     : options_(std::move(options)),
+      credentials_(Credentials(options_.tls)),
       descriptor_(std::move(descriptor)),
       load_(std::move(load)),
       on_assignment_(std::move(on_assignment)) {}
@@ -110,8 +156,7 @@ void CoordinatorClient::Run() {
 }
 
 bool CoordinatorClient::Stream(const std::string& endpoint) {
-  auto stub = v1::AgentService::NewStub(
-      grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  auto stub = v1::AgentService::NewStub(grpc::CreateChannel(endpoint, credentials_));
   grpc::ClientContext context;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -177,10 +222,13 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
     LOG(WARNING) << "lost the stream from coordinator " << endpoint << ": "
                  << (status.ok() ? "closed" : status.error_message())
                  << "; keeping the current assignment and trying the next coordinator";
-  } else {
-    LOG_EVERY_N(WARNING, 10) << "cannot stream from coordinator " << endpoint << ": "
-                             << status.error_message();
+  } else if (int& failures = failures_[endpoint]; failures++ % 10 == 0) {
+    // The first failure and every tenth in a row, per coordinator.
+    LOG(WARNING) << "cannot stream from coordinator " << endpoint << ": " << status.error_message()
+                 << TlsHint(status.error_message(), options_.tls)
+                 << (failures > 1 ? absl::StrCat(" (", failures, " attempts in a row)") : "");
   }
+  if (announced) failures_.erase(endpoint);
   return announced;
 }
 

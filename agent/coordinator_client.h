@@ -6,6 +6,13 @@
 // assignments and collects every agent's load. An agent streaming from a
 // follower moves to the leader when the group names a new one.
 //
+// With GATEWAY_GRPC_TLS the streams are TLS, verified against the CA file (or
+// the system's roots) and presenting the agent's certificate when it has one.
+// A coordinator is dialled at the host:port it advertises (or as configured),
+// so its certificate must name that host (DNS or IP subject alternative
+// name). A failed handshake is logged as such, with gRPC's reason, and the
+// coordinator is retried like an unreachable one.
+//
 // Fail-static: losing every coordinator changes nothing by itself; the agent
 // keeps routing with the assignment it has.
 //
@@ -17,6 +24,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +33,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "common/config/grpc_tls.h"
 #include "grpcpp/grpcpp.h"
 #include "kgw/v1/assignment.grpc.pb.h"
 
@@ -35,6 +44,7 @@ class CoordinatorClient {
   struct Options {
     std::vector<std::string> configured;  // host:port; empty: use SetDiscovered
     absl::Duration report_interval = absl::Seconds(5);
+    config::GrpcTlsConfig tls;  // disabled: plaintext
   };
   using DescriptorFn = std::function<v1::NodeDescriptor()>;
   using LoadFn = std::function<v1::LoadReport()>;
@@ -62,6 +72,7 @@ class CoordinatorClient {
   bool WaitStop(absl::Duration d);
 
   const Options options_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   const DescriptorFn descriptor_;
   const LoadFn load_;
   const AssignmentFn on_assignment_;
@@ -75,6 +86,8 @@ class CoordinatorClient {
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the open stream
   std::string connected_to_ ABSL_GUARDED_BY(mu_);
   bool moving_to_leader_ ABSL_GUARDED_BY(mu_) = false;
+  // Failed attempts in a row per endpoint, for the log (Run's thread only).
+  std::map<std::string, int> failures_;
 };
 
 }  // namespace kgw::agent

@@ -1,13 +1,16 @@
-// Port routing: port(b) = GATEWAY_PORT_START + (b - GATEWAY_MIN_BROKERID).
+// Port routing: port(b) = GATEWAY_PORT_START + (b - GATEWAY_MIN_BROKERID); or,
+// with host routing, every broker at GATEWAY_PORT_START under its own name.
 #ifndef KGW_AGENT_PORT_MAP_H_
 #define KGW_AGENT_PORT_MAP_H_
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "agent/response_rewriter.h"
+#include "agent/sni_route.h"
 
 namespace kgw::agent {
 
@@ -15,6 +18,8 @@ struct PortMap {
   int port_start = 0;
   int32_t min_broker_id = 0;
   std::string advertised_host;
+  // Host routing: every broker on port_start, told apart by name.
+  std::shared_ptr<const SniRoute> sni;
 
   int64_t PortFor(int32_t broker) const {
     return int64_t{port_start} + (int64_t{broker} - min_broker_id);
@@ -40,6 +45,7 @@ struct PortMap {
   // to the first port, which forwards to any live broker: clients still never
   // see a broker address.
   AdvertisedAddress AddressFor(int32_t broker) const {
+    if (sni) return {sni->HostFor(broker), port_start};
     const int64_t port = PortFor(broker);
     const bool usable = broker >= min_broker_id && port <= 65535;
     return {advertised_host, static_cast<int32_t>(usable ? port : port_start)};

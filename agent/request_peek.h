@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -32,6 +33,24 @@ absl::StatusOr<std::string> RequestClientId(absl::Span<const uint8_t> frame);
 
 // The mechanism named by a SaslHandshake request frame.
 absl::StatusOr<std::string> SaslHandshakeMechanism(absl::Span<const uint8_t> frame);
+
+// The auth_bytes of a SaslAuthenticate request frame.
+absl::StatusOr<std::string> SaslAuthenticateBytes(absl::Span<const uint8_t> frame);
+
+// The user a SASL client names in its first message, for the audit log:
+// PLAIN's authentication identity, SCRAM's "n=" attribute; empty for other
+// mechanisms and for messages that do not parse. Never the password.
+std::string SaslPrincipal(std::string_view mechanism, std::string_view first_message);
+
+// What a broker answered to SaslHandshake or SaslAuthenticate.
+struct SaslOutcome {
+  int16_t error_code = 0;
+  std::string error_message;
+};
+// `frame` is the response frame without its size prefix; `api_key` and
+// `api_version` those of the request it answers.
+absl::StatusOr<SaslOutcome> PeekSaslResponse(int16_t api_key, int16_t api_version,
+                                             absl::Span<const uint8_t> frame);
 
 // True when `frame` parses as a request header of an API and version the
 // codec knows, with a client id that fits the frame. Used to notice the end

@@ -7,12 +7,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/tls/tls_context.h"
 #include "agent/request_peek.h"
 #include "agent/response_rewriter.h"
 #include "common/assignment/rendezvous.h"
 #include "common/kafka/header.h"
 #include "common/kafka/messages/api_versions.h"
 #include "common/kafka/messages/produce.h"
+#include "common/kafka/messages/sasl_authenticate.h"
 #include "common/kafka/messages/sasl_handshake.h"
 #include "common/kafka/wire/reader.h"
 #include "glog/logging.h"
@@ -61,54 +64,239 @@ int LegacySaslRounds(const std::string& mechanism) {
 
 std::atomic<uint32_t> next_bootstrap_broker{0};
 
+// Bytes looked at in one go while reading a PROXY header; a longer header
+// (v2 with many TLVs) is read in several.
+constexpr size_t kProxyPeekBytes = 512;
+
+// Whether a connection's first bytes are a PROXY protocol header (v1 text or
+// the v2 signature), which a client sends only to an agent expecting one.
+template <typename Buffer>
+bool StartsWithProxyHeader(const Buffer& b) {
+  static constexpr std::string_view kV1 = "PROXY ";
+  static constexpr std::string_view kV2 = std::string_view("\r\n\r\n\0\r\nQUIT\n", 12);
+  const std::string_view head(reinterpret_cast<const char*>(b.data.data() + b.begin), b.size());
+  return head.substr(0, kV1.size()) == kV1 || head.substr(0, kV2.size()) == kV2;
+}
+
+std::string FormatAddress(const net::ProxyAddress& a) {
+  const bool v6 = a.ip.find(':') != std::string::npos;
+  return v6 ? absl::StrCat("[", a.ip, "]:", a.port) : absl::StrCat(a.ip, ":", a.port);
+}
+
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket client, int local_port, const SessionEnv& env,
                  SessionSet& owner)
     : client_(std::move(client)),
-      upstream_(client_.get_executor()),
-      resolver_(client_.get_executor()),
-      timer_(client_.get_executor()),
+      upstream_(client_.tcp().get_executor()),
+      resolver_(client_.tcp().get_executor()),
+      timer_(client_.tcp().get_executor()),
       local_port_(local_port),
       env_(env),
       owner_(owner),
-      client_address_(Endpoint(client_)),
-      client_host_(Host(client_)),
+      client_address_(Endpoint(client_.tcp())),
+      client_host_(Host(client_.tcp())),
       last_activity_(Clock::now()) {}
 
 void Session::Start() {
+  // One deadline for everything before the broker connection is up.
+  ArmTimer(absl::ToChronoMilliseconds(env_.config->upstream_connect_timeout));
+  if (env_.config->haproxy_protocol) {
+    WaitForProxyHeader();
+  } else {
+    AfterProxyHeader();
+  }
+}
+
+void Session::WaitForProxyHeader() {
+  phase_ = Phase::kProxyHeader;
+  client_.tcp().async_wait(asio::socket_base::wait_read,
+                           [self = shared_from_this()](const asio::error_code& ec) {
+                             if (self->closed_) return;
+                             if (ec) {
+                               self->Close(absl::StrCat("waiting for a PROXY header: ",
+                                                        ec.message()));
+                               return;
+                             }
+                             self->ReadProxyHeader();
+                           });
+}
+
+void Session::ReadProxyHeader() {
+  // Peeks, then takes exactly the header's bytes: what follows it (a TLS
+  // ClientHello, a Kafka request) stays in the socket for the next reader.
+  asio::ip::tcp::socket& s = client_.tcp();
+  asio::error_code ec;
+  s.non_blocking(true, ec);
+  uint8_t peeked[kProxyPeekBytes];
+  const size_t room = std::min(sizeof(peeked), net::kMaxProxyHeaderSize - proxy_bytes_.size());
+  const size_t n = s.receive(asio::buffer(peeked, room), asio::socket_base::message_peek, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    WaitForProxyHeader();
+    return;
+  }
+  if ((ec || n == 0) && proxy_bytes_.empty()) {
+    // A load balancer's TCP health check, typically: nothing to report.
+    VLOG(1) << "closing " << Who() << ": closed before sending anything";
+    Close("client closed before sending a PROXY header");
+    return;
+  }
+  if (ec || n == 0) {
+    CloseForBadInput("proxy", "PROXY header",
+                     absl::DataLossError(absl::StrCat(
+                         "the client closed the connection ", proxy_bytes_.size(),
+                         " bytes into a PROXY protocol header")));
+    return;
+  }
+  const size_t before = proxy_bytes_.size();
+  proxy_bytes_.insert(proxy_bytes_.end(), peeked, peeked + n);
+  absl::StatusOr<std::optional<net::ProxyHeader>> header =
+      net::ParseProxyHeader(absl::MakeConstSpan(proxy_bytes_));
+  if (!header.ok()) {
+    CloseForBadInput("proxy", "PROXY header", header.status());
+    return;
+  }
+  // Every byte before a complete header belongs to it.
+  const size_t take = header->has_value() ? (*header)->size - before : n;
+  proxy_bytes_.resize(before + take);
+  s.receive(asio::buffer(peeked, take), 0, ec);
+  if (ec) {
+    Close(absl::StrCat("reading the PROXY header: ", ec.message()));
+    return;
+  }
+  if (!header->has_value()) {
+    WaitForProxyHeader();
+    return;
+  }
+  proxy_ = std::move(**header);
+  std::vector<uint8_t>().swap(proxy_bytes_);
+  if (proxy_->source) client_host_ = proxy_->source->ip;
+  AfterProxyHeader();
+}
+
+void Session::AfterProxyHeader() {
+  if (env_.tls_server == nullptr) {
+    PickBroker();
+    return;
+  }
+  phase_ = Phase::kTlsHandshake;
+  client_.tcp().async_wait(asio::socket_base::wait_read,
+                           [self = shared_from_this()](const asio::error_code& ec) {
+                             if (self->closed_) return;
+                             if (ec) {
+                               self->Close(absl::StrCat("waiting for the TLS handshake: ",
+                                                        ec.message()));
+                               return;
+                             }
+                             self->StartTlsHandshake();
+                           });
+}
+
+void Session::StartTlsHandshake() {
+  // A record that is not a TLS handshake is most likely a plaintext client:
+  // say so rather than pass on OpenSSL's "wrong version number".
+  uint8_t first = 0;
+  asio::error_code ec;
+  client_.tcp().non_blocking(true, ec);
+  const size_t n =
+      client_.tcp().receive(asio::buffer(&first, 1), asio::socket_base::message_peek, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    AfterProxyHeader();  // woken with nothing to read: wait again
+    return;
+  }
+  if (n == 0) {
+    VLOG(1) << "closing " << Who() << ": closed before the TLS handshake";
+    Close("client closed before the TLS handshake");
+    return;
+  }
+  if (first != 0x16) {
+    const char* hint = first == 0 ? "; a plaintext Kafka client on a TLS port?"
+                       : first == 'P' || first == '\r'
+                           ? "; a PROXY protocol header? GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL "
+                             "is false"
+                           : "";
+    CloseForBadInput("tls", "TLS handshake",
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "the connection does not start with a TLS handshake (first byte 0x",
+                         absl::Hex(first, absl::kZeroPad2), hint, ")")));
+    return;
+  }
+  SSL* ssl = env_.tls_server->NewSsl();
+  if (ssl == nullptr) {
+    Close("out of memory for a TLS session");
+    return;
+  }
+  client_.UseTls(ssl);
+  client_.AsyncHandshake(asio::ssl::stream_base::server,
+                         [self = shared_from_this()](const asio::error_code& e) {
+                           self->OnTlsHandshake(e);
+                         });
+}
+
+void Session::OnTlsHandshake(const asio::error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    CloseForBadInput("tls", "TLS handshake",
+                     absl::UnauthenticatedError(TlsFailure(client_.ssl(), ec.message())));
+    return;
+  }
+  tls_version_ = TlsVersion(client_.ssl());
+  sni_ = TlsServerName(client_.ssl());
+  peer_subject_ = TlsPeerSubject(client_.ssl());
+  PickBroker();
+}
+
+void Session::PickBroker() {
+  phase_ = Phase::kConnecting;
   std::shared_ptr<const ClusterSnapshot> cluster = env_.directory->Get();
-  const BrokerEndpoint* target = cluster->Find(env_.ports->BrokerFor(local_port_));
+  std::optional<int32_t> wanted;
+  if (env_.sni != nullptr) {
+    absl::StatusOr<std::optional<int32_t>> named = env_.sni->BrokerFor(sni_);
+    if (!named.ok()) {
+      CloseForBadInput("sni", "TLS server name", named.status());
+      return;
+    }
+    wanted = *named;
+  } else {
+    wanted = env_.ports->BrokerFor(local_port_);
+  }
+  const BrokerEndpoint* target = wanted ? cluster->Find(*wanted) : nullptr;
+  if (target == nullptr && env_.sni != nullptr && wanted) {
+    LOG(WARNING) << "closing " << Who() << ": the server name " << sni_ << " names broker "
+                 << *wanted << ", which is not in the cluster";
+    broker_ = *wanted;
+    Close(absl::StrCat("broker ", *wanted, " named by the server name is not in the cluster"));
+    return;
+  }
   if (target == nullptr && !cluster->brokers.empty()) {
-    // A bootstrap port: any live broker will do.
+    // A bootstrap port or name: any live broker will do.
     target = &cluster->brokers[next_bootstrap_broker.fetch_add(1, std::memory_order_relaxed) %
                                cluster->brokers.size()];
   }
   if (target == nullptr) {
-    LOG(WARNING) << "closing client " << client_address_ << " on port " << local_port_
-                 << ": no broker is known yet";
-    Close();
+    LOG(WARNING) << "closing " << Who() << ": no broker is known yet";
+    Close("no broker is known yet");
     return;
   }
   broker_ = target->node_id;
   series_ = &env_.metrics->ForBroker(broker_);
+  AuditOpen();
   Connect(*target);
 }
 
 void Session::Connect(const BrokerEndpoint& target) {
-  ArmTimer(absl::ToChronoMilliseconds(env_.config->upstream_connect_timeout));
   auto self = shared_from_this();
   auto on_connect = [self, target](const asio::error_code& ec, const asio::ip::tcp::endpoint&) {
     if (self->closed_) return;
     if (ec) {
       self->series_->upstream_connect_failures->Increment();
-      LOG(WARNING) << "closing client " << self->client_address_ << " on port "
-                   << self->local_port_ << ": cannot connect to broker " << target.node_id
-                   << " at " << target.host << ":" << target.port << ": " << ec.message();
-      self->Close();
+      LOG(WARNING) << "closing " << self->Who() << ": cannot connect to broker "
+                   << target.node_id << " at " << target.host << ":" << target.port << ": "
+                   << ec.message();
+      self->Close(absl::StrCat("cannot connect to broker ", target.node_id, ": ", ec.message()));
       return;
     }
-    self->OnConnected();
+    self->OnTcpConnected(target);
   };
   resolver_.async_resolve(
       target.host, std::to_string(target.port),
@@ -119,15 +307,52 @@ void Session::Connect(const BrokerEndpoint& target) {
           on_connect(ec, {});
           return;
         }
-        asio::async_connect(self->upstream_, results, on_connect);
+        asio::async_connect(self->upstream_.tcp(), results, on_connect);
+      });
+}
+
+void Session::OnTcpConnected(const BrokerEndpoint& target) {
+  if (env_.upstream_tls == nullptr) {
+    OnConnected();
+    return;
+  }
+  SSL* ssl = SSL_new(env_.upstream_tls);
+  absl::Status configured = ssl == nullptr
+                                ? absl::ResourceExhaustedError("cannot allocate a TLS session")
+                                : tls::ConfigureClientSession(ssl, target.host,
+                                                              env_.upstream_verify_hostname);
+  if (ssl != nullptr) upstream_.UseTls(ssl);
+  if (!configured.ok()) {
+    series_->upstream_connect_failures->Increment();
+    LOG(WARNING) << "closing " << Who() << ": cannot start TLS to broker " << target.node_id
+                 << ": " << configured.message();
+    Close(absl::StrCat("TLS to broker ", target.node_id, ": ", configured.message()));
+    return;
+  }
+  upstream_.AsyncHandshake(
+      asio::ssl::stream_base::client,
+      [self = shared_from_this(), target](const asio::error_code& ec) {
+        if (self->closed_) return;
+        if (ec) {
+          self->series_->upstream_connect_failures->Increment();
+          const std::string why = TlsFailure(self->upstream_.ssl(), ec.message());
+          LOG(WARNING) << "closing " << self->Who() << ": TLS handshake with broker "
+                       << target.node_id << " at " << target.host << ":" << target.port
+                       << " failed: " << why;
+          self->Close(absl::StrCat("TLS handshake with broker ", target.node_id, " failed: ",
+                                   why));
+          return;
+        }
+        self->OnConnected();
       });
 }
 
 void Session::OnConnected() {
   connected_ = true;
+  phase_ = Phase::kForwarding;
   asio::error_code ignored;
-  client_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  upstream_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  client_.tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
+  upstream_.tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
   series_->active_connections->Increment();
   last_activity_ = Clock::now();
   ArmTimer(absl::ToChronoMilliseconds(env_.config->idle_timeout));
@@ -184,11 +409,11 @@ void Session::Read(Side side) {
     if (b.data.size() - b.end < want) b.data.resize(std::max(b.end + want, b.data.size() * 2));
   }
   reading_[Index(from_broker)] = true;
-  asio::ip::tcp::socket& s = from_broker ? upstream_ : client_;
-  s.async_read_some(asio::buffer(b.data.data() + b.end, b.data.size() - b.end),
-                    [self = shared_from_this(), side](const asio::error_code& ec, size_t n) {
-                      self->OnRead(side, ec, n);
-                    });
+  Transport& t = from_broker ? upstream_ : client_;
+  t.AsyncReadSome(asio::buffer(b.data.data() + b.end, b.data.size() - b.end),
+                  [self = shared_from_this(), side](const asio::error_code& ec, size_t n) {
+                    self->OnRead(side, ec, n);
+                  });
 }
 
 void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
@@ -210,9 +435,16 @@ void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
                                                         " bytes into an incomplete frame")));
       return;
     }
-    if (ec != asio::error::eof && ec != asio::error::connection_reset) {
-      VLOG(1) << "client " << client_address_ << ": " << (from_broker ? "broker" : "client")
+    const bool clean = ec == asio::error::eof || ec == asio::error::connection_reset ||
+                       ec == asio::ssl::error::stream_truncated;
+    if (!clean) {
+      VLOG(1) << Who() << ": " << (from_broker ? "broker" : "client")
               << " read failed: " << ec.message();
+    }
+    if (close_reason_.empty()) {
+      close_reason_ = absl::StrCat(from_broker ? "broker" : "client",
+                                   clean ? " closed" : " read failed: ",
+                                   clean ? "" : ec.message());
     }
     MaybeFinish();
     return;
@@ -223,6 +455,7 @@ void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
     series_->bytes_broker_to_client->Increment(static_cast<double>(n));
   } else {
     from_client_.end += n;
+    bytes_from_client_ += n;
     series_->bytes_client_to_broker->Increment(static_cast<double>(n));
   }
   Pump(side);
@@ -253,10 +486,18 @@ void Session::ProcessRequests() {
     auto frame = kafka::NextFrame(absl::MakeConstSpan(b.data.data() + b.begin, b.size()),
                                   MaxFrameSize(Side::kClient));
     if (!frame.ok()) {
+      if (!seen_request_ && StartsWithProxyHeader(b)) {
+        CloseForBadInput("proxy", "start of the connection",
+                         absl::InvalidArgumentError(
+                             "it is a PROXY protocol header, but "
+                             "GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL is false"));
+        return;
+      }
       CloseForBadInput("frame", "request", frame.status());
       return;
     }
     if (!frame->has_value()) return;
+    seen_request_ = true;
     if (!HandleRequest(**frame)) return;
     b.begin += kafka::kFrameSizeBytes + (*frame)->size();
   }
@@ -267,6 +508,11 @@ bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
   std::vector<uint8_t>& out = pending_[Index(true)];
   if (raw_tokens_left_ > 0 || (raw_until_request_ && !LooksLikeRequest(frame))) {
     if (raw_tokens_left_ > 0) --raw_tokens_left_;
+    if (env_.audit != nullptr && sasl_principal_.empty()) {
+      sasl_principal_ = SaslPrincipal(
+          sasl_mechanism_, std::string_view(reinterpret_cast<const char*>(frame.data()),
+                                            frame.size()));
+    }
     inflight_.push_back({.api_key = -1, .sent = Clock::now()});
     out.insert(out.end(), whole, whole + kafka::kFrameSizeBytes + frame.size());
     return true;
@@ -278,6 +524,7 @@ bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
     return false;
   }
   env_.metrics->ForApi(start->api_key).requests->Increment();
+  if (env_.audit != nullptr) NoteSaslRequest(*start, frame);
   if (!client_key_) {
     // Every request header carries the client id; a connection keeps one.
     absl::StatusOr<std::string> client_id = RequestClientId(frame);
@@ -343,6 +590,7 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
   }
   const AgentMetrics::ApiSeries& api = env_.metrics->ForApi(request.api_key);
   api.latency->Observe(seconds);
+  if (env_.audit != nullptr) NoteSaslResponse(request, frame);
   // Only built for the log line of a connection being closed.
   auto what = [&request] {
     return absl::StrCat("api key ", request.api_key, " v", request.api_version, " response");
@@ -411,11 +659,11 @@ void Session::Flush(Side to) {
   if (closed_ || write_busy_[i] || pending_[i].empty()) return;
   std::swap(pending_[i], writing_[i]);
   write_busy_[i] = true;
-  asio::ip::tcp::socket& s = to == Side::kBroker ? upstream_ : client_;
-  asio::async_write(s, asio::buffer(writing_[i]),
-                    [self = shared_from_this(), to](const asio::error_code& ec, size_t) {
-                      self->OnWritten(to, ec);
-                    });
+  Transport& t = to == Side::kBroker ? upstream_ : client_;
+  t.AsyncWrite(asio::buffer(writing_[i]),
+               [self = shared_from_this(), to](const asio::error_code& ec, size_t) {
+                 self->OnWritten(to, ec);
+               });
 }
 
 void Session::OnWritten(Side to, const asio::error_code& ec) {
@@ -423,12 +671,14 @@ void Session::OnWritten(Side to, const asio::error_code& ec) {
   write_busy_[i] = false;
   if (closed_) return;
   if (ec) {
-    VLOG(1) << "client " << client_address_ << ": write to "
-            << (to == Side::kBroker ? "broker" : "client") << " failed: " << ec.message();
-    Close();
+    VLOG(1) << Who() << ": write to " << (to == Side::kBroker ? "broker" : "client")
+            << " failed: " << ec.message();
+    Close(absl::StrCat("write to ", to == Side::kBroker ? "broker" : "client",
+                       " failed: ", ec.message()));
     return;
   }
   last_activity_ = Clock::now();
+  if (to == Side::kClient) bytes_to_client_ += writing_[i].size();
   if (writing_[i].capacity() > kKeepBufferBelow) {
     std::vector<uint8_t>().swap(writing_[i]);
   } else {
@@ -444,7 +694,7 @@ void Session::Drain(Clock::time_point deadline) {
   draining_ = true;
   drain_deadline_ = deadline;
   if (!connected_ || deadline <= Clock::now()) {
-    Close();
+    Close("shutdown");
     return;
   }
   ArmTimerAt(std::min(deadline, timer_.expiry()));
@@ -463,7 +713,7 @@ void Session::MaybeFinish() {
   if (closed_) return;
   if (eof_[1] && Queued(Side::kClient) == 0) Close();
   if (closed_) return;
-  if (draining_ && inflight_.empty() && flushed) Close();
+  if (draining_ && inflight_.empty() && flushed) Close("drained");
 }
 
 void Session::ArmTimer(Clock::duration after) { ArmTimerAt(Clock::now() + after); }
@@ -479,23 +729,39 @@ void Session::OnTimer() {
   if (closed_) return;
   const Clock::time_point now = Clock::now();
   if (draining_ && now >= drain_deadline_) {
-    LOG(INFO) << "closing client " << client_address_ << " on port " << local_port_
-              << " at the end of the shutdown drain with " << inflight_.size()
-              << " requests unanswered";
-    Close();
+    LOG(INFO) << "closing " << Who() << " at the end of the shutdown drain with "
+              << inflight_.size() << " requests unanswered";
+    Close("shutdown drain deadline");
     return;
   }
   if (!connected_) {
-    series_->upstream_connect_failures->Increment();
-    LOG(WARNING) << "closing client " << client_address_ << " on port " << local_port_
-                 << ": connecting to broker " << broker_ << " timed out";
-    Close();
+    std::string what;
+    switch (phase_) {
+      case Phase::kProxyHeader:
+        what = "no complete PROXY protocol header arrived";
+        env_.metrics->ClosedForBadInput("proxy").Increment();
+        break;
+      case Phase::kTlsHandshake:
+        what = "the TLS handshake did not complete";
+        env_.metrics->ClosedForBadInput("tls").Increment();
+        break;
+      case Phase::kConnecting:
+      case Phase::kForwarding:
+        what = absl::StrCat("connecting to broker ", broker_, " timed out");
+        if (series_ != nullptr) series_->upstream_connect_failures->Increment();
+        break;
+    }
+    if (phase_ != Phase::kConnecting) {
+      absl::StrAppend(&what, " within GATEWAY_UPSTREAM_CONNECT_TIMEOUT");
+    }
+    LOG(WARNING) << "closing " << Who() << ": " << what;
+    Close(what);
     return;
   }
   const auto idle = absl::ToChronoMilliseconds(env_.config->idle_timeout);
   if (now - last_activity_ >= idle) {
-    VLOG(1) << "closing idle client " << client_address_ << " on port " << local_port_;
-    Close();
+    VLOG(1) << "closing idle " << Who();
+    Close("idle timeout");
     return;
   }
   Clock::time_point next = last_activity_ + idle;
@@ -512,26 +778,112 @@ void Session::CloseForBadInput(absl::string_view kind, const std::string& what,
     api_key = static_cast<int16_t>((from_client_.data[from_client_.begin + 4] << 8) |
                                    from_client_.data[from_client_.begin + 5]);
   }
-  LOG(WARNING) << "closing client " << client_address_ << " on port " << local_port_
-               << " (broker " << broker_ << "): bad " << what
-               << (api_key >= 0 ? absl::StrCat(" (api key ", api_key, ")") : "")
-               << ": " << status.message();
+  const std::string broker = broker_ >= 0 ? absl::StrCat(" (broker ", broker_, ")") : "";
+  const std::string api = api_key >= 0 ? absl::StrCat(" (api key ", api_key, ")") : "";
+  LOG(WARNING) << "closing " << Who() << broker << ": bad " << what << api << ": "
+               << status.message();
   env_.metrics->ClosedForBadInput(std::string(kind)).Increment();
-  Close();
+  Close(absl::StrCat("bad ", what, api, ": ", status.message()));
 }
 
-void Session::Close() {
+std::string Session::Who() const {
+  std::string who = absl::StrCat("client ", client_address_, " on port ", local_port_);
+  if (proxy_ && proxy_->source && proxy_->destination) {
+    absl::StrAppend(&who, " (original source: ", FormatAddress(*proxy_->source),
+                    ", original destination: ", FormatAddress(*proxy_->destination), ")");
+  }
+  return who;
+}
+
+audit::AuditEvent Session::NewAuditEvent(audit::EventType type) const {
+  audit::AuditEvent e;
+  e.type = type;
+  e.time = absl::Now();
+  e.node_id = env_.config->node.node_id;
+  e.listener_port = local_port_;
+  e.broker_id = broker_;
+  e.client_address = client_address_;
+  if (proxy_ && proxy_->source) e.proxy_source_address = FormatAddress(*proxy_->source);
+  if (proxy_ && proxy_->destination) {
+    e.proxy_destination_address = FormatAddress(*proxy_->destination);
+  }
+  e.tls_version = tls_version_;
+  e.sni = sni_;
+  e.client_certificate_subject = peer_subject_;
+  e.sasl_mechanism = sasl_mechanism_;
+  return e;
+}
+
+void Session::AuditOpen() {
+  if (env_.audit == nullptr) return;
+  env_.audit->Record(NewAuditEvent(audit::EventType::kConnectionOpen));
+}
+
+void Session::AuditAuthentication(bool success, int16_t error_code, std::string error_message) {
+  sasl_pending_ = false;
+  audit::AuditEvent e = NewAuditEvent(audit::EventType::kAuthentication);
+  e.principal = sasl_principal_;
+  e.success = success;
+  e.error_code = error_code;
+  e.error_message = std::move(error_message);
+  env_.audit->Record(std::move(e));
+}
+
+void Session::NoteSaslRequest(const RequestStart& start, absl::Span<const uint8_t> frame) {
+  if (start.api_key == kafka::SaslHandshakeRequest::kApiKey) {
+    // A new exchange (also a re-authentication): forget the last one's user.
+    absl::StatusOr<std::string> mechanism = SaslHandshakeMechanism(frame);
+    if (mechanism.ok()) sasl_mechanism_ = *mechanism;
+    sasl_principal_.clear();
+    sasl_pending_ = true;
+    return;
+  }
+  if (start.api_key == kafka::SaslAuthenticateRequest::kApiKey) {
+    if (sasl_principal_.empty()) {
+      absl::StatusOr<std::string> bytes = SaslAuthenticateBytes(frame);
+      if (bytes.ok()) sasl_principal_ = SaslPrincipal(sasl_mechanism_, *bytes);
+    }
+    sasl_pending_ = true;
+    return;
+  }
+  // The first other request after an exchange the broker did not refuse:
+  // the client is authenticated.
+  if (sasl_pending_) AuditAuthentication(true, 0, "");
+}
+
+void Session::NoteSaslResponse(const InFlight& request, absl::Span<const uint8_t> frame) {
+  if (request.api_key != kafka::SaslHandshakeRequest::kApiKey &&
+      request.api_key != kafka::SaslAuthenticateRequest::kApiKey) {
+    return;
+  }
+  absl::StatusOr<SaslOutcome> outcome =
+      PeekSaslResponse(request.api_key, request.api_version, frame);
+  if (outcome.ok() && outcome->error_code != 0) {
+    AuditAuthentication(false, outcome->error_code, std::move(outcome->error_message));
+  }
+}
+
+void Session::Close(std::string reason) {
   if (closed_) return;
   auto self = shared_from_this();
   closed_ = true;
+  if (!reason.empty()) close_reason_ = std::move(reason);
   if (connected_) series_->active_connections->Decrement();
-  asio::error_code ignored;
   timer_.cancel();
   resolver_.cancel();
-  client_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  client_.close(ignored);
-  upstream_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  upstream_.close(ignored);
+  client_.Close();
+  upstream_.Close();
+  if (env_.audit != nullptr) {
+    if (sasl_pending_) {
+      AuditAuthentication(false, 0, "the connection closed before authentication completed");
+    }
+    audit::AuditEvent e = NewAuditEvent(audit::EventType::kConnectionClose);
+    e.bytes_from_client = bytes_from_client_;
+    e.bytes_to_client = bytes_to_client_;
+    e.duration = absl::FromChrono(Clock::now() - started_);
+    e.close_reason = close_reason_.empty() ? "closed" : close_reason_;
+    env_.audit->Record(std::move(e));
+  }
   owner_.erase(self);
 }
 

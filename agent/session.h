@@ -6,6 +6,13 @@
 // bytes are read); responses are matched to requests in order and, when
 // they carry broker addresses, rewritten (see response_rewriter.h).
 //
+// Before the first request, a client connection may pass three gates, each
+// bounded by GATEWAY_UPSTREAM_CONNECT_TIMEOUT together: a PROXY protocol
+// header (GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL), the TLS handshake
+// (GATEWAY_SECURITY_PROTOCOL SSL or SASL_SSL), and the choice of broker, by
+// port or by the TLS server name (GATEWAY_ROUTING_MECHANISM=host). The broker
+// connection may itself be TLS (KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL).
+//
 // Flow control: a side is read only while the bytes queued for the other
 // side stay under GATEWAY_BUFFER_HIGH_WATER_MARK and, for the client, while
 // fewer than GATEWAY_MAX_INFLIGHT_REQUESTS requests await responses. A
@@ -25,7 +32,13 @@
 #include "absl/status/status.h"
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
+#include "agent/request_peek.h"
 #include "agent/router.h"
+#include "agent/sni_route.h"
+#include "agent/tls_server.h"
+#include "agent/transport.h"
+#include "common/audit/audit_log.h"
+#include "common/net/proxy_protocol.h"
 #include "common/cluster/broker_directory.h"
 #include "agent/port_map.h"
 #include "asio.hpp"
@@ -45,6 +58,11 @@ struct SessionEnv {
   const Router* router;
   BrokerDirectory* directory;
   AgentMetrics* metrics;
+  const TlsServer* tls_server = nullptr;  // clients speak TLS when set
+  SSL_CTX* upstream_tls = nullptr;        // brokers are reached over TLS when set
+  bool upstream_verify_hostname = true;   // the broker's certificate must name its host
+  const SniRoute* sni = nullptr;          // host routing when set
+  audit::AuditLog* audit = nullptr;       // audit events are recorded when set
   // Brokers named by a Metadata response that passed through.
   std::function<void(const std::vector<BrokerEndpoint>&)> brokers_seen;
 };
@@ -71,6 +89,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Side { kClient, kBroker };
+  // Where a session is before it forwards traffic.
+  enum class Phase { kProxyHeader, kTlsHandshake, kConnecting, kForwarding };
 
   struct Buffer {
     std::vector<uint8_t> data;
@@ -87,7 +107,14 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string handshake_v0_mechanism;  // SaslHandshake v0: raw tokens follow
   };
 
+  void WaitForProxyHeader();
+  void ReadProxyHeader();
+  void AfterProxyHeader();
+  void StartTlsHandshake();
+  void OnTlsHandshake(const asio::error_code& ec);
+  void PickBroker();
   void Connect(const BrokerEndpoint& target);
+  void OnTcpConnected(const BrokerEndpoint& target);
   void OnConnected();
   void Read(Side side);
   void OnRead(Side side, const asio::error_code& ec, size_t n);
@@ -106,20 +133,45 @@ class Session : public std::enable_shared_from_this<Session> {
   void ArmTimerAt(Clock::time_point when);
   void OnTimer();
   void MaybeFinish();
-  // Closes both sockets; `reason` (when not empty) is logged as bad input.
-  void Close();
+  // Closes both sockets; `reason` goes to the audit log.
+  void Close(std::string reason = "");
   void CloseForBadInput(absl::string_view kind, const std::string& what,
                         const absl::Status& status);
+  // "client A:P on port N", plus the PROXY header's addresses when there
+  // was one: the start of every log line about this session.
+  std::string Who() const;
+  // Audit events; no-ops without an audit log.
+  audit::AuditEvent NewAuditEvent(audit::EventType type) const;
+  void AuditOpen();
+  void AuditAuthentication(bool success, int16_t error_code, std::string error_message);
+  // SASL requests and answers, watched for the audit log.
+  void NoteSaslRequest(const RequestStart& start, absl::Span<const uint8_t> frame);
+  void NoteSaslResponse(const InFlight& request, absl::Span<const uint8_t> frame);
 
-  asio::ip::tcp::socket client_;
-  asio::ip::tcp::socket upstream_;
+  Transport client_;
+  Transport upstream_;
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer timer_;
   const int local_port_;
   const SessionEnv& env_;
   SessionSet& owner_;
   std::string client_address_;
-  std::string client_host_;  // the IP alone, for routing
+  std::string client_host_;  // the IP alone, for routing (the PROXY header's source, if any)
+  Phase phase_ = Phase::kProxyHeader;
+  std::vector<uint8_t> proxy_bytes_;  // the PROXY header read so far
+  std::optional<net::ProxyHeader> proxy_;
+  std::string tls_version_;
+  std::string sni_;
+  std::string peer_subject_;
+  // SASL, for the audit log: the mechanism chosen, the user the client
+  // named, and whether an exchange is under way.
+  std::string sasl_mechanism_;
+  std::string sasl_principal_;
+  bool sasl_pending_ = false;
+  std::string close_reason_;
+  uint64_t bytes_from_client_ = 0;
+  uint64_t bytes_to_client_ = 0;
+  const Clock::time_point started_ = Clock::now();
   // assignment::ClientKey of the client id (from the first request that
   // parses) and client host; decides which agent each broker is advertised at.
   std::optional<std::string> client_key_;
@@ -139,6 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int raw_tokens_left_ = 0;
   bool raw_until_request_ = false;
 
+  bool seen_request_ = false;  // a request was framed: no PROXY header can follow
   bool connected_ = false;
   bool closed_ = false;
   bool draining_ = false;

@@ -63,9 +63,46 @@ class AssignmentPublisher {
   bool misconfigured_reported_ = false;
 };
 
+// The gRPC server's credentials: plaintext, or TLS with this coordinator's
+// certificate, asking clients for theirs as GATEWAY_GRPC_TLS_CLIENT_AUTH says.
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const config::GrpcTlsConfig& tls) {
+  if (!tls.enabled) return grpc::InsecureServerCredentials();
+  grpc_ssl_client_certificate_request_type request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  switch (tls.client_auth) {
+    case config::GrpcClientAuth::kNone: break;
+    case config::GrpcClientAuth::kOptional:
+      request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+      break;
+    case config::GrpcClientAuth::kRequire:
+      request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+      break;
+  }
+  grpc::SslServerCredentialsOptions ssl(request);
+  ssl.pem_root_certs = tls.ca_pem;
+  ssl.pem_key_cert_pairs.push_back({.private_key = tls.key_pem, .cert_chain = tls.cert_pem});
+  return grpc::SslServerCredentials(ssl);
+}
+
+// A follower's credentials towards the leader: TLS verified against the CA
+// file (or the system's roots), presenting this coordinator's certificate.
+std::shared_ptr<grpc::ChannelCredentials> ForwardCredentials(const config::GrpcTlsConfig& tls) {
+  if (!tls.enabled) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls.ca_pem;
+  ssl.pem_private_key = tls.key_pem;
+  ssl.pem_cert_chain = tls.cert_pem;
+  return grpc::SslCredentials(ssl);
+}
+
 }  // namespace
 
 int RunCoordinator(const CoordinatorConfig& config) {
+  // KAFKA_SSL_*: one TLS context for the metadata and group connections.
+  absl::StatusOr<std::optional<kafka::ConnectionTls>> kafka_tls = cluster::OwnTls(config.kafka);
+  if (!kafka_tls.ok()) {
+    LOG(ERROR) << kafka_tls.status().message();
+    return config::kExitBadConfig;
+  }
   const std::string grpc_endpoint = absl::StrCat(config.node.advertised_host, ":", config.grpc_port);
   const std::string topic = config::InternalTopic(config.node, "assignments");
   const cluster::KafkaConnection kafka{.bootstrap_servers = config.node.bootstrap_servers,
@@ -131,13 +168,13 @@ int RunCoordinator(const CoordinatorConfig& config) {
 
   // gRPC: agent streams, admin, health, reflection.
   AgentServiceImpl agent_service(state);
-  AdminServiceImpl admin_service(state, config.admin_token);
+  AdminServiceImpl admin_service(state, config.admin_token, ForwardCredentials(config.grpc_tls));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(config.grpc_bind_host, ":", config.grpc_port),
-                           grpc::InsecureServerCredentials(), &bound_port);
+                           ServerCredentials(config.grpc_tls), &bound_port);
   builder.RegisterService(&agent_service);
   builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -153,9 +190,13 @@ int RunCoordinator(const CoordinatorConfig& config) {
     stop_http();
     return config::kExitFailure;
   }
-  LOG(INFO) << "kgw-coordinator " << config.node.node_id << " serving gRPC on "
-            << config.grpc_bind_host << ":" << bound_port << " (advertised " << grpc_endpoint
-            << "), HTTP on port " << http_server.port();
+  LOG(INFO) << "kgw-coordinator " << config.node.node_id << " serving gRPC"
+            << (config.grpc_tls.enabled
+                    ? absl::StrCat(" over TLS (client certificates: ",
+                                   config::GrpcClientAuthName(config.grpc_tls.client_auth), ")")
+                    : std::string(" in plaintext"))
+            << " on " << config.grpc_bind_host << ":" << bound_port << " (advertised "
+            << grpc_endpoint << "), HTTP on port " << http_server.port();
 
   // The brokers and their racks.
   cluster::BrokerDirectory directory;
@@ -166,7 +207,8 @@ int RunCoordinator(const CoordinatorConfig& config) {
                                        {.bootstrap = cluster::BootstrapAddresses(config.node),
                                         .interval = config.metadata_refresh_interval,
                                         .client_id = "kgw-coordinator",
-                                        .sasl = cluster::OwnSasl(config.kafka)});
+                                        .sasl = cluster::OwnSasl(config.kafka),
+                                        .tls = *kafka_tls});
   refresher.Start();
 
   // The assignments topic: what the leader published, for followers and for
@@ -230,6 +272,7 @@ int RunCoordinator(const CoordinatorConfig& config) {
   membership::GroupMember member(
       {.bootstrap = cluster::BootstrapAddresses(config.node),
        .sasl = cluster::OwnSasl(config.kafka),
+       .tls = *kafka_tls,
        .group_id = config.node.group_id,
        .session_timeout = config.node.group_session_timeout,
        .rebalance_timeout = config.node.group_session_timeout,

@@ -1,6 +1,7 @@
 #include "coordinator/coordinator_config.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
 
 namespace kgw::coordinator {
 namespace {
@@ -39,6 +40,8 @@ std::vector<SettingSpec> CoordinatorSettingSpecs() {
                    .default_value = "30s",
                    .min = 1000,
                    .max = 24 * 3600 * 1000});
+  std::vector<SettingSpec> tls = config::GrpcTlsSettingSpecs();
+  specs.insert(specs.end(), tls.begin(), tls.end());
   return specs;
 }
 
@@ -52,6 +55,8 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(config::Settings& settin
   c.kafka = *std::move(kafka);
   c.grpc_bind_host = settings.GetString(kGrpcBindHost);
   c.grpc_port = static_cast<int>(settings.GetInt(kGrpcPort));
+  KGW_ASSIGN_OR_RETURN(c.grpc_tls, config::ReadGrpcTlsConfig(settings));
+  KGW_RETURN_IF_ERROR(config::RequireGrpcServerCertificate(c.grpc_tls));
   if (settings.Has(kAdminToken)) c.admin_token = settings.GetString(kAdminToken);
   c.metadata_refresh_interval = absl::Milliseconds(settings.GetInt(kMetadataRefreshInterval));
   if (c.node.node_id.empty()) {

@@ -1,5 +1,5 @@
 // Configuration of kgw-coordinator: the shared gateway-node settings plus the
-// gRPC endpoint agents and kgwctl connect to.
+// gRPC endpoint agents and kgwctl connect to, and its TLS.
 #ifndef KGW_COORDINATOR_COORDINATOR_CONFIG_H_
 #define KGW_COORDINATOR_COORDINATOR_CONFIG_H_
 
@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config/gateway_settings.h"
+#include "common/config/grpc_tls.h"
 #include "common/config/settings.h"
 
 namespace kgw::coordinator {
@@ -18,6 +19,8 @@ struct CoordinatorConfig {
   config::KafkaClientConfig kafka;
   std::string grpc_bind_host;
   int grpc_port = 0;
+  // The gRPC server's TLS, also used to forward admin mutations to the leader.
+  config::GrpcTlsConfig grpc_tls;
   // Required (as "authorization: Bearer <token>") for admin mutations; empty: none.
   std::string admin_token;
   absl::Duration metadata_refresh_interval;

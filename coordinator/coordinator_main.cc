@@ -3,8 +3,8 @@
 #include <signal.h>
 
 #include <cstdlib>
-#include <iostream>
 
+#include "common/cluster/broker_directory.h"
 #include "common/config/program.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_config.h"
@@ -34,10 +34,10 @@ int main(int argc, char** argv) {
     kgw::config::PrintEffectiveConfig(cmd.settings);
     return kgw::config::kExitOk;
   }
-  if (config->kafka.tls) {
-    std::cerr << info.name << ": KAFKA_SECURITY_PROTOCOL=" << config->kafka.security_protocol
-              << " is not supported by this build; use PLAINTEXT or SASL_PLAINTEXT" << std::endl;
-    return kgw::config::kExitUnavailable;
+  // The KAFKA_SSL_* files are loaded now, so that a missing or broken one
+  // stops start-up with one line like any other bad setting.
+  if (absl::Status tls = kgw::cluster::OwnTls(config->kafka).status(); !tls.ok()) {
+    kgw::config::ExitWithConfigError(info.name, tls.message());
   }
   // Every thread inherits the blocked signals; RunCoordinator waits for them.
   sigset_t signals;

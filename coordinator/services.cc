@@ -83,8 +83,7 @@ grpc::Status AdminServiceImpl::ListNodes(grpc::ServerContext* context,
   // Agents stream to the leader, so it has their load reports: ask it.
   if (std::optional<std::string> leader = state_.LeaderEndpoint();
       !state_.IsLeader() && leader && !leader->empty()) {
-    auto stub =
-        v1::Admin::NewStub(grpc::CreateChannel(*leader, grpc::InsecureChannelCredentials()));
+    auto stub = v1::Admin::NewStub(grpc::CreateChannel(*leader, forward_credentials_));
     grpc::ClientContext forward;
     forward.set_deadline(std::min(context->deadline(), std::chrono::system_clock::now() +
                                                            std::chrono::seconds(2)));
@@ -175,7 +174,7 @@ grpc::Status AdminServiceImpl::SetDrained(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "no leading coordinator is known; retry in a few seconds");
   }
-  auto stub = v1::Admin::NewStub(grpc::CreateChannel(*leader, grpc::InsecureChannelCredentials()));
+  auto stub = v1::Admin::NewStub(grpc::CreateChannel(*leader, forward_credentials_));
   grpc::ClientContext forward;
   forward.set_deadline(context->deadline());
   if (!authorization.empty()) forward.AddMetadata("authorization", authorization);

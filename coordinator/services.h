@@ -6,14 +6,18 @@
 //   then load reports; the coordinator sends the assignment in force and
 //   every newer one.
 // - kgw.v1.Admin: reads answered by this coordinator; drains and resumes
-//   applied by the leader (forwarded to it by a follower). With an admin token
-//   configured, mutations need "authorization: Bearer <token>".
+//   applied by the leader (forwarded to it by a follower, over a channel with
+//   `forward_credentials`: TLS with this coordinator's own certificate when
+//   GATEWAY_GRPC_TLS is on). With an admin token configured, mutations need
+//   "authorization: Bearer <token>".
 #ifndef KGW_COORDINATOR_SERVICES_H_
 #define KGW_COORDINATOR_SERVICES_H_
 
+#include <memory>
 #include <string>
 
 #include "coordinator/control_state.h"
+#include "grpcpp/security/credentials.h"
 #include "kgw/v1/admin.grpc.pb.h"
 #include "kgw/v1/assignment.grpc.pb.h"
 
@@ -33,8 +37,11 @@ class AgentServiceImpl final : public v1::AgentService::Service {
 
 class AdminServiceImpl final : public v1::Admin::Service {
  public:
-  AdminServiceImpl(ControlState& state, std::string admin_token)
-      : state_(state), admin_token_(std::move(admin_token)) {}
+  AdminServiceImpl(ControlState& state, std::string admin_token,
+                   std::shared_ptr<grpc::ChannelCredentials> forward_credentials)
+      : state_(state),
+        admin_token_(std::move(admin_token)),
+        forward_credentials_(std::move(forward_credentials)) {}
 
   grpc::Status GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
                          v1::ClusterStatus* response) override;
@@ -60,6 +67,7 @@ class AdminServiceImpl final : public v1::Admin::Service {
 
   ControlState& state_;
   const std::string admin_token_;
+  const std::shared_ptr<grpc::ChannelCredentials> forward_credentials_;
 };
 
 }  // namespace kgw::coordinator

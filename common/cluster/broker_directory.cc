@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/kafka/blocking_client.h"
 #include "common/kafka/messages/metadata.h"
+#include "common/tls/tls_context.h"
 #include "glog/logging.h"
 
 namespace kgw::cluster {
@@ -39,6 +40,20 @@ std::vector<config::HostPort> BootstrapAddresses(const config::GatewayNodeConfig
 std::optional<kafka::SaslCredentials> OwnSasl(const config::KafkaClientConfig& kafka) {
   if (!kafka.sasl) return std::nullopt;
   return kafka::SaslCredentials{kafka.sasl_mechanism, kafka.sasl_username, kafka.sasl_password};
+}
+
+absl::StatusOr<std::optional<kafka::ConnectionTls>> OwnTls(const config::KafkaClientConfig& kafka) {
+  if (!kafka.tls) return std::nullopt;
+  absl::StatusOr<tls::SslCtxPtr> context = tls::NewClientContext({
+      .ca_file = kafka.ssl_ca_file,
+      .cert_file = kafka.ssl_cert_file,
+      .key_file = kafka.ssl_key_file,
+      .key_password = kafka.ssl_key_password,
+      .verify_hostname = kafka.ssl_verify_hostname,
+  });
+  if (!context.ok()) return context.status();
+  return kafka::ConnectionTls{.context = std::shared_ptr<SSL_CTX>(*std::move(context)),
+                              .verify_hostname = kafka.ssl_verify_hostname};
 }
 
 const BrokerEndpoint* ClusterSnapshot::Find(int32_t node_id) const {
@@ -132,7 +147,7 @@ bool MetadataRefresher::RefreshOnce() {
   for (size_t i = 0; i < addresses.size(); ++i) {
     const config::HostPort& a = addresses[(next_address_ + i) % addresses.size()];
     absl::StatusOr<kafka::BlockingConnection> connection = kafka::BlockingConnection::Connect(
-        a.host, a.port, options_.timeout, options_.client_id);
+        a.host, a.port, options_.timeout, options_.client_id, options_.tls);
     kafka::MetadataResponse response;
     absl::Status status = connection.status();
     if (status.ok() && options_.sasl) status = connection->Authenticate(*options_.sasl);

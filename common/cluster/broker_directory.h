@@ -20,9 +20,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config/gateway_settings.h"
 #include "common/config/settings.h"
+#include "common/kafka/blocking_client.h"
 #include "common/kafka/sasl.h"
 
 namespace kgw::cluster {
@@ -48,6 +50,10 @@ struct ClusterSnapshot {
 std::vector<config::HostPort> BootstrapAddresses(const config::GatewayNodeConfig& node);
 // The credentials of this node's own connections; nullopt without SASL.
 std::optional<kafka::SaslCredentials> OwnSasl(const config::KafkaClientConfig& kafka);
+// The TLS of this node's own connections (KAFKA_SSL_*), made once and shared
+// by all of them; nullopt without TLS. InvalidArgument naming the file when a
+// CA, certificate or key file cannot be loaded (see tls::NewClientContext).
+absl::StatusOr<std::optional<kafka::ConnectionTls>> OwnTls(const config::KafkaClientConfig& kafka);
 
 class BrokerDirectory {
  public:
@@ -75,6 +81,7 @@ class MetadataRefresher {
     absl::Duration timeout = absl::Seconds(10);
     std::string client_id = "kgw";
     std::optional<kafka::SaslCredentials> sasl;  // set: authenticate every connection
+    std::optional<kafka::ConnectionTls> tls;      // set: every connection over TLS (OwnTls)
   };
   MetadataRefresher(BrokerDirectory& directory, Options options);
   ~MetadataRefresher();  // stops the thread

@@ -552,8 +552,19 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaConnection& c
     KGW_RETURN_IF_ERROR(Set(*conf, "sasl.username", c.client.sasl_username));
     KGW_RETURN_IF_ERROR(Set(*conf, "sasl.password", c.client.sasl_password));
   }
-  if (!c.ssl_ca_location.empty()) {
-    KGW_RETURN_IF_ERROR(Set(*conf, "ssl.ca.location", c.ssl_ca_location));
+  if (c.client.tls) {
+    if (!c.client.ssl_ca_file.empty()) {
+      KGW_RETURN_IF_ERROR(Set(*conf, "ssl.ca.location", c.client.ssl_ca_file));
+    }
+    if (!c.client.ssl_cert_file.empty()) {
+      KGW_RETURN_IF_ERROR(Set(*conf, "ssl.certificate.location", c.client.ssl_cert_file));
+      KGW_RETURN_IF_ERROR(Set(*conf, "ssl.key.location", c.client.ssl_key_file));
+    }
+    if (!c.client.ssl_key_password.empty()) {
+      KGW_RETURN_IF_ERROR(Set(*conf, "ssl.key.password", c.client.ssl_key_password));
+    }
+    KGW_RETURN_IF_ERROR(Set(*conf, "ssl.endpoint.identification.algorithm",
+                            c.client.ssl_verify_hostname ? "https" : "none"));
   }
   // Lines below WARNING are not even generated; the rest goes to glog.
   KGW_RETURN_IF_ERROR(Set(*conf, "log_level", "4"));

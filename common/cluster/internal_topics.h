@@ -22,7 +22,8 @@
 //
 // Known limitation: Debian 12's librdkafka 2.0.2 builds a SASL/SCRAM proof
 // that Kafka 4.x rejects (fixed in librdkafka 2.6.1), so SCRAM-SHA-256/512
-// fail to authenticate against Kafka 4 brokers; PLAIN, PLAINTEXT and SSL work.
+// fail to authenticate against Kafka 4 brokers; PLAIN (also over SASL_SSL),
+// PLAINTEXT and SSL (with or without a client certificate) work.
 #ifndef KGW_COMMON_CLUSTER_INTERNAL_TOPICS_H_
 #define KGW_COMMON_CLUSTER_INTERNAL_TOPICS_H_
 
@@ -44,18 +45,19 @@
 
 namespace kgw::cluster {
 
-// How to reach the backing cluster.
+// How to reach the backing cluster: security protocol, SASL and TLS
+// (KAFKA_SSL_*) all come from `client`.
 struct KafkaConnection {
   std::vector<std::string> bootstrap_servers;  // host:port
   config::KafkaClientConfig client;
   std::string client_id = "kgw";
-  // CA bundle (PEM) for SSL / SASL_SSL; empty: librdkafka's default (the
-  // system's CAs).
-  std::string ssl_ca_location;
 };
 
 // librdkafka configuration for `c`: bootstrap.servers, client.id,
-// security.protocol, sasl.mechanisms/username/password, ssl.ca.location.
+// security.protocol, sasl.mechanisms/username/password and, with TLS,
+// ssl.ca.location (unset: librdkafka's default, the system's CAs),
+// ssl.certificate.location, ssl.key.location, ssl.key.password and
+// ssl.endpoint.identification.algorithm (https or none).
 // InvalidArgument naming the property (never the password) when librdkafka
 // refuses one, or when `c` has no bootstrap servers.
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaConnection& c);

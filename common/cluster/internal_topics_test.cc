@@ -410,22 +410,114 @@ TEST_F(InternalTopicsTest, RefusedConfigurationNamesTheProperty) {
   EXPECT_THAT(s.message(), HasSubstr("security.protocol"));
 }
 
-TEST_F(InternalTopicsTest, ReadsOverTls) {
-  const std::string bootstrap = Env("KGW_KAFKA_SSL_BOOTSTRAP");
-  if (bootstrap.empty()) GTEST_SKIP() << "the cluster has no SSL listeners";
+// A connection through the TLS listener named by `bootstrap_variable`
+// (KGW_KAFKA_SSL_BOOTSTRAP and so on), verifying the brokers with the
+// harness's CA and their address (the default, https).
+KafkaConnection Tls(const char* bootstrap_variable, const std::string& protocol = "SSL") {
+  KafkaConnection c = Connection(Env(bootstrap_variable));
+  c.client.security_protocol = protocol;
+  c.client.tls = true;
+  c.client.ssl_ca_file = Env("KGW_KAFKA_CA_FILE");
+  return c;
+}
+
+TEST(MakeConfTest, PassesTheTlsSettingsToLibrdkafka) {
+  KafkaConnection c = Connection("127.0.0.1:9093");
+  c.client.security_protocol = "SSL";
+  c.client.tls = true;
+  c.client.ssl_ca_file = "/etc/kgw/ca.pem";
+  c.client.ssl_cert_file = "/etc/kgw/client.pem";
+  c.client.ssl_key_file = "/etc/kgw/client.key";
+  c.client.ssl_key_password = "key secret";
+  c.client.ssl_verify_hostname = false;
+
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = MakeConf(c);
+
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  const auto get = [&](const std::string& name) {
+    std::string value;
+    EXPECT_EQ((*conf)->get(name, value), RdKafka::Conf::CONF_OK) << name;
+    return value;
+  };
+  EXPECT_EQ(get("security.protocol"), "ssl");
+  EXPECT_EQ(get("ssl.ca.location"), "/etc/kgw/ca.pem");
+  EXPECT_EQ(get("ssl.certificate.location"), "/etc/kgw/client.pem");
+  EXPECT_EQ(get("ssl.key.location"), "/etc/kgw/client.key");
+  EXPECT_EQ(get("ssl.key.password"), "key secret");
+  EXPECT_EQ(get("ssl.endpoint.identification.algorithm"), "none");
+}
+
+TEST(MakeConfTest, LeavesTheSystemCasAndVerifiesHostNamesByDefault) {
+  KafkaConnection c = Connection("127.0.0.1:9093");
+  c.client.security_protocol = "SSL";
+  c.client.tls = true;
+
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = MakeConf(c);
+
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  std::string value;
+  EXPECT_EQ((*conf)->get("ssl.endpoint.identification.algorithm", value), RdKafka::Conf::CONF_OK);
+  EXPECT_EQ(value, "https");
+  EXPECT_NE((*conf)->get("ssl.certificate.location", value), RdKafka::Conf::CONF_OK) << value;
+}
+
+TEST_F(InternalTopicsTest, ReadsOverTlsVerifyingTheBrokersAddress) {
+  if (Env("KGW_KAFKA_SSL_BOOTSTRAP").empty()) GTEST_SKIP() << "the cluster has no SSL listeners";
   const std::string name = NewCompactedTopic("tls");
   std::unique_ptr<TopicWriter> w = Writer(name);
   ASSERT_NE(w, nullptr);
   ASSERT_TRUE(w->Write("state", "over tls", kTimeout).ok());
-  KafkaConnection tls = Connection(bootstrap);
-  tls.client.security_protocol = "SSL";
-  tls.client.tls = true;
-  tls.ssl_ca_location = Env("KGW_KAFKA_CA_FILE");
+  const KafkaConnection tls = Tls("KGW_KAFKA_SSL_BOOTSTRAP");
 
   absl::StatusOr<std::optional<std::string>> latest = ReadLatest(tls, name, kTimeout);
 
   ASSERT_TRUE(latest.ok()) << latest.status();
   EXPECT_EQ(*latest, "over tls");
+}
+
+TEST_F(InternalTopicsTest, BrokersOfAnUntrustedCaAreRefused) {
+  if (Env("KGW_KAFKA_SSL_BOOTSTRAP").empty()) GTEST_SKIP() << "the cluster has no SSL listeners";
+  KafkaConnection tls = Tls("KGW_KAFKA_SSL_BOOTSTRAP");
+  // A certificate that is not the brokers' CA: nothing verifies them.
+  tls.client.ssl_ca_file = Env("KGW_KAFKA_CLIENT_CERT_FILE");
+  const absl::Duration timeout = absl::Seconds(5);
+
+  absl::Status s = ReadLatest(tls, "_kgw_test_never", timeout).status();
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("certificate verify failed"));
+}
+
+// MTLS: the brokers demand a client certificate (ssl.client.auth=required).
+TEST_F(InternalTopicsTest, EnsuresWritesAndReadsOverMutualTls) {
+  if (Env("KGW_KAFKA_MTLS_BOOTSTRAP").empty()) GTEST_SKIP() << "the cluster has no MTLS listeners";
+  KafkaConnection mtls = Tls("KGW_KAFKA_MTLS_BOOTSTRAP");
+  mtls.client.ssl_cert_file = Env("KGW_KAFKA_CLIENT_CERT_FILE");
+  mtls.client.ssl_key_file = Env("KGW_KAFKA_CLIENT_KEY_FILE");
+  const std::string name = NewTopicName("mtls");
+
+  absl::Status ensured = EnsureTopic(mtls, {.name = name}, kTimeout);
+  ASSERT_TRUE(ensured.ok()) << ensured;
+  absl::StatusOr<std::unique_ptr<TopicWriter>> w = TopicWriter::Create(mtls, name);
+  ASSERT_TRUE(w.ok()) << w.status();
+  absl::Status written = (*w)->Write("state", "over mtls", kTimeout);
+  ASSERT_TRUE(written.ok()) << written;
+  absl::StatusOr<std::optional<std::string>> latest = ReadLatest(mtls, name, kTimeout);
+
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(*latest, "over mtls");
+}
+
+TEST_F(InternalTopicsTest, MutualTlsWithoutACertificateFailsWithinTheTimeout) {
+  if (Env("KGW_KAFKA_MTLS_BOOTSTRAP").empty()) GTEST_SKIP() << "the cluster has no MTLS listeners";
+  const KafkaConnection mtls = Tls("KGW_KAFKA_MTLS_BOOTSTRAP");
+  const absl::Duration timeout = absl::Seconds(5);
+  const absl::Time start = absl::Now();
+
+  absl::Status s = ReadLatest(mtls, "_kgw_test_never", timeout).status();
+
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_LT(absl::Now() - start, timeout + absl::Seconds(2)) << s;
 }
 
 // Through the SASL_PLAINTEXT listeners with PLAIN (the harness enables
@@ -465,6 +557,28 @@ TEST_F(SaslPlainTest, EnsuresWritesAndReadsWithPlain) {
 
   ASSERT_TRUE(latest.ok()) << latest.status();
   EXPECT_EQ(*latest, "over sasl");
+}
+
+// SASL_SSL: TLS first (verified against the harness's CA), PLAIN inside it.
+TEST_F(SaslPlainTest, EnsuresWritesAndReadsWithPlainOverTls) {
+  if (Env("KGW_KAFKA_SASL_SSL_BOOTSTRAP").empty()) GTEST_SKIP() << "no SASL_SSL listeners";
+  KafkaConnection sasl_ssl = Tls("KGW_KAFKA_SASL_SSL_BOOTSTRAP", "SASL_SSL");
+  sasl_ssl.client.sasl = true;
+  sasl_ssl.client.sasl_mechanism = "PLAIN";
+  sasl_ssl.client.sasl_username = Env("KGW_KAFKA_SASL_USER");
+  sasl_ssl.client.sasl_password = Env("KGW_KAFKA_SASL_PASSWORD");
+  const std::string name = NewTopicName("sasl_ssl");
+
+  absl::Status ensured = EnsureTopic(sasl_ssl, {.name = name}, kTimeout);
+  ASSERT_TRUE(ensured.ok()) << ensured;
+  absl::StatusOr<std::unique_ptr<TopicWriter>> w = TopicWriter::Create(sasl_ssl, name);
+  ASSERT_TRUE(w.ok()) << w.status();
+  absl::Status written = (*w)->Write("state", "over sasl_ssl", kTimeout);
+  ASSERT_TRUE(written.ok()) << written;
+  absl::StatusOr<std::optional<std::string>> latest = ReadLatest(sasl_ssl, name, kTimeout);
+
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(*latest, "over sasl_ssl");
 }
 
 TEST_F(SaslPlainTest, WrongPasswordFailsWithinTheTimeoutSayingWhy) {

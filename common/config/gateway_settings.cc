@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -32,6 +34,13 @@ std::optional<std::string> CheckNoWhitespace(absl::string_view v) {
   return std::nullopt;
 }
 
+std::optional<std::string> CheckReadableFile(absl::string_view path) {
+  if (access(std::string(path).c_str(), R_OK) != 0) {
+    return absl::StrCat("cannot read the file: ", std::strerror(errno));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<SettingSpec> GatewayNodeSettings() {
@@ -56,6 +65,33 @@ std::vector<SettingSpec> GatewayNodeSettings() {
       {.name = kKafkaSaslPassword,
        .type = SettingType::kString,
        .description = "SASL password of this node's own connections to the brokers"},
+      {.name = kKafkaSslCaFile,
+       .type = SettingType::kString,
+       .description = "PEM file of the CA certificates that verify the brokers (SSL and "
+                      "SASL_SSL)",
+       .default_description = "the system's CA certificates",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable PEM file"},
+      {.name = kKafkaSslCertFile,
+       .type = SettingType::kString,
+       .description = "PEM client certificate this node presents to brokers that ask for one; "
+                      "needs KAFKA_SSL_KEY_FILE",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable PEM file"},
+      {.name = kKafkaSslKeyFile,
+       .type = SettingType::kString,
+       .description = "PEM private key of KAFKA_SSL_CERT_FILE",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable PEM file"},
+      {.name = kKafkaSslKeyPassword,
+       .type = SettingType::kString,
+       .description = "Password of an encrypted KAFKA_SSL_KEY_FILE"},
+      {.name = kKafkaSslEndpointIdentification,
+       .type = SettingType::kEnum,
+       .description = "https: a broker's certificate must name the host or address this node "
+                      "connects to; none: any name is accepted (the chain is still verified)",
+       .default_value = "https",
+       .allowed = {"https", "none"}},
       {.name = kClusterId,
        .type = SettingType::kString,
        .description = "Gateway cluster this node belongs to; nodes with the same id form one "
@@ -150,6 +186,32 @@ absl::StatusOr<KafkaClientConfig> ReadKafkaClientConfig(const Settings& settings
     return absl::InvalidArgumentError(absl::StrCat(
         "KAFKA_SECURITY_PROTOCOL=", c.security_protocol,
         " needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"));
+  }
+  // A TLS setting without TLS is a mistake worth stopping for: the operator
+  // believes the connections are encrypted (or authenticated by certificate).
+  for (absl::string_view name : {kKafkaSslCaFile, kKafkaSslCertFile, kKafkaSslKeyFile,
+                                 kKafkaSslKeyPassword, kKafkaSslEndpointIdentification}) {
+    if (!c.tls && settings.Has(name) && settings.GetSource(name) != Source::kDefault) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " is set but KAFKA_SECURITY_PROTOCOL is ", c.security_protocol));
+    }
+  }
+  if (settings.Has(kKafkaSslCaFile)) c.ssl_ca_file = settings.GetString(kKafkaSslCaFile);
+  if (settings.Has(kKafkaSslCertFile)) c.ssl_cert_file = settings.GetString(kKafkaSslCertFile);
+  if (settings.Has(kKafkaSslKeyFile)) c.ssl_key_file = settings.GetString(kKafkaSslKeyFile);
+  if (settings.Has(kKafkaSslKeyPassword)) {
+    c.ssl_key_password = settings.GetString(kKafkaSslKeyPassword);
+  }
+  c.ssl_verify_hostname = settings.GetString(kKafkaSslEndpointIdentification) == "https";
+  if (c.ssl_cert_file.empty() != c.ssl_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(c.ssl_cert_file.empty() ? kKafkaSslKeyFile : kKafkaSslCertFile, " is set but ",
+                     c.ssl_cert_file.empty() ? kKafkaSslCertFile : kKafkaSslKeyFile,
+                     " is not; a client certificate needs both"));
+  }
+  if (!c.ssl_key_password.empty() && c.ssl_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "KAFKA_SSL_KEY_PASSWORD is set but KAFKA_SSL_KEY_FILE is not");
   }
   return c;
 }

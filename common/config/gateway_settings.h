@@ -26,8 +26,14 @@ inline constexpr absl::string_view kKafkaSecurityProtocol = "KAFKA_SECURITY_PROT
 inline constexpr absl::string_view kKafkaSaslMechanism = "KAFKA_SASL_MECHANISM";
 inline constexpr absl::string_view kKafkaSaslUsername = "KAFKA_SASL_USERNAME";
 inline constexpr absl::string_view kKafkaSaslPassword = "KAFKA_SASL_PASSWORD";
+inline constexpr absl::string_view kKafkaSslCaFile = "KAFKA_SSL_CA_FILE";
+inline constexpr absl::string_view kKafkaSslCertFile = "KAFKA_SSL_CERT_FILE";
+inline constexpr absl::string_view kKafkaSslKeyFile = "KAFKA_SSL_KEY_FILE";
+inline constexpr absl::string_view kKafkaSslKeyPassword = "KAFKA_SSL_KEY_PASSWORD";
+inline constexpr absl::string_view kKafkaSslEndpointIdentification =
+    "KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM";
 
-// KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
+// KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*,
 // GATEWAY_CLUSTER_ID, GATEWAY_GROUP_ID, GATEWAY_RACK_ID,
 // GATEWAY_ADVERTISED_HOST, GATEWAY_HTTP_PORT, GATEWAY_NODE_ID,
 // GATEWAY_GROUP_SESSION_TIMEOUT, GATEWAY_GROUP_HEARTBEAT_INTERVAL.
@@ -37,9 +43,9 @@ std::vector<SettingSpec> GatewayNodeSettings();
 struct GatewayNodeConfig {
   std::vector<std::string> bootstrap_servers;
   std::string cluster_id;
-  std::string group_id;        // GATEWAY_GROUP_ID or "kgw_<cluster id>"
-  std::string rack_id;         // empty: no rack
-  std::string advertised_host; // GATEWAY_ADVERTISED_HOST or the host name
+  std::string group_id;         // GATEWAY_GROUP_ID or "kgw_<cluster id>"
+  std::string rack_id;          // empty: no rack
+  std::string advertised_host;  // GATEWAY_ADVERTISED_HOST or the host name
   int http_port = 0;
   // GATEWAY_NODE_ID; empty: the executable derives one from its address.
   std::string node_id;
@@ -55,9 +61,21 @@ struct KafkaClientConfig {
   std::string sasl_mechanism;     // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
   std::string sasl_username;
   std::string sasl_password;
+  // With `tls` only. PEM files; an empty CA file means the system's roots,
+  // no certificate and key means none is presented.
+  std::string ssl_ca_file;
+  std::string ssl_cert_file;
+  std::string ssl_key_file;
+  std::string ssl_key_password;  // of an encrypted ssl_key_file
+  // KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM=https: the broker's
+  // certificate must name the host or address connected to.
+  bool ssl_verify_hostname = true;
 };
 
-// InvalidArgument (one line) when SASL is asked for without credentials.
+// InvalidArgument (one line) when SASL is asked for without credentials,
+// when a KAFKA_SSL_* setting is given with a protocol without TLS, or when
+// only one of KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE is given (or the key
+// password without the key).
 absl::StatusOr<KafkaClientConfig> ReadKafkaClientConfig(const Settings& settings);
 
 // Reads the shared settings from parsed `settings`, filling computed defaults

@@ -17,7 +17,6 @@ namespace kgw::config {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;      // a runtime failure
 inline constexpr int kExitBadConfig = 2;    // bad flag or setting
-inline constexpr int kExitUnavailable = 3;  // the requested mode is not in this build
 
 struct ProgramInfo {
   absl::string_view name;     // "kgw-agent"

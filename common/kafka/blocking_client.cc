@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include "common/kafka/messages/api_versions.h"
 #include "common/kafka/messages/sasl_authenticate.h"
 #include "common/kafka/messages/sasl_handshake.h"
+#include "common/tls/tls_context.h"
 
 namespace kgw::kafka {
 namespace {
@@ -38,11 +41,80 @@ absl::Status Wait(int fd, short events, absl::Time deadline, const std::string& 
   }
 }
 
+// Whether OpenSSL error `e` is an alert the peer sent.
+bool IsAlert(unsigned long e) {
+  return ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET;
+}
+
+// After an OpenSSL call on `ssl` returned `rc` (with `error_number` the
+// errno it left): waits for the socket when OpenSSL needs it, as `what`
+// until `deadline`; otherwise the failure as one line. A connection the peer
+// closed (or Interrupt shut down) reads as "<peer> closed the connection",
+// as without TLS.
+absl::Status AwaitTls(SSL* ssl, int fd, int rc, int error_number, absl::Time deadline,
+                      const std::string& what, const std::string& peer, bool handshake) {
+  switch (SSL_get_error(ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+      return Wait(fd, POLLIN, deadline, what);
+    case SSL_ERROR_WANT_WRITE:
+      return Wait(fd, POLLOUT, deadline, what);
+    case SSL_ERROR_ZERO_RETURN:
+      return absl::UnavailableError(absl::StrCat(peer, " closed the connection"));
+    case SSL_ERROR_SYSCALL:
+      ERR_clear_error();
+      if (error_number == EINTR) {
+        if (absl::Now() < deadline) return absl::OkStatus();  // try again
+        return absl::DeadlineExceededError(absl::StrCat(what, ": timed out"));
+      }
+      if (error_number == 0) {
+        return absl::UnavailableError(absl::StrCat(peer, " closed the connection"));
+      }
+      return absl::UnavailableError(absl::StrCat(what, ": ", strerror(error_number)));
+    default:
+      if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        return absl::UnavailableError(absl::StrCat(peer, " closed the connection"));
+      }
+      if (!handshake && IsAlert(ERR_peek_error())) {
+        return absl::UnavailableError(
+            absl::StrCat(peer, " ended the TLS session: ", tls::OpenSslErrors()));
+      }
+      return absl::UnavailableError(
+          absl::StrCat(what, ": ", handshake ? tls::HandshakeFailure(ssl) : tls::OpenSslErrors()));
+  }
+}
+
+// The client side of the TLS handshake on the connected socket `fd`, until
+// `deadline`. The SSL object is the caller's on success.
+absl::StatusOr<SSL*> Handshake(int fd, const std::string& host, const std::string& peer,
+                               const ConnectionTls& tls, absl::Time deadline) {
+  const std::string what = absl::StrCat(peer, ": TLS handshake failed");
+  if (tls.context == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": no TLS context"));
+  }
+  ERR_clear_error();
+  SSL* ssl = SSL_new(tls.context.get());
+  if (ssl == nullptr) return absl::InternalError(absl::StrCat(what, ": ", tls::OpenSslErrors()));
+  absl::Cleanup free_ssl = [&ssl] {
+    if (ssl != nullptr) SSL_free(ssl);
+  };
+  absl::Status status = tls::ConfigureClientSession(ssl, host, tls.verify_hostname);
+  if (status.ok()) status = tls::AttachSocket(ssl, fd);
+  if (!status.ok()) return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+  while (true) {
+    ERR_clear_error();
+    errno = 0;
+    const int rc = SSL_connect(ssl);
+    if (rc == 1) return std::exchange(ssl, nullptr);
+    KGW_RETURN_IF_ERROR(AwaitTls(ssl, fd, rc, errno, deadline, what, peer, /*handshake=*/true));
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<BlockingConnection> BlockingConnection::Connect(const std::string& host, int port,
-                                                               absl::Duration timeout,
-                                                               std::string client_id) {
+absl::StatusOr<BlockingConnection> BlockingConnection::Connect(
+    const std::string& host, int port, absl::Duration timeout, std::string client_id,
+    const std::optional<ConnectionTls>& tls) {
   const std::string peer = absl::StrCat(host, ":", port);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
@@ -69,10 +141,13 @@ absl::StatusOr<BlockingConnection> BlockingConnection::Connect(const std::string
     int error = 0;
     socklen_t len = sizeof(error);
     if (last.ok() && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0) {
-      return BlockingConnection(fd, timeout, std::move(client_id), peer);
-    }
-    if (last.ok()) {
-      last = absl::UnavailableError(absl::StrCat("cannot connect to ", peer, ": ", strerror(error)));
+      if (!tls) return BlockingConnection(fd, nullptr, timeout, std::move(client_id), peer);
+      absl::StatusOr<SSL*> ssl = Handshake(fd, host, peer, *tls, deadline);
+      if (ssl.ok()) return BlockingConnection(fd, *ssl, timeout, std::move(client_id), peer);
+      last = ssl.status();
+    } else if (last.ok()) {
+      last =
+          absl::UnavailableError(absl::StrCat("cannot connect to ", peer, ": ", strerror(error)));
     }
     close(fd);
   }
@@ -144,6 +219,9 @@ void BlockingConnection::Interrupt() {
 }
 
 BlockingConnection::~BlockingConnection() {
+  // No close_notify: the broker takes a closed socket as the end, and the
+  // session may already have failed.
+  if (ssl_ != nullptr) SSL_free(ssl_);
   if (fd_ >= 0) close(fd_);
 }
 
@@ -165,6 +243,24 @@ absl::StatusOr<std::vector<uint8_t>> BlockingConnection::RoundTrip(
 }
 
 absl::Status BlockingConnection::WriteAll(absl::Span<const uint8_t> data, absl::Time deadline) {
+  if (ssl_ != nullptr) {
+    const std::string what = absl::StrCat("writing to ", peer_);
+    while (!data.empty()) {
+      ERR_clear_error();
+      size_t written = 0;
+      // After WANT_*, OpenSSL wants the same buffer again: it is only
+      // advanced past what was written.
+      errno = 0;
+      const int rc = SSL_write_ex(ssl_, data.data(), data.size(), &written);
+      if (rc == 1) {
+        data.remove_prefix(written);
+        continue;
+      }
+      absl::Status status = AwaitTls(ssl_, fd_, rc, errno, deadline, what, peer_, false);
+      if (!status.ok()) return PeerAlertOr(std::move(status));
+    }
+    return absl::OkStatus();
+  }
   while (!data.empty()) {
     const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -178,8 +274,36 @@ absl::Status BlockingConnection::WriteAll(absl::Span<const uint8_t> data, absl::
   return absl::OkStatus();
 }
 
+absl::Status BlockingConnection::PeerAlertOr(absl::Status write_error) {
+  if (!absl::IsUnavailable(write_error)) return write_error;
+  ERR_clear_error();
+  uint8_t byte;
+  size_t n = 0;
+  if (SSL_read_ex(ssl_, &byte, 1, &n) == 1 || !IsAlert(ERR_peek_error())) {
+    ERR_clear_error();
+    return write_error;
+  }
+  return absl::UnavailableError(
+      absl::StrCat(peer_, " ended the TLS session: ", tls::OpenSslErrors()));
+}
+
 absl::Status BlockingConnection::ReadAll(uint8_t* data, size_t size, absl::Time deadline) {
   size_t got = 0;
+  if (ssl_ != nullptr) {
+    const std::string what = absl::StrCat("reading from ", peer_);
+    while (got < size) {
+      ERR_clear_error();
+      size_t n = 0;
+      errno = 0;
+      const int rc = SSL_read_ex(ssl_, data + got, size - got, &n);
+      if (rc == 1) {
+        got += n;
+        continue;
+      }
+      KGW_RETURN_IF_ERROR(AwaitTls(ssl_, fd_, rc, errno, deadline, what, peer_, false));
+    }
+    return absl::OkStatus();
+  }
   while (got < size) {
     const ssize_t n = recv(fd_, data + got, size - got, 0);
     if (n > 0) {

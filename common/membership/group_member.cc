@@ -144,7 +144,7 @@ absl::StatusOr<kafka::BlockingConnection> GroupMember::ConnectAny(
   std::string errors;
   for (const config::HostPort& a : to) {
     absl::StatusOr<kafka::BlockingConnection> c = kafka::BlockingConnection::Connect(
-        a.host, a.port, options_.request_timeout, options_.client_id);
+        a.host, a.port, options_.request_timeout, options_.client_id, options_.tls);
     absl::Status status = c.status();
     if (status.ok()) status = PrepareConnection(*c);
     if (status.ok()) return c;

@@ -58,6 +58,7 @@ class GroupMember {
   struct Options {
     std::vector<config::HostPort> bootstrap;  // KAFKA_BOOTSTRAP_SERVERS
     std::optional<kafka::SaslCredentials> sasl;
+    std::optional<kafka::ConnectionTls> tls;  // set: every connection over TLS
     std::string group_id;
     absl::Duration session_timeout = absl::Seconds(10);
     // How long the group waits for members to rejoin in a rebalance.

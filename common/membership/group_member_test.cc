@@ -1,9 +1,12 @@
 // GroupMember against the real Kafka cluster: members of one group agree on
 // each generation's membership, see joins, leaves and descriptor changes,
-// and authenticate with SCRAM where the brokers demand it.
+// and authenticate with SCRAM where the brokers demand it. Also kgw's own
+// connections over TLS (BlockingConnection, the metadata refresher, group
+// membership) through the harness's SSL, SASL_SSL and MTLS listeners.
 #include "common/membership/group_member.h"
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,7 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/cluster/broker_directory.h"
+#include "common/kafka/messages/metadata.h"
+#include "common/testing/test_certs.h"
 #include "common/testing/wait_for.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace kgw::membership {
@@ -56,11 +63,13 @@ struct Node {
 
 std::unique_ptr<Node> StartNode(const std::string& group, const std::string& node_id,
                                 v1::NodeDescriptor::Role role, const std::string& bootstrap,
-                                std::optional<kafka::SaslCredentials> sasl = std::nullopt) {
+                                std::optional<kafka::SaslCredentials> sasl = std::nullopt,
+                                std::optional<kafka::ConnectionTls> tls = std::nullopt) {
   auto node = std::make_unique<Node>();
   GroupMember::Options o;
   o.bootstrap = Bootstrap(bootstrap);
   o.sasl = std::move(sasl);
+  o.tls = std::move(tls);
   o.group_id = group;
   o.session_timeout = absl::Seconds(6);
   o.rebalance_timeout = absl::Seconds(6);
@@ -163,6 +172,203 @@ TEST_F(GroupMemberTest, JoinsThroughScramAuthenticatedBrokers) {
                      scram);
   ASSERT_TRUE(WaitFor([&] { return Ids(*a) == "agent-a,coord-b" && Ids(*b) == Ids(*a); },
                       absl::Seconds(30)));
+}
+
+// The harness's TLS settings as a node would read them from KAFKA_SSL_*.
+config::KafkaClientConfig HarnessTls(const std::string& protocol = "SSL") {
+  config::KafkaClientConfig c;
+  c.security_protocol = protocol;
+  c.tls = true;
+  c.ssl_ca_file = Env("KGW_KAFKA_CA_FILE");
+  return c;
+}
+
+kafka::ConnectionTls OwnTlsOrDie(const config::KafkaClientConfig& c) {
+  absl::StatusOr<std::optional<kafka::ConnectionTls>> tls = cluster::OwnTls(c);
+  EXPECT_TRUE(tls.ok()) << tls.status();
+  EXPECT_TRUE(tls.ok() && tls->has_value());
+  return tls.ok() && tls->has_value() ? **tls : kafka::ConnectionTls{};
+}
+
+// Brokers (node id -> port) in a Metadata response read through `connection`.
+absl::StatusOr<std::map<int32_t, int32_t>> BrokerPorts(kafka::BlockingConnection& connection) {
+  kafka::MetadataRequest request;
+  request.allow_auto_topic_creation = false;
+  kafka::MetadataResponse response;
+  KGW_RETURN_IF_ERROR(connection.Call(request, /*version=*/12, &response));
+  std::map<int32_t, int32_t> ports;
+  for (const auto& b : response.brokers) ports[b.node_id] = b.port;
+  return ports;
+}
+
+// The ports of the harness listener whose bootstrap list is `bootstrap`.
+std::map<int32_t, int32_t> ListenerPorts(const std::string& bootstrap) {
+  std::map<int32_t, int32_t> ports;
+  int32_t id = 1;
+  for (const config::HostPort& hp : Bootstrap(bootstrap)) ports[id++] = hp.port;
+  return ports;
+}
+
+// kgw's own connections over the harness's TLS listeners (--security).
+class OwnTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (Env("KGW_KAFKA_SSL_BOOTSTRAP").empty() || Env("KGW_KAFKA_SASL_SSL_BOOTSTRAP").empty()) {
+      GTEST_SKIP() << "the cluster has no TLS listeners: start it with --security";
+    }
+    ssl_ = Bootstrap(Env("KGW_KAFKA_SSL_BOOTSTRAP")).front();
+  }
+
+  absl::StatusOr<kafka::BlockingConnection> Connect(const std::string& host, int port,
+                                                    const kafka::ConnectionTls& tls) {
+    return kafka::BlockingConnection::Connect(host, port, absl::Seconds(10), "kgw-test", tls);
+  }
+
+  config::HostPort ssl_;
+};
+
+TEST_F(OwnTlsTest, MetadataOverTlsNamesTheBrokersTlsListeners) {
+  const kafka::ConnectionTls tls = OwnTlsOrDie(HarnessTls());
+  ASSERT_TRUE(tls.verify_hostname) << "https is the default";
+
+  absl::StatusOr<kafka::BlockingConnection> c = Connect(ssl_.host, ssl_.port, tls);
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<std::map<int32_t, int32_t>> ports = BrokerPorts(*c);
+
+  ASSERT_TRUE(ports.ok()) << ports.status();
+  EXPECT_EQ(*ports, ListenerPorts(Env("KGW_KAFKA_SSL_BOOTSTRAP")));
+}
+
+// The brokers' certificate names IP:127.0.0.1 and DNS:localhost; with
+// verification on, either way of reaching them passes, and checking is
+// what makes a name it lacks fail.
+TEST_F(OwnTlsTest, HostVerificationAcceptsTheBrokersAddressAndName) {
+  const kafka::ConnectionTls tls = OwnTlsOrDie(HarnessTls());
+
+  absl::StatusOr<kafka::BlockingConnection> by_address = Connect("127.0.0.1", ssl_.port, tls);
+  absl::StatusOr<kafka::BlockingConnection> by_name = Connect("localhost", ssl_.port, tls);
+
+  ASSERT_TRUE(by_address.ok()) << by_address.status();
+  ASSERT_TRUE(by_name.ok()) << by_name.status();
+  EXPECT_TRUE(BrokerPorts(*by_address).ok());
+  EXPECT_TRUE(BrokerPorts(*by_name).ok());
+}
+
+TEST_F(OwnTlsTest, BrokersOfAnotherCaFailTheHandshakeSayingWhy) {
+  absl::StatusOr<kgw::testing::TestCa> other = kgw::testing::TestCa::Create("not the brokers' CA");
+  ASSERT_TRUE(other.ok()) << other.status();
+  const std::string ca_file = ::testing::TempDir() + "/kgw_membership_other_ca.pem";
+  ASSERT_TRUE(other->WriteCertificate(ca_file).ok());
+  config::KafkaClientConfig wrong = HarnessTls();
+  wrong.ssl_ca_file = ca_file;
+
+  absl::StatusOr<kafka::BlockingConnection> c = Connect(ssl_.host, ssl_.port, OwnTlsOrDie(wrong));
+
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
+  // The brokers send their CA along with their certificate; it is not ours.
+  EXPECT_EQ(std::string(c.status().message()),
+            absl::StrCat(ssl_.host, ":", ssl_.port,
+                         ": TLS handshake failed: certificate verify failed (self-signed "
+                         "certificate in certificate chain)"));
+}
+
+TEST_F(OwnTlsTest, OwnTlsNamesAFileItCannotLoad) {
+  config::KafkaClientConfig broken = HarnessTls();
+  broken.ssl_ca_file = Env("KGW_KAFKA_CLIENT_KEY_FILE");  // a key, not certificates
+
+  absl::StatusOr<std::optional<kafka::ConnectionTls>> tls = cluster::OwnTls(broken);
+  absl::StatusOr<std::optional<kafka::ConnectionTls>> plaintext =
+      cluster::OwnTls(config::KafkaClientConfig{.security_protocol = "PLAINTEXT"});
+
+  EXPECT_EQ(tls.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(tls.status().message()),
+              ::testing::HasSubstr(absl::StrCat("cannot load CA file ", broken.ssl_ca_file)));
+  ASSERT_TRUE(plaintext.ok());
+  EXPECT_FALSE(plaintext->has_value());
+}
+
+// MTLS demands a client certificate: without one the broker ends the
+// session once the client's handshake is done (TLS 1.3), and the first
+// call says so.
+TEST_F(OwnTlsTest, MutualTlsListenerNeedsTheClientCertificate) {
+  const std::string mtls_bootstrap = Env("KGW_KAFKA_MTLS_BOOTSTRAP");
+  ASSERT_FALSE(mtls_bootstrap.empty());
+  const config::HostPort mtls = Bootstrap(mtls_bootstrap).front();
+  config::KafkaClientConfig with_cert = HarnessTls();
+  with_cert.ssl_cert_file = Env("KGW_KAFKA_CLIENT_CERT_FILE");
+  with_cert.ssl_key_file = Env("KGW_KAFKA_CLIENT_KEY_FILE");
+
+  absl::StatusOr<kafka::BlockingConnection> without =
+      Connect(mtls.host, mtls.port, OwnTlsOrDie(HarnessTls()));
+  const absl::Status without_call =
+      without.ok() ? without->FetchApiVersions("test") : without.status();
+  absl::StatusOr<kafka::BlockingConnection> with =
+      Connect(mtls.host, mtls.port, OwnTlsOrDie(with_cert));
+  ASSERT_TRUE(with.ok()) << with.status();
+  const absl::Status with_call = with->FetchApiVersions("test");
+
+  // Kafka answers with alert 42, "bad certificate".
+  EXPECT_EQ(without_call.code(), absl::StatusCode::kUnavailable) << without_call;
+  EXPECT_THAT(std::string(without_call.message()),
+              ::testing::HasSubstr(" ended the TLS session: sslv3 alert bad certificate"));
+  EXPECT_THAT(std::string(without_call.message()),
+              ::testing::HasSubstr(mtls_bootstrap.substr(0, mtls_bootstrap.find(','))));
+  EXPECT_TRUE(with_call.ok()) << with_call;
+  absl::StatusOr<std::map<int32_t, int32_t>> ports = BrokerPorts(*with);
+  ASSERT_TRUE(ports.ok()) << ports.status();
+  EXPECT_EQ(*ports, ListenerPorts(mtls_bootstrap));
+}
+
+// The metadata refresher as agents and coordinators run it, over SASL_SSL
+// with SCRAM-SHA-512 through kgw's own SASL code.
+TEST_F(OwnTlsTest, MetadataRefresherFillsTheDirectoryOverSaslSslWithScram) {
+  const std::string bootstrap = Env("KGW_KAFKA_SASL_SSL_BOOTSTRAP");
+  cluster::BrokerDirectory directory;
+  cluster::MetadataRefresher refresher(
+      directory, {.bootstrap = Bootstrap(bootstrap),
+                  .interval = absl::Seconds(30),
+                  .timeout = absl::Seconds(10),
+                  .client_id = "kgw-test",
+                  .sasl = kafka::SaslCredentials{"SCRAM-SHA-512", "admin", "admin-secret"},
+                  .tls = OwnTlsOrDie(HarnessTls("SASL_SSL"))});
+
+  refresher.Start();
+
+  ASSERT_TRUE(kgw::testing::WaitFor([&] { return directory.Get()->brokers.size() == 3; },
+                                    absl::Seconds(30)));
+  std::map<int32_t, int32_t> ports;
+  for (const cluster::BrokerEndpoint& b : directory.Get()->brokers) ports[b.node_id] = b.port;
+  EXPECT_EQ(ports, ListenerPorts(bootstrap));
+  refresher.Stop();
+}
+
+TEST_F(OwnTlsTest, MembersJoinOverSaslSslWithScram) {
+  const std::string bootstrap = Env("KGW_KAFKA_SASL_SSL_BOOTSTRAP");
+  const std::string group = FreshGroup();
+  const kafka::SaslCredentials scram{"SCRAM-SHA-512", "admin", "admin-secret"};
+  const kafka::ConnectionTls tls = OwnTlsOrDie(HarnessTls("SASL_SSL"));
+
+  auto a = StartNode(group, "agent-a", v1::NodeDescriptor::ROLE_AGENT, bootstrap, scram, tls);
+  auto b = StartNode(group, "coord-b", v1::NodeDescriptor::ROLE_COORDINATOR, bootstrap, scram, tls);
+
+  ASSERT_TRUE(WaitFor([&] { return Ids(*a) == "agent-a,coord-b" && Ids(*b) == Ids(*a); },
+                      absl::Seconds(30)))
+      << Ids(*a) << " / " << Ids(*b);
+}
+
+TEST_F(OwnTlsTest, MembersJoinOverMutualTls) {
+  const std::string bootstrap = Env("KGW_KAFKA_MTLS_BOOTSTRAP");
+  ASSERT_FALSE(bootstrap.empty());
+  config::KafkaClientConfig with_cert = HarnessTls();
+  with_cert.ssl_cert_file = Env("KGW_KAFKA_CLIENT_CERT_FILE");
+  with_cert.ssl_key_file = Env("KGW_KAFKA_CLIENT_KEY_FILE");
+  const kafka::ConnectionTls tls = OwnTlsOrDie(with_cert);
+  const std::string group = FreshGroup();
+
+  auto a =
+      StartNode(group, "agent-a", v1::NodeDescriptor::ROLE_AGENT, bootstrap, std::nullopt, tls);
+
+  ASSERT_TRUE(WaitFor([&] { return Ids(*a) == "agent-a"; }, absl::Seconds(30)));
 }
 
 }  // namespace

@@ -158,23 +158,25 @@ TEST(BinariesTest, UnknownGatewayVariablesAreWarnedAbout) {
   EXPECT_THAT(r.err, HasSubstr("ignoring unknown environment variable GATEWAY_PORT_STRAT"));
 }
 
-TEST(BinariesTest, ModesNotInThisBuildAreRefusedHonestly) {
-  // Settings the agent cannot honour yet must stop it, not be ignored.
+TEST(BinariesTest, UnusableCertificatesStopStartUpWithOneLine) {
+  // Readable files that hold no certificate: the settings accept them, loading does not.
+  const std::string junk = ::testing::TempDir() + "/binaries_test_junk.pem";
+  std::ofstream(junk) << "not a certificate\n";
   std::vector<std::string> tls = kBootstrap;
   tls.push_back("GATEWAY_SECURITY_PROTOCOL=SSL");
+  tls.push_back("GATEWAY_SSL_CERT_FILE=" + junk);
+  tls.push_back("GATEWAY_SSL_KEY_FILE=" + junk);
   Result agent = RunProgram(KGW_AGENT_BIN, {}, tls);
-  EXPECT_EQ(agent.exit_code, 3);
-  EXPECT_THAT(agent.err, HasSubstr("GATEWAY_SECURITY_PROTOCOL=SSL is not supported"));
-  std::vector<std::string> proxy = kBootstrap;
-  proxy.push_back("GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL=true");
-  agent = RunProgram(KGW_AGENT_BIN, {}, proxy);
-  EXPECT_EQ(agent.exit_code, 3);
-  EXPECT_THAT(agent.err, HasSubstr("GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL=true is not supported"));
+  EXPECT_EQ(agent.exit_code, 2) << agent.err;
+  EXPECT_THAT(agent.err, HasSubstr("kgw-agent: cannot load GATEWAY_SSL_CERT_FILE=" + junk));
   std::vector<std::string> broker_tls = kBootstrap;
   broker_tls.push_back("KAFKA_SECURITY_PROTOCOL=SSL");
-  Result coordinator = RunProgram(KGW_COORDINATOR_BIN, {}, broker_tls);
-  EXPECT_EQ(coordinator.exit_code, 3);
-  EXPECT_THAT(coordinator.err, HasSubstr("KAFKA_SECURITY_PROTOCOL=SSL is not supported"));
+  broker_tls.push_back("KAFKA_SSL_CA_FILE=" + junk);
+  for (const char* bin : {KGW_AGENT_BIN, KGW_COORDINATOR_BIN}) {
+    Result r = RunProgram(bin, {}, broker_tls);
+    EXPECT_EQ(r.exit_code, 2) << bin << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("cannot load CA file " + junk)) << bin;
+  }
 }
 
 TEST(BinariesTest, KgwctlVersionCommandWorks) {

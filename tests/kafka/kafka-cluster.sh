@@ -49,12 +49,15 @@ Options (each overrides the environment variable named after it):
   --dir DIR          State dir: configs, data, logs, pids, certificates.
                      [KGW_KAFKA_DIR, default /tmp/kgw-kafka]
   --port-base N      Listener ports are N+id (PLAINTEXT), N+100+id
-                     (CONTROLLER), N+200+id (SASL_PLAINTEXT), N+300+id (SSL).
+                     (CONTROLLER), N+200+id (SASL_PLAINTEXT), N+300+id (SSL),
+                     N+400+id (SASL_SSL), N+500+id (MTLS: SSL with client
+                     certificates required).
                      [KGW_KAFKA_PORT_BASE, default 19090]
   --heap SIZE        Java heap per node, used for -Xms and -Xmx.
                      [KGW_KAFKA_HEAP, default 384m]
-  --security         Also open SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256/512) and
-                     SSL listeners, with generated certificates.
+  --security         Also open SASL_PLAINTEXT and SASL_SSL (PLAIN,
+                     SCRAM-SHA-256/512), SSL and MTLS listeners, with generated
+                     certificates.
                      [KGW_KAFKA_SECURITY=1, default off]
   --timeout SECS     Give up if the cluster is not ready after SECS seconds.
                      [KGW_KAFKA_START_TIMEOUT, default 120]
@@ -162,8 +165,8 @@ case $SECURITY in
 0 | false | no | off | "") SECURITY=0 ;;
 *) die "KGW_KAFKA_SECURITY must be 0 or 1, not '$SECURITY'" ;;
 esac
-if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 303 > 65535)); then
-	die "port base must be a number from 1024 to 65232, not '$PORT_BASE'"
+if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 503 > 65535)); then
+	die "port base must be a number from 1024 to 65032, not '$PORT_BASE'"
 fi
 [[ $HEAP =~ ^[0-9]+[kKmMgG]?$ ]] || die "heap must look like 384m or 1g, not '$HEAP'"
 [[ $START_TIMEOUT =~ ^[0-9]+$ && $START_TIMEOUT -gt 0 ]] || die "timeout must be a positive number of seconds"
@@ -229,16 +232,39 @@ all_registered() {
 # its credentials come from the format step, ahead of the broker's own
 # registration in the metadata log, so a registered broker already has them.
 secure_listeners_ready() {
-	local n seen
+	local n
 	for n in "${NODES[@]}"; do
-		seen=$(brokers_seen "127.0.0.1:$(port 200 "$n")" -X security.protocol=SASL_PLAINTEXT \
-			-X sasl.mechanisms=PLAIN -X sasl.username="${USERS[1]}" -X sasl.password="${PASSWORDS[1]}") || return 1
-		[[ $seen == "${#NODES[@]}" ]] || return 1
-		seen=$(brokers_seen "127.0.0.1:$(port 300 "$n")" -X security.protocol=SSL \
-			-X ssl.ca.location="$DIR/tls/ca.pem") || return 1
-		[[ $seen == "${#NODES[@]}" ]] || return 1
+		node_listeners_ready "$n" "${#NODES[@]}" || return 1
 	done
 	return 0
+}
+
+# True once each of node N's four secure listeners answers a metadata
+# request (with the credentials or certificate it demands) listing at least
+# WANT brokers. The four checks run side by side: each is a kcat start-up
+# plus a TLS or SASL handshake, and one after another they would lengthen
+# every start.
+node_listeners_ready() { # node_listeners_ready NODE WANT
+	local n=$1 want=$2 i seen rc=0 pids=() out
+	local sasl=(-X sasl.mechanisms=PLAIN -X sasl.username="${USERS[1]}" -X sasl.password="${PASSWORDS[1]}")
+	local ca=(-X ssl.ca.location="$DIR/tls/ca.pem")
+	local cert=(-X ssl.certificate.location="$DIR/tls/client.pem" -X ssl.key.location="$DIR/tls/client.key")
+	out=$(mktemp -d "$DIR/ready.XXXXXX")
+	brokers_seen "127.0.0.1:$(port 200 "$n")" -X security.protocol=SASL_PLAINTEXT "${sasl[@]}" >"$out/0" &
+	pids+=($!)
+	brokers_seen "127.0.0.1:$(port 300 "$n")" -X security.protocol=SSL "${ca[@]}" >"$out/1" &
+	pids+=($!)
+	brokers_seen "127.0.0.1:$(port 400 "$n")" -X security.protocol=SASL_SSL "${ca[@]}" "${sasl[@]}" >"$out/2" &
+	pids+=($!)
+	brokers_seen "127.0.0.1:$(port 500 "$n")" -X security.protocol=SSL "${ca[@]}" "${cert[@]}" >"$out/3" &
+	pids+=($!)
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || rc=1
+		seen=$(cat "$out/$i")
+		[[ -n $seen ]] && ((seen >= want)) || rc=1
+	done
+	rm -rf "$out"
+	return "$rc"
 }
 
 # Byte offset per log file from which show_logs reads: start-node sets it so
@@ -481,7 +507,7 @@ record_cds() {
 check_ports_free() { # check_ports_free NODE...
 	local n off p busy=()
 	local offsets=(0 100)
-	((SECURITY)) && offsets+=(200 300)
+	((SECURITY)) && offsets+=(200 300 400 500)
 	for n in "$@"; do
 		for off in "${offsets[@]}"; do
 			p=$(port "$off" "$n")
@@ -555,15 +581,17 @@ EOF
 }
 
 write_node_config() { # write_node_config NODE
-	local n=$1 voters="" v listeners advertised protomap
+	local n=$1 voters="" v listeners advertised protomap secure
 	for v in "${NODES[@]}"; do voters+="${voters:+,}$v@127.0.0.1:$(port 100 "$v")"; done
 	listeners="PLAINTEXT://127.0.0.1:$(port 0 "$n"),CONTROLLER://127.0.0.1:$(port 100 "$n")"
 	advertised="PLAINTEXT://127.0.0.1:$(port 0 "$n")"
 	protomap="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
 	if ((SECURITY)); then
-		listeners+=",SASL_PLAINTEXT://127.0.0.1:$(port 200 "$n"),SSL://127.0.0.1:$(port 300 "$n")"
-		advertised+=",SASL_PLAINTEXT://127.0.0.1:$(port 200 "$n"),SSL://127.0.0.1:$(port 300 "$n")"
-		protomap+=",SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL"
+		secure="SASL_PLAINTEXT://127.0.0.1:$(port 200 "$n"),SSL://127.0.0.1:$(port 300 "$n")"
+		secure+=",SASL_SSL://127.0.0.1:$(port 400 "$n"),MTLS://127.0.0.1:$(port 500 "$n")"
+		listeners+=",$secure"
+		advertised+=",$secure"
+		protomap+=",SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL"
 	fi
 	mkdir -p "$DIR/node-$n/data"
 	{
@@ -599,20 +627,36 @@ EOF
 			for i in "${!USERS[@]}"; do plain_users+=" user_${USERS[$i]}=\"${PASSWORDS[$i]}\""; done
 			cat <<EOF
 
-# SASL_PLAINTEXT: PLAIN users live in the JAAS line below; SCRAM users were
-# written into the metadata log when the storage was formatted.
+# SASL_PLAINTEXT and SASL_SSL: PLAIN users live in the JAAS lines below;
+# SCRAM users were written into the metadata log when the storage was formatted.
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
-listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
-listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${plain_users};
-listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
-listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+			local l
+			for l in sasl_plaintext sasl_ssl; do
+				cat <<EOF
+listener.name.$l.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.$l.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${plain_users};
+listener.name.$l.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.$l.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+			done
+			cat <<EOF
 
-# SSL: client certificates are checked when offered, not demanded.
-listener.name.ssl.ssl.keystore.type=PEM
-listener.name.ssl.ssl.keystore.location=$DIR/tls/broker-keystore.pem
-listener.name.ssl.ssl.truststore.type=PEM
-listener.name.ssl.ssl.truststore.location=$DIR/tls/ca.pem
+# The TLS listeners share one key store. SSL checks client certificates
+# when offered, MTLS (protocol SSL) demands one, SASL_SSL asks for none.
+EOF
+			for l in ssl sasl_ssl mtls; do
+				cat <<EOF
+listener.name.$l.ssl.keystore.type=PEM
+listener.name.$l.ssl.keystore.location=$DIR/tls/broker-keystore.pem
+listener.name.$l.ssl.truststore.type=PEM
+listener.name.$l.ssl.truststore.location=$DIR/tls/ca.pem
+EOF
+			done
+			cat <<EOF
 listener.name.ssl.ssl.client.auth=requested
+listener.name.sasl_ssl.ssl.client.auth=none
+listener.name.mtls.ssl.client.auth=required
 EOF
 		fi
 	} >"$(node_props "$n")"
@@ -710,6 +754,8 @@ write_env() {
 		if ((SECURITY)); then
 			echo "KGW_KAFKA_SASL_BOOTSTRAP=$(bootstrap_for 200)"
 			echo "KGW_KAFKA_SSL_BOOTSTRAP=$(bootstrap_for 300)"
+			echo "KGW_KAFKA_SASL_SSL_BOOTSTRAP=$(bootstrap_for 400)"
+			echo "KGW_KAFKA_MTLS_BOOTSTRAP=$(bootstrap_for 500)"
 			echo "KGW_KAFKA_CA_FILE=$DIR/tls/ca.pem"
 			echo "KGW_KAFKA_CLIENT_CERT_FILE=$DIR/tls/client.pem"
 			echo "KGW_KAFKA_CLIENT_KEY_FILE=$DIR/tls/client.key"
@@ -745,7 +791,7 @@ wait_ready() {
 			phase=secure
 		fi
 		if [[ $phase == secure ]] && secure_listeners_ready; then
-			log "SASL and SSL listeners answer after $((SECONDS - START_T0)) s"
+			log "SASL_PLAINTEXT, SSL, SASL_SSL and MTLS listeners answer after $((SECONDS - START_T0)) s"
 			return 0
 		fi
 		((SECONDS < deadline)) || fail_start "" "cluster not ready after $START_TIMEOUT s (phase $phase)"
@@ -764,8 +810,8 @@ do_start() {
 			die "the cluster running in $DIR uses port base $running, not $PORT_BASE; stop it first or use another --dir"
 		fi
 		if (($(count_alive) == ${#NODES[@]})) && all_registered; then
-			if ((SECURITY)) && ! grep -q '^KGW_KAFKA_SASL_BOOTSTRAP=' "$DIR/cluster.env" 2>/dev/null; then
-				die "the cluster running in $DIR has no SASL/SSL listeners; stop it and start again with --security"
+			if ((SECURITY)) && ! grep -q '^KGW_KAFKA_MTLS_BOOTSTRAP=' "$DIR/cluster.env" 2>/dev/null; then
+				die "the cluster running in $DIR lacks the --security listeners (or some of them); stop it and start again with --security"
 			fi
 			log "cluster already running:"
 			do_status 2
@@ -813,6 +859,8 @@ do_start() {
 	if ((SECURITY)); then
 		log "  SASL_PLAINTEXT  $(bootstrap_for 200)  users ${USERS[0]}/${PASSWORDS[0]} ${USERS[1]}/${PASSWORDS[1]}"
 		log "  SSL             $(bootstrap_for 300)  CA $DIR/tls/ca.pem"
+		log "  SASL_SSL        $(bootstrap_for 400)  same users, same CA"
+		log "  MTLS            $(bootstrap_for 500)  client certificate $DIR/tls/client.pem required"
 	fi
 	log "  environment     $DIR/cluster.env"
 	log "  broker logs     $DIR/node-{1,2,3}/server.log"
@@ -865,13 +913,7 @@ node_ready() { # node_ready NODE
 }
 
 node_secure_ready() { # node_secure_ready NODE
-	local n=$1 seen
-	seen=$(brokers_seen "127.0.0.1:$(port 200 "$n")" -X security.protocol=SASL_PLAINTEXT \
-		-X sasl.mechanisms=PLAIN -X sasl.username="${USERS[1]}" -X sasl.password="${PASSWORDS[1]}") || return 1
-	[[ -n $seen ]] || return 1
-	seen=$(brokers_seen "127.0.0.1:$(port 300 "$n")" -X security.protocol=SSL \
-		-X ssl.ca.location="$DIR/tls/ca.pem") || return 1
-	[[ -n $seen ]]
+	node_listeners_ready "$1" 1
 }
 
 # Only a node that this start-node launched is stopped again on failure.
@@ -895,6 +937,9 @@ require_cluster() {
 	[[ -n $PORT_BASE ]] || die "cannot read the port layout from $(node_props 1)"
 	SECURITY=0
 	if grep -q '^KGW_KAFKA_SASL_BOOTSTRAP=' "$DIR/cluster.env"; then SECURITY=1; fi
+	if ((SECURITY)) && ! grep -q '^KGW_KAFKA_MTLS_BOOTSTRAP=' "$DIR/cluster.env"; then
+		die "the cluster in $DIR was started by an older kafka-cluster.sh (no SASL_SSL/MTLS listeners); stop and start it again"
+	fi
 }
 
 do_stop_node() {

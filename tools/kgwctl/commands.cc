@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -157,6 +158,11 @@ class Session {
            absl::string_view not_found = "");
   // "<message> (<CODE>)", on one line.
   static std::string Detail(const grpc::Status& status);
+  // Why no connection could be made, with what to change when the cause is
+  // TLS: a verification failure, TLS on one side only, or a coordinator that
+  // closes the connection right after the handshake, which is how a server
+  // that requires a client certificate refuses one under TLS 1.3.
+  std::string ConnectionFailure(const grpc::Status& status, const std::string& detail) const;
   std::string Where() const { return absl::StrCat("coordinator at ", options_.coordinator); }
 
   const Options& options_;
@@ -312,6 +318,40 @@ std::string Session::Detail(const grpc::Status& status) {
   return message.empty() ? absl::StrCat("(", code, ")") : absl::StrCat(message, " (", code, ")");
 }
 
+std::string Session::ConnectionFailure(const grpc::Status& status,
+                                       const std::string& detail) const {
+  const std::string& message = status.error_message();
+  const bool closed =
+      absl::StrContains(message, "Socket closed") || absl::StrContains(message, "Connection reset");
+  if (options_.tls && closed) {
+    return options_.tls_cert_file.empty()
+               ? absl::StrCat("the ", Where(),
+                              " refused the TLS connection: it requires a client certificate; "
+                              "set KGWCTL_TLS_CERT_FILE and KGWCTL_TLS_KEY_FILE: ",
+                              detail)
+               : absl::StrCat("the ", Where(),
+                              " refused the TLS connection: it does not accept the client "
+                              "certificate in KGWCTL_TLS_CERT_FILE (signed by a CA it does not "
+                              "trust, expired, or not for client authentication): ",
+                              detail);
+  }
+  std::string hint;
+  if (!options_.tls && closed) {
+    hint = "; if the coordinator serves TLS (GATEWAY_GRPC_TLS=true), add --tls";
+  } else if (options_.tls && absl::StrContains(message, "wrong version number")) {
+    hint = "; the coordinator does not serve TLS on this port: drop --tls";
+  } else if (options_.tls && absl::StrContains(message, "certificate verify failed")) {
+    hint = options_.tls_ca_file.empty()
+               ? "; the system's roots do not verify the coordinator's certificate: set "
+                 "KGWCTL_TLS_CA_FILE to the CA that signed it"
+               : "; KGWCTL_TLS_CA_FILE does not hold the CA that signed the coordinator's "
+                 "certificate";
+  } else if (options_.tls && absl::StrContains(message, "not in peer certificate")) {
+    hint = "; the coordinator's certificate does not name the host in KGWCTL_COORDINATOR";
+  }
+  return absl::StrCat("cannot reach ", Where(), ": ", detail, hint);
+}
+
 int Session::Fail(absl::string_view rpc, const grpc::Status& status, absl::string_view peer,
                   absl::string_view not_found) {
   const std::string detail = Detail(status);
@@ -319,7 +359,7 @@ int Session::Fail(absl::string_view rpc, const grpc::Status& status, absl::strin
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
       line = peer.empty() || peer == options_.coordinator
-                 ? absl::StrCat("cannot reach ", Where(), ": ", detail)
+                 ? ConnectionFailure(status, detail)
                  : absl::StrCat("the ", Where(), " could not answer ", rpc, ": ", detail);
       break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:

@@ -84,6 +84,17 @@ std::vector<config::SettingSpec> KgwctlSettingSpecs() {
                       "KGWCTL_TLS=true); unset: the system's roots",
        .validator = CheckReadableFile,
        .allowed_hint = "a readable PEM file"},
+      {.name = "KGWCTL_TLS_CERT_FILE",
+       .type = SettingType::kString,
+       .description = "PEM client certificate (chain) kgwctl presents to coordinators that ask "
+                      "for one (GATEWAY_GRPC_TLS_CLIENT_AUTH); with KGWCTL_TLS_KEY_FILE",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable PEM file"},
+      {.name = "KGWCTL_TLS_KEY_FILE",
+       .type = SettingType::kString,
+       .description = "PEM private key (unencrypted) of KGWCTL_TLS_CERT_FILE",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable PEM file"},
       {.name = "KGWCTL_CLIENT_ID",
        .type = SettingType::kString,
        .description = "For explain: the client.id of the client whose route is explained"},
@@ -104,6 +115,8 @@ absl::StatusOr<Options> LoadOptions(const config::Settings& settings,
   options.token = settings.GetString("KGWCTL_TOKEN");
   options.tls = settings.GetBool("KGWCTL_TLS");
   options.tls_ca_file = settings.GetString("KGWCTL_TLS_CA_FILE");
+  options.tls_cert_file = settings.GetString("KGWCTL_TLS_CERT_FILE");
+  options.tls_key_file = settings.GetString("KGWCTL_TLS_KEY_FILE");
   options.client_id = settings.GetString("KGWCTL_CLIENT_ID");
   options.client_host = settings.GetString("KGWCTL_CLIENT_HOST");
   options.args = std::move(positional);
@@ -111,6 +124,17 @@ absl::StatusOr<Options> LoadOptions(const config::Settings& settings,
     return absl::InvalidArgumentError(
         "invalid KGWCTL_TLS_CA_FILE without KGWCTL_TLS=true: the CA file only verifies a TLS "
         "connection; add --tls");
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        options.tls_cert_file.empty()
+            ? "invalid KGWCTL_TLS_KEY_FILE without KGWCTL_TLS_CERT_FILE: give both or neither"
+            : "invalid KGWCTL_TLS_CERT_FILE without KGWCTL_TLS_KEY_FILE: give both or neither");
+  }
+  if (!options.tls && !options.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "invalid KGWCTL_TLS_CERT_FILE without KGWCTL_TLS=true: a client certificate is only "
+        "presented over TLS; add --tls");
   }
   return options;
 }

@@ -25,6 +25,8 @@ struct Options {
   std::string token;        // sent as "authorization: Bearer <token>" when not empty
   bool tls = false;
   std::string tls_ca_file;        // PEM roots for TLS; empty: the system's roots
+  std::string tls_cert_file;      // PEM client certificate for mTLS; empty: none
+  std::string tls_key_file;       // its private key
   std::string client_id;          // `explain`: the client.id a client would present
   std::string client_host;        // `explain`: the client's IP address
   std::vector<std::string> args;  // the command and its arguments

@@ -59,6 +59,7 @@ namespace {
 const bool kNativeResolver = setenv("GRPC_DNS_RESOLVER", "native", /*overwrite=*/0) == 0;
 
 using ::google::protobuf::util::MessageDifferencer;
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
@@ -865,6 +866,42 @@ TEST(KgwctlConfigTest, CaFileWithoutTlsIsAContradiction) {
   std::remove(ca.c_str());
 }
 
+TEST(KgwctlConfigTest, ClientCertificateNeedsItsKeyAndTls) {
+  const std::string cert = absl::StrCat(testing::TempDir(), "kgwctl_test_client.pem");
+  const std::string key = absl::StrCat(testing::TempDir(), "kgwctl_test_client.key");
+  std::ofstream(cert) << "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  std::ofstream(key) << "not a key\n";
+  absl::StatusOr<config::Settings> settings =
+      ParseSettings({"--kgwctl-tls=true", "--kgwctl-tls-cert-file=" + cert});
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(LoadOptions(*settings, {}).status().message(),
+            "invalid KGWCTL_TLS_CERT_FILE without KGWCTL_TLS_KEY_FILE: give both or neither");
+  settings = ParseSettings({"--kgwctl-tls=true", "--kgwctl-tls-key-file=" + key});
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(LoadOptions(*settings, {}).status().message(),
+            "invalid KGWCTL_TLS_KEY_FILE without KGWCTL_TLS_CERT_FILE: give both or neither");
+  settings = ParseSettings({"--kgwctl-tls-cert-file=" + cert, "--kgwctl-tls-key-file=" + key});
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_THAT(LoadOptions(*settings, {}).status().message(),
+              HasSubstr("KGWCTL_TLS_CERT_FILE without KGWCTL_TLS=true"));
+  settings = ParseSettings({"--kgwctl-tls-cert-file=/nonexistent/client.pem"});
+  ASSERT_FALSE(settings.ok());
+  EXPECT_THAT(settings.status().message(), HasSubstr("invalid KGWCTL_TLS_CERT_FILE"));
+
+  // Read when the channel is made: a key file without a PEM key is refused.
+  settings = ParseSettings(
+      {"--kgwctl-tls=true", "--kgwctl-tls-cert-file=" + cert, "--kgwctl-tls-key-file=" + key});
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  absl::StatusOr<Options> options = LoadOptions(*settings, {});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->tls_cert_file, cert);
+  EXPECT_EQ(options->tls_key_file, key);
+  EXPECT_EQ(MakeChannel(*options).status().message(),
+            absl::StrCat("invalid KGWCTL_TLS_KEY_FILE=\"", key, "\": no PEM private key in it"));
+  std::remove(cert.c_str());
+  std::remove(key.c_str());
+}
+
 TEST(KgwctlFormatTest, HelpersShowRangesRatesTimesAndAddresses) {
   EXPECT_EQ(FormatBrokerIds(std::vector<int32_t>{8, 1, 2, 3, 5, 7, 2}), "1-3,5,7-8");
   EXPECT_EQ(FormatBrokerIds({}), "-");
@@ -915,9 +952,10 @@ std::string ToPem(const std::function<int(BIO*)>& write) {
   return pem;
 }
 
-// A self-signed certificate for localhost and 127.0.0.1, valid for an hour:
-// the coordinator's certificate and, in the CA file, its own root.
-KeyAndCert SelfSignedCertificate() {
+// A self-signed certificate for `names` (by default localhost and 127.0.0.1),
+// valid for an hour: the coordinator's certificate and, in the CA file, its
+// own root.
+KeyAndCert SelfSignedCertificate(const char* names = "DNS:localhost,IP:127.0.0.1") {
   EVP_PKEY* key = EVP_EC_gen("P-256");
   X509* cert = X509_new();
   X509_set_version(cert, 2);
@@ -934,8 +972,7 @@ KeyAndCert SelfSignedCertificate() {
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
   for (const auto& [nid, value] : std::vector<std::pair<int, const char*>>{
-           {NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
-           {NID_basic_constraints, "critical,CA:TRUE"}}) {
+           {NID_subject_alt_name, names}, {NID_basic_constraints, "critical,CA:TRUE"}}) {
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
     X509_add_ext(cert, ext, -1);
     X509_EXTENSION_free(ext);
@@ -1009,6 +1046,115 @@ TEST(KgwctlTlsTest, TlsChannelVerifiesTheCoordinatorAgainstTheCaFile) {
   EXPECT_EQ(binary.exit_code, 0) << binary.err;
 
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  std::remove(ca.c_str());
+}
+
+TEST(KgwctlTlsTest, ClientCertificateIsPresentedAndItsAbsenceIsOneClearLine) {
+  // The coordinator's self-signed certificate is also the CA that verifies
+  // clients, and the client certificate kgwctl presents.
+  KeyAndCert pki = SelfSignedCertificate();
+  KeyAndCert stranger = SelfSignedCertificate();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = pki.cert_pem;
+  ssl.pem_key_cert_pairs.push_back({pki.key_pem, pki.cert_pem});
+  FakeAdmin admin;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl), &port);
+  builder.RegisterService(&admin);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  const std::string stem = absl::StrCat(testing::TempDir(), "kgwctl_test_mtls_", getpid());
+  const std::string ca = stem + "_ca.pem";
+  const std::string key = stem + "_client.key";
+  const std::string stranger_cert = stem + "_stranger.pem";
+  const std::string stranger_key = stem + "_stranger.key";
+  std::ofstream(ca) << pki.cert_pem;
+  std::ofstream(key) << pki.key_pem;
+  std::ofstream(stranger_cert) << stranger.cert_pem;
+  std::ofstream(stranger_key) << stranger.key_pem;
+  const std::string endpoint = absl::StrCat("127.0.0.1:", port);
+
+  Result with_cert = RunBinary({"--tls", "--tls-ca-file", ca, "--tls-cert-file", ca,
+                                "--tls-key-file", key, "--coordinator", endpoint, "status"});
+  EXPECT_EQ(with_cert.exit_code, 0) << with_cert.err;
+  EXPECT_THAT(with_cert.out, HasSubstr("Cluster:       payments\n"));
+
+  Result without_cert =
+      RunBinary({"--tls", "--tls-ca-file", ca, "--coordinator", endpoint, "status"});
+  EXPECT_EQ(without_cert.exit_code, 1);
+  EXPECT_THAT(without_cert.ErrLines(),
+              ElementsAre(AllOf(StartsWith("kgwctl: the coordinator at " + endpoint +
+                                           " refused the TLS connection"),
+                                HasSubstr("KGWCTL_TLS_CERT_FILE"))))
+      << without_cert.err;
+
+  Result unknown_cert =
+      RunBinary({"--tls", "--tls-ca-file", ca, "--tls-cert-file", stranger_cert, "--tls-key-file",
+                 stranger_key, "--coordinator", endpoint, "status"});
+  EXPECT_EQ(unknown_cert.exit_code, 1);
+  EXPECT_THAT(unknown_cert.ErrLines(),
+              ElementsAre(AllOf(StartsWith("kgwctl: the coordinator at " + endpoint +
+                                           " refused the TLS connection"),
+                                HasSubstr("KGWCTL_TLS_CERT_FILE"))))
+      << unknown_cert.err;
+  EXPECT_EQ(admin.authorizations().size(), 1u);  // only the first call got through
+  // Plaintext against the TLS port: the coordinator closes the connection.
+  Result plaintext = RunBinary({"--coordinator", endpoint, "status"});
+  EXPECT_EQ(plaintext.exit_code, 1);
+  EXPECT_THAT(plaintext.ErrLines(),
+              ElementsAre(AllOf(StartsWith("kgwctl: cannot reach coordinator at " + endpoint),
+                                EndsWith("if the coordinator serves TLS "
+                                         "(GATEWAY_GRPC_TLS=true), add --tls"))))
+      << plaintext.err;
+
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  for (const std::string& path : {ca, key, stranger_cert, stranger_key}) std::remove(path.c_str());
+}
+
+TEST(KgwctlTlsTest, TlsAgainstAPlaintextPortOrTheWrongHostNameSaysWhatToChange) {
+  FakeAdmin admin;
+  int plain_port = 0;
+  grpc::ServerBuilder plain_builder;
+  plain_builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &plain_port);
+  plain_builder.RegisterService(&admin);
+  std::unique_ptr<grpc::Server> plain = plain_builder.BuildAndStart();
+  ASSERT_NE(plain, nullptr);
+
+  // A certificate for another name than the one kgwctl dials.
+  KeyAndCert pki = SelfSignedCertificate("DNS:coordinator.example");
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({pki.key_pem, pki.cert_pem});
+  int tls_port = 0;
+  grpc::ServerBuilder tls_builder;
+  tls_builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl), &tls_port);
+  tls_builder.RegisterService(&admin);
+  std::unique_ptr<grpc::Server> tls = tls_builder.BuildAndStart();
+  ASSERT_NE(tls, nullptr);
+  const std::string ca = absl::StrCat(testing::TempDir(), "kgwctl_test_names_", getpid(), ".pem");
+  std::ofstream(ca) << pki.cert_pem;
+
+  Result tls_to_plain =
+      RunBinary({"--tls", "--coordinator", absl::StrCat("127.0.0.1:", plain_port), "status"});
+  EXPECT_EQ(tls_to_plain.exit_code, 1);
+  EXPECT_THAT(tls_to_plain.ErrLines(),
+              ElementsAre(AllOf(StartsWith("kgwctl: cannot reach coordinator at 127.0.0.1:"),
+                                EndsWith("the coordinator does not serve TLS on this port: "
+                                         "drop --tls"))))
+      << tls_to_plain.err;
+
+  Result wrong_name = RunBinary({"--tls", "--tls-ca-file", ca, "--coordinator",
+                                 absl::StrCat("127.0.0.1:", tls_port), "status"});
+  EXPECT_EQ(wrong_name.exit_code, 1);
+  EXPECT_THAT(wrong_name.ErrLines(),
+              ElementsAre(AllOf(StartsWith("kgwctl: cannot reach coordinator at 127.0.0.1:"),
+                                EndsWith("the coordinator's certificate does not name the host "
+                                         "in KGWCTL_COORDINATOR"))))
+      << wrong_name.err;
+  EXPECT_THAT(admin.authorizations(), IsEmpty());
+
+  plain->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  tls->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   std::remove(ca.c_str());
 }
 
