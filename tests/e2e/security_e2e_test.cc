@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -451,6 +452,40 @@ TEST_F(SecurityTest, ScramOverTlsPassesThroughToTheBrokers) {
       },
       seconds(5)))
       << a.Audit();
+}
+
+// OAUTHBEARER (Kafka's unsecured tokens) with the brokers demanding
+// re-authentication every 2 s on that mechanism: both pass through, and the
+// audit log shows connections that authenticated more than once.
+TEST_F(SecurityTest, OauthBearerAndReauthenticationPassThrough) {
+  Agent a{"oauth", "127.0.0.36", nullptr};
+  StartAgent(a, {{"KAFKA_BOOTSTRAP_SERVERS", E().kafka_sasl_bootstrap},
+                 {"KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"},
+                 {"KAFKA_SASL_MECHANISM", "PLAIN"},
+                 {"KAFKA_SASL_USERNAME", "admin"},
+                 {"KAFKA_SASL_PASSWORD", "admin-secret"},
+                 {"GATEWAY_SECURITY_PROTOCOL", "SASL_PLAINTEXT"}});
+  auto [rc, out] = Shell(Java(
+      "ExactlyOnceCheck.java",
+      absl::StrCat(a.bootstrap(), " ", UniqueTopic("oauth"), " 20000 ",
+                   "security.protocol=SASL_PLAINTEXT sasl.mechanism=OAUTHBEARER "
+                   "'sasl.jaas.config=org.apache.kafka.common.security.oauthbearer."
+                   "OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"alice\";'")));
+  EXPECT_EQ(rc, 0) << out << a.Log();
+  // Successful exchanges per connection (the client's address and port).
+  std::map<std::string, int> per_connection;
+  for (const std::string& line :
+       a.AuditLines({"\"type\":\"AUTHENTICATION\"", "\"saslMechanism\":\"OAUTHBEARER\"",
+                     "\"success\":true"})) {
+    const size_t at = line.find("\"clientAddress\":\"");
+    if (at != std::string::npos) {
+      ++per_connection[line.substr(at, line.find('"', at + 17) - at)];
+    }
+  }
+  int most = 0;
+  for (const auto& [connection, count] : per_connection) most = std::max(most, count);
+  EXPECT_GE(most, 2) << "no connection re-authenticated:\n" << a.Audit();
+  EXPECT_TRUE(a.AuditLines({"\"success\":false"}).empty()) << a.Audit();
 }
 
 // librdkafka resolves every *.kgw.test name to the SNI agent's address.

@@ -629,15 +629,20 @@ EOF
 
 # SASL_PLAINTEXT and SASL_SSL: PLAIN users live in the JAAS lines below;
 # SCRAM users were written into the metadata log when the storage was formatted.
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+# OAUTHBEARER takes Kafka's unsecured tokens (any subject, for tests only) and
+# makes its connections re-authenticate every 2 s (KIP-368); the other
+# mechanisms never expire.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 EOF
 			local l
 			for l in sasl_plaintext sasl_ssl; do
 				cat <<EOF
-listener.name.$l.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.$l.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 listener.name.$l.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${plain_users};
 listener.name.$l.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.$l.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.$l.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+listener.name.$l.oauthbearer.connections.max.reauth.ms=2000
 EOF
 			done
 			cat <<EOF
