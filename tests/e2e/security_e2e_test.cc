@@ -421,27 +421,30 @@ TEST_F(SecurityTest, ScramOverTlsPassesThroughToTheBrokers) {
   env["KAFKA_SASL_USERNAME"] = "admin";
   env["KAFKA_SASL_PASSWORD"] = "admin-secret";
   StartAgent(a, env);
-  auto props = [&](const std::string& password) {
+  auto props = [&](const std::string& mechanism, const std::string& password) {
     return absl::StrCat(
-        "security.protocol=SASL_SSL sasl.mechanism=SCRAM-SHA-512 ssl.truststore.type=PEM "
-        "ssl.truststore.location=",
-        Path("ca.pem"),
+        "security.protocol=SASL_SSL sasl.mechanism=", mechanism,
+        " ssl.truststore.type=PEM ssl.truststore.location=", Path("ca.pem"),
         " 'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
         "username=\"alice\" password=\"",
         password, "\";'");
   };
-  auto [rc, out] = Shell(Java("ExactlyOnceCheck.java",
-                              absl::StrCat(a.bootstrap(), " ", UniqueTopic("sasl-ssl"), " 1000 ",
-                                           props("alice-secret"))));
-  EXPECT_EQ(rc, 0) << out << a.Log();
-  EXPECT_FALSE(a.AuditLines({"\"type\":\"AUTHENTICATION\"", "\"saslMechanism\":\"SCRAM-SHA-512\"",
-                             "\"principal\":\"alice\"", "\"success\":true"})
-                   .empty())
-      << a.Audit();
+  for (const std::string mechanism : {"SCRAM-SHA-512", "SCRAM-SHA-256"}) {
+    auto [rc, out] = Shell(Java("ExactlyOnceCheck.java",
+                                absl::StrCat(a.bootstrap(), " ", UniqueTopic("sasl-ssl"), " 1000 ",
+                                             props(mechanism, "alice-secret"))));
+    EXPECT_EQ(rc, 0) << mechanism << "\n" << out << a.Log();
+    EXPECT_FALSE(a.AuditLines({"\"type\":\"AUTHENTICATION\"",
+                               absl::StrCat("\"saslMechanism\":\"", mechanism, "\""),
+                               "\"principal\":\"alice\"", "\"success\":true"})
+                     .empty())
+        << mechanism << "\n" << a.Audit();
+  }
   // A wrong password: the broker refuses, the audit log says so.
   auto [bad_rc, bad_out] = Shell(Java(
       "ExactlyOnceCheck.java",
-      absl::StrCat(a.bootstrap(), " ", UniqueTopic("sasl-ssl-bad"), " 1 ", props("wrong"),
+      absl::StrCat(a.bootstrap(), " ", UniqueTopic("sasl-ssl-bad"), " 1 ",
+                   props("SCRAM-SHA-512", "wrong"),
                    " request.timeout.ms=5000 default.api.timeout.ms=10000")));
   EXPECT_NE(bad_rc, 0) << bad_out;
   EXPECT_TRUE(WaitFor(
