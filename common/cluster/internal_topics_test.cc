@@ -137,6 +137,18 @@ class InternalTopicsTest : public ::testing::Test {
     return name;
   }
 
+  // The description of a topic just created. The broker that answers may
+  // learn of the topic a moment after the controller created it, so a
+  // NotFound is retried for a few seconds.
+  absl::StatusOr<TopicDescription> DescribeNew(const std::string& name) {
+    absl::StatusOr<TopicDescription> d = DescribeTopic(conn_, name, kTimeout);
+    for (int i = 0; i < 50 && absl::IsNotFound(d.status()); ++i) {
+      absl::SleepFor(absl::Milliseconds(100));
+      d = DescribeTopic(conn_, name, kTimeout);
+    }
+    return d;
+  }
+
   std::string NewCompactedTopic(const std::string& what) {
     std::string name = NewTopicName(what);
     absl::Status s = EnsureTopic(conn_, {.name = name}, kTimeout);
@@ -160,7 +172,7 @@ TEST_F(InternalTopicsTest, CreatesCompactedTopicWithOnePartitionThreeReplicasAnd
 
   ASSERT_TRUE(EnsureTopic(conn_, {.name = name}, kTimeout).ok());
 
-  absl::StatusOr<TopicDescription> d = DescribeTopic(conn_, name, kTimeout);
+  absl::StatusOr<TopicDescription> d = DescribeNew(name);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->partitions, 1);
   EXPECT_EQ(d->replication_factor, 3);
@@ -178,7 +190,7 @@ TEST_F(InternalTopicsTest, CreatesDeleteTopicWithRetention) {
       EnsureTopic(conn_, {.name = name, .compacted = false, .retention_ms = 3600000}, kTimeout);
 
   ASSERT_TRUE(s.ok()) << s;
-  absl::StatusOr<TopicDescription> d = DescribeTopic(conn_, name, kTimeout);
+  absl::StatusOr<TopicDescription> d = DescribeNew(name);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->config["cleanup.policy"], "delete");
   EXPECT_EQ(d->config["retention.ms"], "3600000");
@@ -195,7 +207,7 @@ TEST_F(InternalTopicsTest, NodesEnsuringTheSameTopicAtOnceAllSucceed) {
   for (std::thread& t : nodes) t.join();
 
   for (const absl::Status& r : results) EXPECT_TRUE(r.ok()) << r;
-  absl::StatusOr<TopicDescription> d = DescribeTopic(conn_, name, kTimeout);
+  absl::StatusOr<TopicDescription> d = DescribeNew(name);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->config["cleanup.policy"], "compact");
 }
