@@ -44,8 +44,8 @@ using Clock = std::chrono::steady_clock;
 constexpr int kSessionTimeoutSeconds = 6;
 constexpr int kPortStart = 31969;
 constexpr int kAgentHttpPort = 31888;
-constexpr int kLbPortStart = 32969;
-constexpr int kLbHttpPort = 32888;
+constexpr int kLbPortStart = 30969;
+constexpr int kLbHttpPort = 30888;
 constexpr char kLbHost[] = "127.0.0.6";
 
 struct Env {

@@ -36,8 +36,8 @@ using ::testing::HasSubstr;
 
 constexpr int kSessionTimeoutSeconds = 6;
 constexpr char kAgentHost[] = "127.0.0.12";
-constexpr int kAgentPortStart = 33969;
-constexpr int kAgentHttpPort = 33888;
+constexpr int kAgentPortStart = 24969;
+constexpr int kAgentHttpPort = 24888;
 constexpr char kAdminToken[] = "gtls-admin-token";
 
 struct Env {
@@ -183,8 +183,8 @@ class GrpcTlsTest : public ::testing::Test {
     ASSERT_EQ(rc, 0) << out;
 
     coordinators_ = new std::vector<Coordinator>(2);
-    (*coordinators_)[0] = {"gtls-coord-1", 33901, 33811, nullptr};
-    (*coordinators_)[1] = {"gtls-coord-2", 33902, 33812, nullptr};
+    (*coordinators_)[0] = {"gtls-coord-1", 24901, 24811, nullptr};
+    (*coordinators_)[1] = {"gtls-coord-2", 24902, 24812, nullptr};
     for (Coordinator& c : *coordinators_) {
       StartCoordinator(c);
       if (::testing::Test::HasFatalFailure()) return;
@@ -386,7 +386,7 @@ TEST_F(GrpcTlsTest, AgentWithoutAClientCertificateIsRefusedByTheCoordinators) {
 }
 
 TEST_F(GrpcTlsTest, CoordinatorRefusesContradictoryTlsSettingsAtStartUp) {
-  Coordinator probe{"gtls-probe", 33901, 33811, nullptr};
+  Coordinator probe{"gtls-probe", 24901, 24811, nullptr};
   std::map<std::string, std::string> env = CoordinatorEnv(probe);
   env.erase("GATEWAY_GRPC_TLS_CERT_FILE");
   env.erase("GATEWAY_GRPC_TLS_KEY_FILE");

@@ -44,8 +44,8 @@ using ::kgw::testing::WaitFor;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr int kPort = 34969;  // every agent here, each on its own address
-constexpr int kHttpPort = 34888;
+constexpr int kPort = 25969;  // every agent here, each on its own address
+constexpr int kHttpPort = 25888;
 
 struct Env {
   std::string agent_bin = EnvOr("KGW_AGENT_BIN", "");
