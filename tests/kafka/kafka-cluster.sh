@@ -63,6 +63,11 @@ Options (each overrides the environment variable named after it):
                      [KGW_KAFKA_START_TIMEOUT, default 120]
   --ttl SECS         A watchdog stops the cluster SECS seconds after start.
                      [KGW_KAFKA_TTL, default 10800]
+  --relay HOST:PORT  Also open a plaintext RELAY listener on N+600+id that
+                     advertises broker id as HOST:PORT+id, for a plain TCP
+                     proxy (HAProxy in the benchmark) that listens at
+                     HOST:PORT+id and forwards to 127.0.0.1:N+600+id.
+                     [KGW_KAFKA_RELAY, default none]
   -h, --help         Show this help.
 
 Other environment:
@@ -97,6 +102,7 @@ SECURITY="${KGW_KAFKA_SECURITY:-0}"
 START_TIMEOUT="${KGW_KAFKA_START_TIMEOUT:-120}"
 TTL="${KGW_KAFKA_TTL:-10800}"
 CDS="${KGW_KAFKA_CDS:-1}"
+RELAY="${KGW_KAFKA_RELAY:-}"
 CACHE_ROOT="${KGW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kgw}"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 
@@ -143,6 +149,12 @@ while [[ $# -gt 0 ]]; do
 		;;
 	--ttl=*) TTL=${1#*=} ;;
 	--security) SECURITY=1 ;;
+	--relay)
+		need_arg "$@"
+		RELAY=$2
+		shift
+		;;
+	--relay=*) RELAY=${1#*=} ;;
 	-h | --help)
 		usage
 		exit 0
@@ -165,8 +177,14 @@ case $SECURITY in
 0 | false | no | off | "") SECURITY=0 ;;
 *) die "KGW_KAFKA_SECURITY must be 0 or 1, not '$SECURITY'" ;;
 esac
-if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 503 > 65535)); then
-	die "port base must be a number from 1024 to 65032, not '$PORT_BASE'"
+if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 603 > 65535)); then
+	die "port base must be a number from 1024 to 64932, not '$PORT_BASE'"
+fi
+RELAY_HOST="" RELAY_PORT=""
+if [[ -n $RELAY ]]; then
+	[[ $RELAY =~ ^([A-Za-z0-9.-]+):([0-9]+)$ ]] || die "--relay must be HOST:PORT, not '$RELAY'"
+	RELAY_HOST=${BASH_REMATCH[1]} RELAY_PORT=${BASH_REMATCH[2]}
+	((RELAY_PORT >= 1 && RELAY_PORT + 3 <= 65535)) || die "--relay port must leave room for 3 brokers, not '$RELAY_PORT'"
 fi
 [[ $HEAP =~ ^[0-9]+[kKmMgG]?$ ]] || die "heap must look like 384m or 1g, not '$HEAP'"
 [[ $START_TIMEOUT =~ ^[0-9]+$ && $START_TIMEOUT -gt 0 ]] || die "timeout must be a positive number of seconds"
@@ -508,6 +526,7 @@ check_ports_free() { # check_ports_free NODE...
 	local n off p busy=()
 	local offsets=(0 100)
 	((SECURITY)) && offsets+=(200 300 400 500)
+	[[ -z $RELAY ]] || offsets+=(600)
 	for n in "$@"; do
 		for off in "${offsets[@]}"; do
 			p=$(port "$off" "$n")
@@ -592,6 +611,11 @@ write_node_config() { # write_node_config NODE
 		listeners+=",$secure"
 		advertised+=",$secure"
 		protomap+=",SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL"
+	fi
+	if [[ -n $RELAY ]]; then
+		listeners+=",RELAY://127.0.0.1:$(port 600 "$n")"
+		advertised+=",RELAY://$RELAY_HOST:$((RELAY_PORT + n))"
+		protomap+=",RELAY:PLAINTEXT"
 	fi
 	mkdir -p "$DIR/node-$n/data"
 	{
@@ -756,6 +780,14 @@ write_env() {
 		echo "KGW_KAFKA_LIBS=$LIBS"
 		# Where this cluster lives, for tests that stop and start single nodes.
 		echo "KGW_KAFKA_DIR=$DIR"
+		if [[ -n $RELAY ]]; then
+			# The relay's own listeners (what a TCP proxy forwards to), and the
+			# addresses the brokers advertise on them (where it must listen).
+			echo "KGW_KAFKA_RELAY_TARGETS=$(bootstrap_for 600)"
+			local n relayed=""
+			for n in "${NODES[@]}"; do relayed+="${relayed:+,}$RELAY_HOST:$((RELAY_PORT + n))"; done
+			echo "KGW_KAFKA_RELAY_BOOTSTRAP=$relayed"
+		fi
 		if ((SECURITY)); then
 			echo "KGW_KAFKA_SASL_BOOTSTRAP=$(bootstrap_for 200)"
 			echo "KGW_KAFKA_SSL_BOOTSTRAP=$(bootstrap_for 300)"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The benchmark's one command: installs what it needs, builds (plain,
+# optimised), starts its own 3-broker Kafka with a relay listener for HAProxy,
+# runs the same workloads direct, through one kgw agent, through HAProxy in TCP
+# mode and through the peer gateways that install here, prints a table and the
+# ratios, and stops everything it started. Arguments go to bench/compare.py
+# (--help lists them; --quick is a smoke run, --repeat N takes medians).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$ROOT/scripts/install-deps.sh"
+"$ROOT/scripts/build.sh"
+exec python3 "$ROOT/bench/compare.py" --build-dir "$ROOT/build" "$@"
