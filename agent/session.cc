@@ -27,6 +27,10 @@ constexpr size_t kInitialBuffer = 16 * 1024;
 // Buffers that grew past this for one large frame are released once empty.
 constexpr size_t kKeepBufferBelow = 1 << 20;
 constexpr size_t kMinReadSpace = 4096;
+// Frames at least this large are cut through when the agent does not need
+// them whole, read in pieces of at most kCutThroughRead.
+constexpr size_t kCutThroughAbove = 64 * 1024;
+constexpr size_t kCutThroughRead = 256 * 1024;
 
 constexpr int Index(bool broker) { return broker ? 1 : 0; }
 
@@ -378,8 +382,12 @@ bool Session::CanRead(Side side) const {
   if (closed_ || !connected_) return false;
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   if (side == Side::kClient) {
-    return !draining_ && Queued(Side::kBroker) < hwm &&
-           inflight_.size() < static_cast<size_t>(env_.config->max_inflight_requests);
+    if (Queued(Side::kBroker) >= hwm) return false;
+    // The rest of a request being cut through is always taken: it is already
+    // counted, and the broker cannot answer anything until it has it all.
+    return cut_through_[0] > 0 ||
+           (!draining_ &&
+            inflight_.size() < static_cast<size_t>(env_.config->max_inflight_requests));
   }
   return Queued(Side::kClient) < hwm;
 }
@@ -392,12 +400,19 @@ void Session::Read(Side side) {
     if (b.data.size() > kKeepBufferBelow) std::vector<uint8_t>().swap(b.data);
   }
   if (b.data.empty()) b.data.resize(kInitialBuffer);
-  // Room for the frame being assembled, or at least kMinReadSpace.
+  // Room for the frame being assembled (a piece of it when it is cut
+  // through), or at least kMinReadSpace.
   size_t want = kMinReadSpace;
-  if (b.size() >= kafka::kFrameSizeBytes) {
+  const size_t cutting = cut_through_[Index(from_broker)];
+  if (cutting > 0) {
+    want = std::max(want, std::min(cutting - std::min(cutting, b.size()), kCutThroughRead));
+  } else if (b.size() >= kafka::kFrameSizeBytes) {
     const int64_t frame = BigEndian32(&b.data[b.begin]);
     if (frame >= 0 && frame <= MaxFrameSize(side)) {
-      want = std::max<size_t>(want, kafka::kFrameSizeBytes + frame - b.size());
+      const size_t missing = kafka::kFrameSizeBytes + frame - b.size();
+      want = std::max(want, MayCutThrough(side, static_cast<size_t>(frame))
+                                ? std::min(missing, kCutThroughRead)
+                                : missing);
     }
   }
   if (b.data.size() - b.end < want) {
@@ -427,7 +442,15 @@ void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
     auto head = kafka::NextFrame(absl::MakeConstSpan(partial.data.data() + partial.begin,
                                                      partial.size()),
                                  MaxFrameSize(Side::kClient));
-    if (!from_broker && partial.size() > 0 && head.ok() && !head->has_value()) {
+    if (!from_broker && cut_through_[0] > partial.size()) {
+      CloseForBadInput("frame", "request",
+                       absl::DataLossError(absl::StrCat(
+                           "the client closed the connection with ",
+                           cut_through_[0] - partial.size(), " bytes of a request still to come")));
+      return;
+    }
+    if (!from_broker && cut_through_[0] == 0 && partial.size() > 0 && head.ok() &&
+        !head->has_value()) {
       // Nothing can be done with half a request; say so once, like any bad input.
       CloseForBadInput("frame", "request",
                        absl::DataLossError(absl::StrCat("the client closed the connection ",
@@ -483,6 +506,10 @@ void Session::Pump(Side side) {
 void Session::ProcessRequests() {
   Buffer& b = from_client_;
   while (!closed_ && CanRead(Side::kClient)) {
+    if (cut_through_[0] > 0) {
+      if (!MoveCutThrough(Side::kClient)) return;
+      continue;
+    }
     auto frame = kafka::NextFrame(absl::MakeConstSpan(b.data.data() + b.begin, b.size()),
                                   MaxFrameSize(Side::kClient));
     if (!frame.ok()) {
@@ -496,7 +523,10 @@ void Session::ProcessRequests() {
       CloseForBadInput("frame", "request", frame.status());
       return;
     }
-    if (!frame->has_value()) return;
+    if (!frame->has_value()) {
+      if (StartRequestCutThrough()) continue;
+      return;
+    }
     seen_request_ = true;
     if (!HandleRequest(**frame)) return;
     b.begin += kafka::kFrameSizeBytes + (*frame)->size();
@@ -523,13 +553,8 @@ bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
     CloseForBadInput("request", "request header", start.status());
     return false;
   }
-  env_.metrics->ForApi(start->api_key).requests->Increment();
+  NoteRequest(*start, frame);
   if (env_.audit != nullptr) NoteSaslRequest(*start, frame);
-  if (!client_key_) {
-    // Every request header carries the client id; a connection keeps one.
-    absl::StatusOr<std::string> client_id = RequestClientId(frame);
-    if (client_id.ok()) client_key_ = assignment::ClientKey(*client_id, client_host_);
-  }
   bool expects_response = true;
   if (start->api_key == kafka::ProduceResponse::kApiKey) {
     absl::StatusOr<bool> expects = ProduceExpectsResponse(frame);
@@ -557,17 +582,110 @@ bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
   return true;
 }
 
+void Session::NoteRequest(const RequestStart& start, absl::Span<const uint8_t> frame) {
+  env_.metrics->ForApi(start.api_key).requests->Increment();
+  if (!client_key_) {
+    // Every request header carries the client id; a connection keeps one.
+    absl::StatusOr<std::string> client_id = RequestClientId(frame);
+    if (client_id.ok()) client_key_ = assignment::ClientKey(*client_id, client_host_);
+  }
+}
+
+bool Session::MayCutThrough(Side side, size_t size) const {
+  if (size < kCutThroughAbove) return false;
+  if (side == Side::kBroker) return !inflight_.empty() && ResponsePassesThrough(inflight_.front());
+  const Buffer& b = from_client_;
+  if (raw_tokens_left_ > 0 || raw_until_request_ || b.size() < kafka::kFrameSizeBytes + 2) {
+    return false;
+  }
+  const uint8_t* key = &b.data[b.begin + kafka::kFrameSizeBytes];
+  return ((key[0] << 8) | key[1]) == kafka::ProduceResponse::kApiKey;
+}
+
+bool Session::StartRequestCutThrough() {
+  const Buffer& b = from_client_;
+  if (b.size() < kafka::kFrameSizeBytes) return false;
+  const auto size = static_cast<size_t>(BigEndian32(&b.data[b.begin]));  // checked by NextFrame
+  if (!MayCutThrough(Side::kClient, size)) return false;
+  // The header and acks come first; until they have arrived (or if they do
+  // not parse) the request is assembled whole and checked then.
+  const auto head = absl::MakeConstSpan(b.data.data() + b.begin + kafka::kFrameSizeBytes,
+                                        b.size() - kafka::kFrameSizeBytes);
+  absl::StatusOr<RequestStart> start = PeekRequestStart(head);
+  if (!start.ok()) return false;
+  absl::StatusOr<bool> expects_response = ProduceExpectsResponse(head);
+  if (!expects_response.ok()) return false;
+  seen_request_ = true;
+  NoteRequest(*start, head);
+  if (*expects_response) {
+    inflight_.push_back({.correlation_id = start->correlation_id,
+                         .api_key = start->api_key,
+                         .api_version = start->api_version,
+                         .sent = Clock::now()});
+  }
+  cut_through_[0] = kafka::kFrameSizeBytes + size;
+  return true;
+}
+
+bool Session::ResponsePassesThrough(const InFlight& request) const {
+  return request.api_key >= 0 && request.handshake_v0_mechanism.empty() &&
+         request.api_key != kafka::SaslHandshakeRequest::kApiKey &&
+         request.api_key != kafka::SaslAuthenticateRequest::kApiKey &&
+         !MayRewrite(request.api_key, request.api_version);
+}
+
+bool Session::StartResponseCutThrough() {
+  const Buffer& b = from_broker_;
+  if (b.size() < kafka::kFrameSizeBytes + 4) return false;  // size and correlation id
+  const auto size = static_cast<size_t>(BigEndian32(&b.data[b.begin]));  // checked by NextFrame
+  if (!MayCutThrough(Side::kBroker, size)) return false;
+  InFlight request = std::move(inflight_.front());
+  inflight_.pop_front();
+  if (const int32_t id = BigEndian32(&b.data[b.begin + kafka::kFrameSizeBytes]);
+      id != request.correlation_id) {
+    CloseForBadInput("correlation",
+                     absl::StrCat("api key ", request.api_key, " v", request.api_version,
+                                  " response"),
+                     absl::DataLossError(absl::StrCat("correlation id ", id, " where ",
+                                                      request.correlation_id, " was expected")));
+    return false;
+  }
+  env_.metrics->ForApi(request.api_key)
+      .latency->Observe(std::chrono::duration<double>(Clock::now() - request.sent).count());
+  cut_through_[1] = kafka::kFrameSizeBytes + size;
+  return true;
+}
+
+bool Session::MoveCutThrough(Side from) {
+  const int i = Index(from == Side::kBroker);
+  Buffer& b = i == 1 ? from_broker_ : from_client_;
+  const size_t n = std::min(b.size(), cut_through_[i]);
+  if (n == 0) return false;
+  std::vector<uint8_t>& out = pending_[1 - i];  // pending_ is indexed by destination
+  out.insert(out.end(), b.data.data() + b.begin, b.data.data() + b.begin + n);
+  b.begin += n;
+  cut_through_[i] -= n;
+  return true;
+}
+
 void Session::ProcessResponses() {
   Buffer& b = from_broker_;
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   while (!closed_ && Queued(Side::kClient) < hwm) {
+    if (cut_through_[1] > 0) {
+      if (!MoveCutThrough(Side::kBroker)) return;
+      continue;
+    }
     auto frame = kafka::NextFrame(absl::MakeConstSpan(b.data.data() + b.begin, b.size()),
                                   MaxFrameSize(Side::kBroker));
     if (!frame.ok()) {
       CloseForBadInput("frame", "response", frame.status());
       return;
     }
-    if (!frame->has_value()) return;
+    if (!frame->has_value()) {
+      if (StartResponseCutThrough()) continue;
+      return;
+    }
     if (!HandleResponse(**frame)) return;
     b.begin += kafka::kFrameSizeBytes + (*frame)->size();
   }
@@ -713,7 +831,9 @@ void Session::MaybeFinish() {
   if (closed_) return;
   if (eof_[1] && Queued(Side::kClient) == 0) Close();
   if (closed_) return;
-  if (draining_ && inflight_.empty() && flushed) Close("drained");
+  if (draining_ && inflight_.empty() && flushed && cut_through_[0] == 0 && cut_through_[1] == 0) {
+    Close("drained");
+  }
 }
 
 void Session::ArmTimer(Clock::duration after) { ArmTimerAt(Clock::now() + after); }
@@ -773,7 +893,7 @@ void Session::CloseForBadInput(absl::string_view kind, const std::string& what,
                                const absl::Status& status) {
   int16_t api_key = -1;
   const bool client_input = kind == "request" || what == "request";
-  if (client_input && from_client_.size() >= 6) {
+  if (client_input && cut_through_[0] == 0 && from_client_.size() >= 6) {
     // The request being framed when it failed starts at the buffer's head.
     api_key = static_cast<int16_t>((from_client_.data[from_client_.begin + 4] << 8) |
                                    from_client_.data[from_client_.begin + 5]);

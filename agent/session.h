@@ -124,6 +124,25 @@ class Session : public std::enable_shared_from_this<Session> {
   // Each returns false after closing the session.
   bool HandleRequest(absl::Span<const uint8_t> frame);
   bool HandleResponse(absl::Span<const uint8_t> frame);
+  // Counts a request and learns the client id from its header; `frame` may
+  // be only the start of the request.
+  void NoteRequest(const RequestStart& start, absl::Span<const uint8_t> frame);
+  // Cut-through: a large frame the agent does not need whole (a Produce
+  // request, a response it never rewrites) is forwarded as it arrives rather
+  // than assembled first, which saves memory, copies and page faults and lets
+  // the broker or client start on it sooner. Each Start* returns true when it
+  // took the frame at the buffer's head that way (after its checks and
+  // bookkeeping); false leaves it to be assembled whole (or closed the
+  // session: check closed_).
+  bool StartRequestCutThrough();
+  bool StartResponseCutThrough();
+  bool ResponsePassesThrough(const InFlight& request) const;
+  // Moves what has arrived of the frame being cut through from `from` to
+  // the other side's queue; false when nothing was there to move.
+  bool MoveCutThrough(Side from);
+  // Whether the incomplete frame of `size` bytes at the head of the buffer
+  // from `side` may be cut through, so reading need not make room for all of it.
+  bool MayCutThrough(Side side, size_t size) const;
   void Flush(Side to);
   void OnWritten(Side to, const asio::error_code& ec);
   bool CanRead(Side side) const;
@@ -185,6 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_[2] = {false, false};
   bool write_busy_[2] = {false, false};
   bool eof_[2] = {false, false};  // by source side
+  size_t cut_through_[2] = {0, 0};  // by source side: bytes of the frame still to forward
 
   std::deque<InFlight> inflight_;
   // Legacy SASL (SaslHandshake v0): client frames that are raw tokens.

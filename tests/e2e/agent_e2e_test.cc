@@ -524,10 +524,19 @@ TEST_F(AgentTest, BadInputClosesOnlyItsOwnConnection) {
   const std::string oversized = std::string("\x10\x00\x00\x00", 4) + std::string(64, 'x');
   const std::string negative = std::string("\xff\xff\xff\xf0", 4);
   const std::string half = std::string("\x00\x00\x01\x00", 4) + std::string(10, 'y');
+  // The start of a 200,000-byte Produce v7 request (header, no transactional
+  // id, acks=-1), then 100 KiB of its body: large enough to be cut through,
+  // so the agent forwards it as it comes and must notice it ending early.
+  std::string cut = std::string("\x00\x03\x0d\x40", 4) +           // size 200,000
+                    std::string("\x00\x00\x00\x07\x00\x00\x00\x05", 8) +  // Produce v7, id 5
+                    std::string("\x00\x03" "cut", 5) +                  // client id
+                    std::string("\xff\xff\xff\xff", 4);                // no transactional id, acks=-1
+  cut += std::string(100 * 1024, 'z');
   EXPECT_TRUE(ClosedByAgentAfter(garbage));
   EXPECT_TRUE(ClosedByAgentAfter(oversized));
   EXPECT_TRUE(ClosedByAgentAfter(negative));
   EXPECT_TRUE(ClosedByAgentAfter(half, /*half_close=*/true));
+  EXPECT_TRUE(ClosedByAgentAfter(cut, /*half_close=*/true));
   ASSERT_EQ(producer.Wait(seconds(60)), std::optional<int>(0)) << producer.Log();
   auto [rc, out] =
       Shell(absl::StrCat("kcat -b ", Bootstrap(), " -C -t ", topic, " -o beginning -e -q | wc -l"));
@@ -543,9 +552,12 @@ TEST_F(AgentTest, BadInputClosesOnlyItsOwnConnection) {
       ++lines;
     }
   }
-  EXPECT_EQ(lines, 4) << log;
+  EXPECT_EQ(lines, 5) << log;
   EXPECT_TRUE(absl::StrContains(log, "frame size 268435456 outside [0, 16777216]")) << log;
   EXPECT_TRUE(absl::StrContains(log, "incomplete frame")) << log;
+  EXPECT_TRUE(absl::StrContains(
+      log, "closed the connection with 97583 bytes of a request still to come"))
+      << log;
   EXPECT_TRUE(absl::StrContains(log, "(api key 258)")) << log;
 }
 
@@ -567,11 +579,23 @@ TEST_F(AgentTest, MetricsCountTraffic) {
 TEST_F(AgentTest, ClientsRideOutABrokerRestart) {
   ASSERT_FALSE(E().kafka_dir.empty()) << "KGW_KAFKA_DIR is not set (it is in cluster.env)";
   const std::string cluster = absl::StrCat(E().source_dir, "/tests/kafka/kafka-cluster.sh");
+  const std::string topic = UniqueTopic("restart");
   Child client({"/bin/sh", "-c",
                 "exec " + Java("ExactlyOnceCheck.java",
-                               absl::StrCat(Bootstrap(), " ", UniqueTopic("restart"), " 300000"))},
+                               absl::StrCat(Bootstrap(), " ", topic, " 300000"))},
                {}, E().work_dir + "/restart-client.log");
-  std::this_thread::sleep_for(seconds(6));
+  // The client creates its topic with replication factor 3 first, which
+  // needs all three brokers: stop one only once the topic exists (a busy
+  // machine can take many seconds to start the JVM), and records flow.
+  const auto deadline = std::chrono::steady_clock::now() + seconds(120);
+  bool created = false;
+  while (!created && std::chrono::steady_clock::now() < deadline) {
+    auto [rc, out] = Shell(absl::StrCat("kcat -b ", Bootstrap(), " -L"));
+    created = rc == 0 && absl::StrContains(out, absl::StrCat("topic \"", topic, "\""));
+    if (!created) std::this_thread::sleep_for(milliseconds(500));
+  }
+  ASSERT_TRUE(created) << "the client never created " << topic << "\n" << client.Log();
+  std::this_thread::sleep_for(seconds(3));
   auto [stop_rc, stop_out] =
       Shell(absl::StrCat(cluster, " stop-node 2 --dir ", E().kafka_dir));
   EXPECT_EQ(stop_rc, 0) << stop_out;
