@@ -393,7 +393,10 @@ double Percentile(const std::vector<double>& sorted, double q) {
 absl::Status Latency(const Options& o) {
   ProduceState st;
   auto rk = NewClient(RD_KAFKA_PRODUCER, o,
-                      {{"acks", "all"}, {"linger.ms", "0"}, {"message.timeout.ms", "60000"}},
+                      {{"acks", "all"},
+                       {"linger.ms", "1"},
+                       {"max.in.flight.requests.per.connection", "5"},
+                       {"message.timeout.ms", "60000"}},
                       OnDelivery, &st);
   if (!rk.ok()) return rk.status();
   const std::string payload = Payload(o.record_size);
