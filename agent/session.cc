@@ -392,12 +392,25 @@ bool Session::CanRead(Side side) const {
   return Queued(Side::kClient) < hwm;
 }
 
-void Session::Read(Side side) {
+void Session::Read(Side side, bool readable) {
   const bool from_broker = side == Side::kBroker;
   Buffer& b = from_broker ? from_broker_ : from_client_;
+  Transport& t = from_broker ? upstream_ : client_;
   if (b.size() == 0) {
     b.begin = b.end = 0;
     if (b.data.size() > kKeepBufferBelow) std::vector<uint8_t>().swap(b.data);
+    // Nothing is buffered: hold no buffer until the socket has something to
+    // read, so an idle connection costs its sockets and little else. (Not
+    // under TLS, whose stream may already hold decrypted bytes.)
+    if (!readable && !t.tls()) {
+      std::vector<uint8_t>().swap(b.data);
+      reading_[Index(from_broker)] = true;
+      t.tcp().async_wait(asio::socket_base::wait_read,
+                         [self = shared_from_this(), side](const asio::error_code& ec) {
+                           self->OnReadable(side, ec);
+                         });
+      return;
+    }
   }
   if (b.data.empty()) b.data.resize(kInitialBuffer);
   // Room for the frame being assembled (a piece of it when it is cut
@@ -424,11 +437,22 @@ void Session::Read(Side side) {
     if (b.data.size() - b.end < want) b.data.resize(std::max(b.end + want, b.data.size() * 2));
   }
   reading_[Index(from_broker)] = true;
-  Transport& t = from_broker ? upstream_ : client_;
   t.AsyncReadSome(asio::buffer(b.data.data() + b.end, b.data.size() - b.end),
                   [self = shared_from_this(), side](const asio::error_code& ec, size_t n) {
                     self->OnRead(side, ec, n);
                   });
+}
+
+void Session::OnReadable(Side side, const asio::error_code& ec) {
+  reading_[Index(side == Side::kBroker)] = false;
+  if (closed_) return;
+  if (ec) {
+    OnRead(side, ec, 0);  // the same as a failed read
+    return;
+  }
+  // Reading may have been paused meanwhile (backpressure, a drain); the
+  // next Pump reads then.
+  if (CanRead(side)) Read(side, /*readable=*/true);
 }
 
 void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {

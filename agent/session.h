@@ -116,7 +116,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Connect(const BrokerEndpoint& target);
   void OnTcpConnected(const BrokerEndpoint& target);
   void OnConnected();
-  void Read(Side side);
+  // Reads what `side` sent. With nothing buffered from it (and no TLS) it
+  // first waits for the socket to be readable, unless `readable` says it is.
+  void Read(Side side, bool readable = false);
+  void OnReadable(Side side, const asio::error_code& ec);
   void OnRead(Side side, const asio::error_code& ec, size_t n);
   void Pump(Side side);
   void ProcessRequests();
