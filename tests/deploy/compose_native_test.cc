@@ -53,7 +53,9 @@ using std::chrono::seconds;
 using test::Child;
 using test::EnvOr;
 using test::HttpGet;
+using test::KcatBrokers;
 using test::Shell;
+using test::WaitReady;
 
 constexpr int kFirstAddress = 50;  // 127.0.0.50
 constexpr int kLastAddress = 69;
@@ -170,13 +172,7 @@ void Start(Node& node) {
 }
 
 bool WaitReady(Node& node) {
-  return WaitFor(
-             [&] {
-               return !node.process->running() ||
-                      HttpGet(node.http_port, "/health/ready", node.address.c_str()).first == 200;
-             },
-             seconds(90)) &&
-         node.process->running();
+  return WaitReady(*node.process, node.address, node.http_port, seconds(90));
 }
 
 // Starts the kgw services of the file in `profile` ("" for those of no
@@ -203,15 +199,7 @@ void StartServices(const std::string& profile) {
 // Broker id -> "host:port" as Metadata through `bootstrap` advertises it.
 std::map<int, std::string> MetadataThrough(const std::string& bootstrap) {
   auto [rc, out] = Shell(absl::StrCat("kcat -b ", bootstrap, " -L -m 5 -t __none__"));
-  std::map<int, std::string> brokers;
-  for (absl::string_view line : absl::StrSplit(out, '\n')) {
-    std::vector<absl::string_view> w = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    int id;
-    if (w.size() >= 4 && w[0] == "broker" && w[2] == "at" && absl::SimpleAtoi(w[1], &id)) {
-      brokers[id] = std::string(w[3]);
-    }
-  }
-  return brokers;
+  return KcatBrokers(out);
 }
 
 std::string Describe(const std::map<int, std::string>& m) {

@@ -83,13 +83,6 @@ struct Coordinator {
 
 using ::kgw::testing::WaitFor;
 
-bool WaitReady(const std::string& host, int http_port, Child& process, seconds timeout) {
-  return WaitFor(
-      [&] { return !process.running() || HttpGet(http_port, "/health/ready", host.c_str()).first == 200; },
-      timeout) &&
-         process.running();
-}
-
 void StartCoordinator(Coordinator& c, int run) {
   std::map<std::string, std::string> env = {
       {"KAFKA_BOOTSTRAP_SERVERS", E().kafka_bootstrap},
@@ -104,7 +97,7 @@ void StartCoordinator(Coordinator& c, int run) {
   c.process = std::make_unique<Child>(
       std::vector<std::string>{E().coordinator_bin}, env,
       absl::StrCat(E().work_dir, "/", c.node_id, "-", run, ".log"));
-  ASSERT_TRUE(WaitReady("127.0.0.1", c.http_port, *c.process, seconds(60)))
+  ASSERT_TRUE(WaitReady(*c.process, "127.0.0.1", c.http_port, seconds(60)))
       << c.node_id << " never became ready:\n" << c.process->Log();
 }
 
@@ -126,7 +119,7 @@ void StartAgent(Agent& a, int run, std::map<std::string, std::string> extra = {}
   for (auto& [k, v] : extra) env[k] = v;
   a.process = std::make_unique<Child>(std::vector<std::string>{E().agent_bin}, env,
                                       absl::StrCat(E().work_dir, "/", a.node_id, "-", run, ".log"));
-  ASSERT_TRUE(WaitReady(a.host, http_port, *a.process, seconds(60)))
+  ASSERT_TRUE(WaitReady(*a.process, a.host, http_port, seconds(60)))
       << a.node_id << " never became ready:\n" << a.process->Log();
 }
 
@@ -136,17 +129,7 @@ std::map<int, std::string> MetadataThrough(const std::string& bootstrap,
                                            const std::string& client_id = "kgw-e2e") {
   auto [rc, out] = Shell(absl::StrCat("kcat -b ", bootstrap, " -X client.id=", client_id,
                                       " -L -m 5 -t __none__ 2>&1"));
-  // Lines such as "  broker 1 at 127.0.0.2:31970 (controller)".
-  std::map<int, std::string> brokers;
-  for (absl::string_view line : absl::StrSplit(out, '\n')) {
-    std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    int id;
-    if (words.size() >= 4 && words[0] == "broker" && words[2] == "at" &&
-        absl::SimpleAtoi(words[1], &id)) {
-      brokers[id] = std::string(words[3]);
-    }
-  }
-  return brokers;
+  return KcatBrokers(out);
 }
 
 std::string Describe(const std::map<int, std::string>& m) {

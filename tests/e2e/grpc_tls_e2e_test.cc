@@ -67,16 +67,6 @@ struct Coordinator {
   std::string endpoint() const { return absl::StrCat("127.0.0.1:", grpc_port); }
 };
 
-bool WaitReady(const std::string& host, int http_port, Child& process, seconds timeout) {
-  return WaitFor(
-             [&] {
-               return !process.running() ||
-                      HttpGet(http_port, "/health/ready", host.c_str()).first == 200;
-             },
-             timeout) &&
-         process.running();
-}
-
 // The environment of a TLS coordinator that requires client certificates.
 std::map<std::string, std::string> CoordinatorEnv(const Coordinator& c) {
   return {{"KAFKA_BOOTSTRAP_SERVERS", E().kafka_bootstrap},
@@ -100,7 +90,7 @@ void StartCoordinator(Coordinator& c) {
   c.process =
       std::make_unique<Child>(std::vector<std::string>{E().coordinator_bin}, CoordinatorEnv(c),
                               absl::StrCat(E().work_dir, "/", c.node_id, ".log"));
-  ASSERT_TRUE(WaitReady("127.0.0.1", c.http_port, *c.process, seconds(60)))
+  ASSERT_TRUE(WaitReady(*c.process, "127.0.0.1", c.http_port, seconds(60)))
       << c.node_id << " never became ready:\n"
       << c.process->Log();
 }
@@ -133,7 +123,7 @@ std::unique_ptr<Child> StartAgent(const std::string& node_id, const std::string&
   }
   auto process = std::make_unique<Child>(std::vector<std::string>{E().agent_bin}, env,
                                          absl::StrCat(E().work_dir, "/", node_id, ".log"));
-  EXPECT_TRUE(WaitReady(kAgentHost, kAgentHttpPort, *process, seconds(60)))
+  EXPECT_TRUE(WaitReady(*process, kAgentHost, kAgentHttpPort, seconds(60)))
       << node_id << " never became ready:\n"
       << process->Log();
   return process;

@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/testing/wait_for.h"
 
 extern char** environ;
 
@@ -163,6 +164,34 @@ inline std::pair<int, std::string> HttpGet(int port, const std::string& path,
   if (first.size() < 2 || !absl::SimpleAtoi(first[1], &status)) return {0, response};
   const size_t body = response.find("\r\n\r\n");
   return {status, body == std::string::npos ? "" : response.substr(body + 4)};
+}
+
+// True once `process` answers 200 on /health/ready at host:http_port within
+// `timeout`; false at once if it exits first.
+inline bool WaitReady(Child& process, const std::string& host, int http_port,
+                      std::chrono::seconds timeout) {
+  return ::kgw::testing::WaitFor(
+             [&] {
+               return !process.running() ||
+                      HttpGet(http_port, "/health/ready", host.c_str()).first == 200;
+             },
+             timeout) &&
+         process.running();
+}
+
+// Broker id -> "host:port" from kcat's metadata listing (`kcat -L`), whose
+// lines read "  broker 1 at 127.0.0.2:31970 (controller)".
+inline std::map<int, std::string> KcatBrokers(const std::string& listing) {
+  std::map<int, std::string> brokers;
+  for (absl::string_view line : absl::StrSplit(listing, '\n')) {
+    std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    int id;
+    if (words.size() >= 4 && words[0] == "broker" && words[2] == "at" &&
+        absl::SimpleAtoi(words[1], &id)) {
+      brokers[id] = std::string(words[3]);
+    }
+  }
+  return brokers;
 }
 
 // Remote ports of the established TCP connections of process `pid`.

@@ -99,16 +99,6 @@ struct Agent {
   }
 };
 
-bool WaitReady(const Agent& a, seconds timeout) {
-  return WaitFor(
-             [&] {
-               return !a.process->running() ||
-                      HttpGet(kHttpPort, "/health/ready", a.host.c_str()).first == 200;
-             },
-             timeout) &&
-         a.process->running();
-}
-
 void StartAgent(Agent& a, std::map<std::string, std::string> extra) {
   std::map<std::string, std::string> env = {
       {"KAFKA_BOOTSTRAP_SERVERS", E().kafka_bootstrap},
@@ -132,21 +122,8 @@ void StartAgent(Agent& a, std::map<std::string, std::string> extra) {
   }
   a.process = std::make_unique<Child>(std::vector<std::string>{E().agent_bin}, env,
                                       Path(a.name + ".log"));
-  ASSERT_TRUE(WaitReady(a, seconds(60))) << a.name << " never became ready:\n" << a.Log();
-}
-
-// Broker id -> "host:port" from kcat's metadata listing.
-std::map<int, std::string> BrokersIn(const std::string& kcat_listing) {
-  std::map<int, std::string> brokers;
-  for (absl::string_view line : absl::StrSplit(kcat_listing, '\n')) {
-    std::vector<absl::string_view> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    int id;
-    if (words.size() >= 4 && words[0] == "broker" && words[2] == "at" &&
-        absl::SimpleAtoi(words[1], &id)) {
-      brokers[id] = std::string(words[3]);
-    }
-  }
-  return brokers;
+  ASSERT_TRUE(WaitReady(*a.process, a.host, kHttpPort, seconds(60)))
+      << a.name << " never became ready:\n" << a.Log();
 }
 
 std::string TlsKcat(const Agent& a, const std::string& extra = "") {
@@ -328,7 +305,7 @@ TEST_F(SecurityTest, TlsClientsReachEveryBrokerThroughTheAgent) {
   StartAgent(a, TlsEnv());
   auto [rc, listing] = Shell(TlsKcat(a, "-L -t __none__"));
   ASSERT_EQ(rc, 0) << listing << a.Log();
-  const std::map<int, std::string> brokers = BrokersIn(listing);
+  const std::map<int, std::string> brokers = KcatBrokers(listing);
   ASSERT_EQ(brokers.size(), 3u) << listing;
   for (const auto& [id, address] : brokers) {
     EXPECT_EQ(address, absl::StrCat(a.host, ":", kPort + id)) << listing;
@@ -667,7 +644,7 @@ TEST_F(ProxyProtocolTest, TheClientsOwnAddressReachesTheAuditLog) {
     const std::string kcat = absl::StrCat("kcat -b ", lb, ":", kPort);
     auto [rc, listing] = Shell(kcat + " -L -t __none__");
     ASSERT_EQ(rc, 0) << listing << a.Log();
-    for (const auto& [id, address] : BrokersIn(listing)) {
+    for (const auto& [id, address] : KcatBrokers(listing)) {
       EXPECT_EQ(address, absl::StrCat(lb, ":", kPort + id));
     }
     ProduceAndConsume(kcat, "proxy-" + version, 100);
