@@ -694,8 +694,14 @@ EOF
 format_storage() {
 	local cluster_id n i m rc=0 pids=()
 	local scram=()
-	# KRaft wants a UUID in Kafka's base64url form: 16 bytes, no padding.
-	cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+	# KRaft wants a UUID in Kafka's base64url form: 16 bytes, no padding. One
+	# in 64 such ids starts with '-', which the storage tool takes for an
+	# option ("expected one argument"); Kafka's own generator draws again
+	# then, and so does this.
+	cluster_id=-
+	while [[ "$cluster_id" == -* ]]; do
+		cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+	done
 	if ((SECURITY)); then
 		for i in "${!USERS[@]}"; do
 			for m in SCRAM-SHA-256 SCRAM-SHA-512; do
