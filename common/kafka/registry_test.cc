@@ -6,7 +6,7 @@ namespace {
 
 TEST(RegistryTest, ListsEveryApiOnceSortedByKey) {
   const absl::Span<const ApiInfo> apis = SupportedApis();
-  ASSERT_EQ(apis.size(), 15u);
+  ASSERT_EQ(apis.size(), 16u);
   for (size_t i = 1; i < apis.size(); ++i) EXPECT_LT(apis[i - 1].api_key, apis[i].api_key);
   EXPECT_EQ(FindApi(7), nullptr);  // ControlledShutdown: not in the codec
   ASSERT_NE(FindApi(3), nullptr);

@@ -399,6 +399,18 @@ TEST_F(KafkaCodecGoldenTest, ClassicGroupProtocolRequests) {
     req.members.emplace_back().member_id = "unknown-member";
     RoundTrip<LeaveGroupRequest, LeaveGroupResponse>(conn, req, v);
   }
+  for (int16_t v : CommonVersions(*cluster_, DescribeGroupsRequest::kApiKey)) {
+    // A group nobody joined: Dead and empty up to v5, GROUP_ID_NOT_FOUND from v6
+    // (NOT_COORDINATOR from a broker that does not coordinate it).
+    DescribeGroupsRequest req;
+    req.groups = {"kgw-golden-no-such-group"};
+    req.include_authorized_operations = true;
+    std::optional<DescribeGroupsResponse> r =
+        RoundTrip<DescribeGroupsRequest, DescribeGroupsResponse>(conn, req, v);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->groups.size(), 1u);
+    EXPECT_EQ(r->groups[0].group_id, "kgw-golden-no-such-group");
+  }
 }
 
 TEST_F(KafkaCodecGoldenTest, ShareGroupRequests) {
