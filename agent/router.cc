@@ -9,14 +9,27 @@ namespace kgw::agent {
 Router::Router(PortMap ports, bool internal_load_balancing)
     : ports_(std::move(ports)), internal_load_balancing_(internal_load_balancing) {}
 
-bool Router::Install(const v1::Assignment& a, std::string_view source) {
+bool Router::Install(const v1::Assignment& a, std::string_view source, bool from_leader) {
+  if (!control::Plausible(a)) {
+    LOG_EVERY_N(ERROR, 10) << "refusing an assignment from " << source
+                           << " that no coordinator can have computed (epoch " << a.epoch()
+                           << ", revision " << a.revision() << ", by \"" << a.leader_node_id()
+                           << "\")";
+    return false;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (current_ && !control::IsNewer(a, *current_)) return false;
+    if (current_ && !control::IsNewer(a, *current_)) {
+      if (!from_leader || a.leader_node_id() == current_->leader_node_id()) return false;
+      LOG(WARNING) << "the leading coordinator " << a.leader_node_id() << " replaces an "
+                   << "assignment of epoch " << current_->epoch() << " by \""
+                   << current_->leader_node_id() << "\" with its own of epoch " << a.epoch();
+    }
     current_ = a;
     RebuildLocked();
   }
-  LOG(INFO) << "assignment generation " << a.generation_id() << " revision " << a.revision()
+  LOG(INFO) << "assignment epoch " << a.epoch() << " generation " << a.generation_id()
+            << " revision " << a.revision()
             << " from " << source << " (computed by " << a.leader_node_id() << "): "
             << a.brokers_size() << " brokers over " << a.agents_size() << " agents";
   for (const auto& listener : listeners_) listener(a);

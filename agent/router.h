@@ -36,7 +36,12 @@ class Router {
 
   // Installs `a` when it is newer than the assignment in force (or when none
   // is); returns whether it did. `source` names where it came from, for logs.
-  bool Install(const v1::Assignment& a, std::string_view source);
+  // An assignment from the coordinator the gateway group names as leader
+  // (`from_leader`) also replaces one computed by any other node, however
+  // new that one claims to be: a coordinator that has left, or a forger,
+  // cannot pin the agents to its assignment. Implausible ones (an epoch no
+  // leader can reach) are refused.
+  bool Install(const v1::Assignment& a, std::string_view source, bool from_leader = false);
   // The agents the gateway group has now; routing skips the others.
   void SetLive(absl::flat_hash_set<std::string> live);
   // Called (on the installing thread) after every installed assignment.

@@ -27,8 +27,13 @@ std::optional<std::string> LeaderEndpoint(const membership::View& view) {
 }
 
 bool IsNewer(const v1::Assignment& a, const v1::Assignment& b) {
-  return std::make_tuple(a.generation_id(), a.revision()) >
-         std::make_tuple(b.generation_id(), b.revision());
+  return std::make_tuple(a.epoch(), a.generation_id(), a.revision()) >
+         std::make_tuple(b.epoch(), b.generation_id(), b.revision());
+}
+
+bool Plausible(const v1::Assignment& a) {
+  return a.epoch() >= 0 && a.epoch() <= kMaxPlausibleEpoch && a.revision() >= 0 &&
+         a.revision() <= kMaxPlausibleEpoch;
 }
 
 v1::Assignment BuildAssignment(const AssignmentInputs& inputs, const std::string& leader_node_id,

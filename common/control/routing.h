@@ -35,10 +35,18 @@ std::optional<std::string> LeaderCoordinator(const membership::View& view);
 // The gRPC endpoint of that coordinator; nullopt without coordinators.
 std::optional<std::string> LeaderEndpoint(const membership::View& view);
 
-// True when `a` supersedes `b`: a later generation, or the same generation
-// and a later revision. An assignment of an older generation was computed by
-// a leader that has since been replaced and must be ignored.
+// True when `a` supersedes `b`: a later epoch, or the same epoch and a later
+// generation, or both the same and a later revision. An older assignment was
+// computed by a leader that has since been replaced and must be ignored.
 bool IsNewer(const v1::Assignment& a, const v1::Assignment& b);
+
+// Epochs count leaders; one above this was not reached by counting.
+inline constexpr int64_t kMaxPlausibleEpoch = int64_t{1} << 62;
+
+// False for an assignment no coordinator can have computed (an epoch or a
+// revision past kMaxPlausibleEpoch, a negative one): a forged record that
+// could never be superseded. Such assignments are refused.
+bool Plausible(const v1::Assignment& a);
 
 struct AssignmentInputs {
   const membership::View* view = nullptr;     // the agents are its ROLE_AGENT members

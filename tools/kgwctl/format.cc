@@ -151,7 +151,8 @@ std::string FormatClusterStatus(const v1::ClusterStatus& status) {
            : absl::StrCat(coordinator_ids.size(), " (", absl::StrJoin(coordinator_ids, ", "), ")")},
       {"Agents", absl::StrCat(status.agents())},
       {"Brokers", absl::StrCat(status.brokers())},
-      {"Assignment", absl::StrCat("generation ", status.assignment_generation_id(), ", revision ",
+      {"Assignment", absl::StrCat("epoch ", status.assignment_epoch(), ", generation ",
+                                  status.assignment_generation_id(), ", revision ",
                                   status.assignment_revision())},
       {"Version", OrUnknown(status.version())},
   });

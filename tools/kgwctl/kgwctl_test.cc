@@ -103,6 +103,7 @@ v1::ClusterStatus CannedStatus() {
   s.set_brokers(3);
   s.set_assignment_generation_id(12);
   s.set_assignment_revision(4);
+  s.set_assignment_epoch(3);
   s.set_version("0.1.0");
   return s;
 }
@@ -454,7 +455,7 @@ TEST_F(KgwctlTest, StatusShowsClusterLeaderCoordinatorsAndCounts) {
             "Coordinators:  2 (coord-1, coord-2)\n"
             "Agents:        3\n"
             "Brokers:       3\n"
-            "Assignment:    generation 12, revision 4\n"
+            "Assignment:    epoch 3, generation 12, revision 4\n"
             "Version:       0.1.0\n"
             "\n"
             "COORDINATOR  GRPC ENDPOINT  RACK  VERSION\n"
