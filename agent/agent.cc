@@ -350,10 +350,13 @@ void Agent::BeginShutdown(int signal_number) {
   shutting_down_ = true;
   ready_ = false;
   maintenance_timer_.cancel();
-  // Leave the gateway group first, so the coordinators move this agent's
-  // brokers to others while its connections drain. Off the main loop: with
-  // Kafka unreachable, leaving takes up to a request timeout per address.
-  control_stopper_ = std::thread([this] { control_->Stop(); });
+  // Tell the coordinator first, so it moves this agent's brokers to others
+  // while the connections drain; the agent keeps its place in the group, so
+  // a restart costs no rebalance. Off the main loop: it waits for the stream.
+  control_stopper_ = std::thread([this] {
+    control_->Depart(absl::Seconds(1));
+    control_->Stop();
+  });
   LOG(INFO) << "received signal " << signal_number << ": no longer accepting connections; "
             << "draining connections broker by broker";
   for (auto& [port, acceptor] : acceptors_) {

@@ -39,6 +39,7 @@ v1::NodeDescriptor AgentControl::Descriptor() const {
   d.set_rack(config_.node.rack_id);
   d.set_version(kgw::kVersion);
   d.set_weight(config_.node_weight);
+  d.set_draining(departing_);
   return d;
 }
 
@@ -78,7 +79,14 @@ void AgentControl::Start() {
                                  .report_interval = config_.load_report_interval,
                                  .tls = config_.grpc_tls},
       [this] { return Descriptor(); }, [this] { return Load(); },
-      [this](const v1::Assignment& a) { router_.Install(a, "coordinator"); });
+      [this](const v1::Assignment& a) {
+        bool from_leader = false;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          from_leader = view_ && control::LeaderCoordinator(*view_) == a.leader_node_id();
+        }
+        router_.Install(a, "coordinator", from_leader);
+      });
   coordinator_->Start();
 
   member_ = std::make_unique<membership::GroupMember>(
@@ -93,7 +101,14 @@ void AgentControl::Start() {
           .heartbeat_interval = config_.node.group_heartbeat_interval,
           .request_timeout = config_.upstream_connect_timeout,
           .client_id = "kgw-agent",
-          .software_version = kgw::kVersion},
+          .software_version = kgw::kVersion,
+          // Static membership: a restart within the session timeout costs no
+          // rebalance. A stopping agent tells its coordinator instead
+          // (Depart), which moves its brokers at once.
+          .group_instance_id = config_.node.node_id,
+          .leave_on_stop = false,
+          // The coordinators alone: the fleet comes from their stream.
+          .full_view = false},
       Descriptor(), [this](const std::optional<membership::View>& view) { OnView(view); });
   member_->Start();
   fallback_ = std::thread([this] { RunFallback(); });
@@ -111,6 +126,14 @@ void AgentControl::Stop() {
   if (fallback_.joinable()) fallback_.join();
 }
 
+void AgentControl::Depart(absl::Duration max_wait) {
+  departing_ = true;
+  if (coordinator_ && !coordinator_->FlushDescriptor(max_wait)) {
+    LOG(INFO) << "could not tell a coordinator that this agent is stopping; the group drops it "
+              << "after " << config_.node.group_session_timeout;
+  }
+}
+
 void AgentControl::OnBrokersChanged() { wake_.notify_all(); }
 
 void AgentControl::OnView(const std::optional<membership::View>& view) {
@@ -123,7 +146,12 @@ void AgentControl::OnView(const std::optional<membership::View>& view) {
         coordinators.push_back(m.node().grpc_endpoint());
       }
     }
-    router_.SetLive(std::move(live));
+    // Only a complete view tells which agents are live; the coordinators'
+    // assignments already leave out the agents the group dropped.
+    if (view->complete) router_.SetLive(std::move(live));
+    // With no coordinator to stream from, the agent needs the whole
+    // membership: to narrow a stale assignment, or to compute one itself.
+    member_->SetFullView(coordinators.empty());
     coordinator_->SetDiscovered(std::move(coordinators),
                                 control::LeaderEndpoint(*view).value_or(""));
   }
@@ -180,7 +208,7 @@ void AgentControl::ComputeLocallyIfAlone() {
   std::optional<membership::View> view;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!topic_read_ || !view_) return;
+    if (!topic_read_ || !view_ || !view_->complete) return;
     view = view_;
   }
   // Only with no coordinator to ask: not streaming, none in the group.

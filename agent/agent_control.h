@@ -46,6 +46,12 @@ class AgentControl {
   // Leaves the group and closes the coordinator stream.
   void Stop();
 
+  // The agent is stopping: tells the coordinator it streams from, so its
+  // brokers move to other agents at once, and waits up to `max_wait` for the
+  // message to be sent. The agent keeps its place in the group (static
+  // membership): back within the session timeout, it costs no rebalance.
+  void Depart(absl::Duration max_wait);
+
   // Recomputes the local fallback when the brokers change (any thread).
   void OnBrokersChanged();
 
@@ -74,6 +80,7 @@ class AgentControl {
   bool topic_read_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<membership::View> view_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> departing_{false};
 
   // Load report state (the coordinator stream's writer thread).
   std::map<int32_t, double> last_bytes_;

@@ -109,6 +109,17 @@ void CoordinatorClient::DescriptorChanged() {
   wake_.notify_all();
 }
 
+bool CoordinatorClient::FlushDescriptor(absl::Duration max_wait) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (connected_to_.empty()) return false;
+  const int64_t target = descriptors_sent_ + 1;
+  descriptor_changed_ = true;
+  wake_.notify_all();
+  return wake_.wait_for(lock, absl::ToChronoMilliseconds(max_wait), [&] {
+    return stop_ || connected_to_.empty() || descriptors_sent_ >= target;
+  }) && descriptors_sent_ >= target;
+}
+
 std::string CoordinatorClient::connected_to() const {
   std::lock_guard<std::mutex> lock(mu_);
   return connected_to_;
@@ -186,6 +197,13 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
       if (changed) *m.mutable_node() = descriptor_();
       *m.mutable_load() = load_();
       writing = stream->Write(m);
+      if (changed && writing) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++descriptors_sent_;
+        }
+        wake_.notify_all();
+      }
     }
   });
 

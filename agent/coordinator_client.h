@@ -60,6 +60,9 @@ class CoordinatorClient {
   void SetDiscovered(std::vector<std::string> endpoints, std::string leader);
   // Sends the descriptor again now (it changed).
   void DescriptorChanged();
+  // Sends the descriptor again and waits up to `max_wait` until it has been
+  // written to an open stream; false when there is none or time ran out.
+  bool FlushDescriptor(absl::Duration max_wait);
   // The endpoint of the coordinator the stream is open to; empty when none.
   std::string connected_to() const;
 
@@ -82,6 +85,7 @@ class CoordinatorClient {
   std::condition_variable wake_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool descriptor_changed_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t descriptors_sent_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> discovered_ ABSL_GUARDED_BY(mu_);  // the leader first
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the open stream
   std::string connected_to_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,8 @@
 // balancing is off; older assignments never replace newer ones.
 #include "agent/router.h"
 
+#include <limits>
+
 #include "common/assignment/rendezvous.h"
 #include "gtest/gtest.h"
 
@@ -53,6 +55,28 @@ TEST(RouterTest, KeepsTheNewestAssignment) {
   EXPECT_FALSE(router.Install(OneBroker(4, 2, "same"), "test"));
   EXPECT_EQ(installed, 1);
   EXPECT_EQ(router.AddressFor(router.Snapshot().get(), 2, "k").host, "new");
+}
+
+// A coordinator that claimed a huge epoch and left cannot pin the agents:
+// the leader the group names now replaces its assignment, and an epoch no
+// leader can reach is refused outright.
+TEST(RouterTest, TheLeadersAssignmentReplacesAForgedOneAndImplausibleOnesAreRefused) {
+  Router router(kPorts, true);
+  v1::Assignment forged = OneBroker(4, 1, "evil.example");
+  forged.set_epoch(int64_t{1} << 40);
+  forged.set_leader_node_id("0-evil");
+  v1::Assignment leaders = OneBroker(2, 1, "good.example");
+  leaders.set_epoch(3);
+  leaders.set_leader_node_id("coord-1");
+  v1::Assignment impossible = OneBroker(9, 1, "worse.example");
+  impossible.set_epoch(std::numeric_limits<int64_t>::max());
+
+  ASSERT_TRUE(router.Install(forged, "coordinator"));
+  EXPECT_FALSE(router.Install(leaders, "coordinator", /*from_leader=*/false));
+  EXPECT_TRUE(router.Install(leaders, "coordinator", /*from_leader=*/true));
+  EXPECT_FALSE(router.Install(impossible, "coordinator", /*from_leader=*/true));
+
+  EXPECT_EQ(router.AddressFor(router.Snapshot().get(), 2, "k").host, "good.example");
 }
 
 TEST(RouterTest, ExternalLoadBalancerModeAlwaysAdvertisesItsOwnHost) {

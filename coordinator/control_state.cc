@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/control/routing.h"
 #include "glog/logging.h"
@@ -20,10 +21,29 @@ ControlState::ControlState(Options options, Publisher publisher)
     : options_(std::move(options)), publisher_(std::move(publisher)) {}
 
 void ControlState::OnView(const std::optional<membership::View>& view) {
+  // Only the whole membership can be assigned from; the group member is
+  // asked for nothing less (full views), so anything else is a mistake.
+  if (view && !view->complete) {
+    LOG(DFATAL) << "the coordinator got a view of coordinators only";
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     view_ = view;
     dirty_ = true;
+    if (view_) {
+      // Forget what agents that are no longer members said; an agent that
+      // comes back says it again.
+      absl::flat_hash_set<std::string> members;
+      for (const v1::Member& m : view_->members) members.insert(m.node().node_id());
+      for (auto it = departing_.begin(); it != departing_.end();) {
+        it = members.contains(*it) ? std::next(it) : departing_.erase(it);
+      }
+      for (auto it = loads_.begin(); it != loads_.end();) {
+        auto here = it++;
+        if (!members.contains(here->first) && !streams_.contains(here->first)) loads_.erase(here);
+      }
+    }
   }
   changed_.notify_all();
 }
@@ -39,12 +59,35 @@ void ControlState::OnBrokers(std::vector<cluster::BrokerEndpoint> brokers) {
 }
 
 void ControlState::OnStoredAssignment(const v1::Assignment& assignment) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (current_ && !control::IsNewer(assignment, *current_)) return;
-  InstallLocked(assignment);
-  if (!IsLeaderLocked()) {
-    drained_ = {assignment.draining_node_ids().begin(), assignment.draining_node_ids().end()};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!control::Plausible(assignment)) {
+      LOG_EVERY_N(ERROR, 10) << "ignoring an assignment no coordinator can have computed (epoch "
+                             << assignment.epoch() << ", revision " << assignment.revision()
+                             << ", leader \"" << assignment.leader_node_id()
+                             << "\"): who else writes to the assignments topic?";
+      return;
+    }
+    if (current_ && !control::IsNewer(assignment, *current_)) return;
+    InstallLocked(assignment);
+    if (!IsLeaderLocked()) {
+      drained_ = {assignment.draining_node_ids().begin(), assignment.draining_node_ids().end()};
+      return;
+    }
+    if (was_leader_ && (assignment.epoch() != epoch_ ||
+                        assignment.leader_node_id() != options_.node_id)) {
+      // Someone else published over this leader's assignments: a coordinator
+      // whose view is behind, or a writer that is not a coordinator. Take
+      // an epoch above it and publish again.
+      LOG(WARNING) << "\"" << assignment.leader_node_id() << "\" published assignment epoch "
+                   << assignment.epoch() << " generation " << assignment.generation_id()
+                   << " while this coordinator leads; superseding it with epoch "
+                   << assignment.epoch() + 1;
+      epoch_ = assignment.epoch() + 1;
+      dirty_ = true;
+    }
   }
+  changed_.notify_all();
 }
 
 void ControlState::OnStoredAssignmentLoaded() {
@@ -65,7 +108,34 @@ void ControlState::OnAgentStream(const std::string& node_id, bool connected) {
   std::lock_guard<std::mutex> lock(mu_);
   int& n = streams_[node_id];
   n += connected ? 1 : -1;
-  if (n <= 0) streams_.erase(node_id);
+  if (n > 0) return;
+  streams_.erase(node_id);
+  // What a stream said about a node that is not a member is forgotten with it.
+  bool member = false;
+  if (view_) {
+    for (const v1::Member& m : view_->members) member |= m.node().node_id() == node_id;
+  }
+  if (!member) {
+    loads_.erase(node_id);
+    departing_.erase(node_id);
+  }
+}
+
+void ControlState::OnAgentDescriptor(const v1::NodeDescriptor& node) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool was = departing_.contains(node.node_id());
+    if (node.draining() == was) return;
+    if (node.draining()) {
+      departing_.insert(node.node_id());
+      LOG(INFO) << "agent " << node.node_id() << " is shutting down: moving its brokers";
+    } else {
+      departing_.erase(node.node_id());
+      LOG(INFO) << "agent " << node.node_id() << " is back";
+    }
+    dirty_ = true;
+  }
+  changed_.notify_all();
 }
 
 void ControlState::InstallLocked(const v1::Assignment& a) {
@@ -83,26 +153,55 @@ std::optional<v1::Assignment> ControlState::NextAssignmentLocked() {
     was_leader_ = false;
     return std::nullopt;
   }
-  if (current_ && current_->generation_id() > view_->generation_id) {
-    return std::nullopt;  // our view is behind; the group will tell us more
-  }
   if (!was_leader_) {
+    if (current_ && current_->generation_id() > view_->generation_id) {
+      // Usually this view is behind and the group will say so within a
+      // session timeout. If it does not, the group was deleted and created
+      // again (its generations start over) or the record was forged: the
+      // epoch orders assignments across both, so take over anyway.
+      const absl::Time now = absl::Now();
+      if (ahead_since_ == absl::InfinitePast()) ahead_since_ = now;
+      if (now - ahead_since_ < options_.view_catch_up) return std::nullopt;
+      LOG(WARNING) << "the stored assignment (epoch " << current_->epoch() << ", generation "
+                   << current_->generation_id() << ", by \"" << current_->leader_node_id()
+                   << "\") is ahead of the gateway group's generation " << view_->generation_id
+                   << " since " << now - ahead_since_ << ": the group was deleted and created "
+                   << "again, or the record was not written by a coordinator; superseding it";
+    }
+    ahead_since_ = absl::InfinitePast();
     was_leader_ = true;
+    // Above every assignment seen, whatever generations the group has now.
+    epoch_ = (current_ ? current_->epoch() : 0) + 1;
     // Drains live in the assignment, so they survive a change of leader.
     if (current_) drained_ = {current_->draining_node_ids().begin(),
                               current_->draining_node_ids().end()};
-    LOG(INFO) << "leading coordinator of generation " << view_->generation_id;
+    LOG(INFO) << "leading coordinator of generation " << view_->generation_id << " (epoch "
+              << epoch_ << ")";
   }
   assignment::AgentLoad load;
   for (const auto& [id, report] : loads_) load[id] = report.bytes_per_second();
-  control::AssignmentInputs inputs{.view = &*view_,
+  // Agents shutting down are assigned like drained ones, without being
+  // stored as an operator's drain.
+  const membership::View* view = &*view_;
+  std::optional<membership::View> without_departing;
+  if (!departing_.empty()) {
+    without_departing = *view_;
+    for (v1::Member& m : without_departing->members) {
+      if (departing_.contains(m.node().node_id())) m.mutable_node()->set_draining(true);
+    }
+    view = &*without_departing;
+  }
+  control::AssignmentInputs inputs{.view = view,
                                    .brokers = brokers_,
                                    .drained = drained_,
                                    .previous = current_ ? &*current_ : nullptr,
                                    .load = &load};
-  const bool same_generation = current_ && current_->generation_id() == view_->generation_id;
+  const bool ours = current_ && current_->epoch() == epoch_ &&
+                    current_->leader_node_id() == options_.node_id;
+  const bool same_generation = ours && current_->generation_id() == view_->generation_id;
   v1::Assignment next = control::BuildAssignment(inputs, options_.node_id,
                                                  same_generation ? current_->revision() + 1 : 1);
+  next.set_epoch(epoch_);
   if (same_generation && control::SameRouting(*current_, next)) return std::nullopt;
   return next;
 }
@@ -111,7 +210,13 @@ void ControlState::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   bool unpersisted = false;
   while (!stop_) {
-    changed_.wait_for(lock, absl::ToChronoMilliseconds(kRecheck),
+    absl::Duration recheck = kRecheck;
+    if (ahead_since_ != absl::InfinitePast()) {
+      // Waiting for the view to catch up: look again when the wait is over.
+      recheck = std::clamp(ahead_since_ + options_.view_catch_up - absl::Now(),
+                           absl::Milliseconds(10), kRecheck);
+    }
+    changed_.wait_for(lock, absl::ToChronoMilliseconds(recheck),
                       [this] { return stop_ || dirty_; });
     if (stop_) break;
     dirty_ = false;
@@ -136,8 +241,9 @@ void ControlState::Run() {
     if (IsLeaderLocked() && view_->generation_id == next->generation_id() &&
         (!current_ || !control::IsNewer(*current_, *next))) {
       if (!current_ || control::IsNewer(*next, *current_)) {
-        LOG(INFO) << "assignment generation " << next->generation_id() << " revision "
-                  << next->revision() << ": " << next->brokers_size() << " brokers, "
+        LOG(INFO) << "assignment epoch " << next->epoch() << " generation "
+                  << next->generation_id() << " revision " << next->revision() << ": "
+                  << next->brokers_size() << " brokers, "
                   << next->agents_size() << " agents";
       }
       InstallLocked(*next);
@@ -246,6 +352,7 @@ v1::ClusterStatus ControlState::Status() const {
   if (current_) {
     s.set_assignment_generation_id(current_->generation_id());
     s.set_assignment_revision(current_->revision());
+    s.set_assignment_epoch(current_->epoch());
   }
   return s;
 }
@@ -260,7 +367,8 @@ v1::ListNodesResponse ControlState::Nodes() const {
     const std::string& id = m.node().node_id();
     *n->mutable_node() = m.node();
     n->set_member_id(m.member_id());
-    const bool draining = m.node().draining() || drained_.contains(id);
+    const bool draining =
+        m.node().draining() || drained_.contains(id) || departing_.contains(id);
     n->set_health(draining ? v1::NodeStatus::HEALTH_DRAINING : v1::NodeStatus::HEALTH_LIVE);
     if (auto it = loads_.find(id); it != loads_.end()) *n->mutable_load() = it->second;
     n->set_connected(streams_.contains(id));
@@ -334,7 +442,9 @@ absl::StatusOr<v1::ExplainRouteResponse> ControlState::Explain(
 
 ControlState::Counters ControlState::counters() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return counters_;
+  Counters c = counters_;
+  c.agent_streams = static_cast<int64_t>(streams_.size());
+  return c;
 }
 
 }  // namespace kgw::coordinator

@@ -43,6 +43,10 @@ class ControlState {
     std::string version;
     // How long a drain or resume waits for the leader's new assignment.
     absl::Duration mutation_timeout = absl::Seconds(10);
+    // How long a new leader waits for its view of the group to reach the
+    // generation of the stored assignment before it supersedes that (the
+    // group session timeout).
+    absl::Duration view_catch_up = absl::Seconds(10);
   };
   // Stores an assignment durably before it is served (the assignments topic).
   using Publisher = std::function<absl::Status(const v1::Assignment&)>;
@@ -59,6 +63,10 @@ class ControlState {
   void OnStoredAssignmentLoaded();
   void OnLoad(const std::string& node_id, const v1::LoadReport& load);
   void OnAgentStream(const std::string& node_id, bool connected);
+  // A descriptor an agent sent on its stream. One that says `draining` is
+  // an agent shutting down: it keeps its place in the group (a restart costs
+  // no rebalance) but is given no brokers until it streams again without it.
+  void OnAgentDescriptor(const v1::NodeDescriptor& node);
 
   // The computing thread: returns after Stop().
   void Run();
@@ -92,6 +100,7 @@ class ControlState {
   struct Counters {
     int64_t published = 0;
     int64_t publish_failures = 0;
+    int64_t agent_streams = 0;  // agents streaming now
   };
   Counters counters() const;
 
@@ -116,8 +125,14 @@ class ControlState {
   // The leader's drained agents; followers mirror the assignment's.
   std::set<std::string> drained_ ABSL_GUARDED_BY(mu_);
   bool was_leader_ ABSL_GUARDED_BY(mu_) = false;
+  // The leader's epoch: above every assignment it had seen when it took over.
+  int64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  // Since when the stored assignment's generation has been ahead of the view.
+  absl::Time ahead_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::flat_hash_map<std::string, v1::LoadReport> loads_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
+  // Agents that said on their stream that they are shutting down.
+  std::set<std::string> departing_ ABSL_GUARDED_BY(mu_);
   Counters counters_ ABSL_GUARDED_BY(mu_);
 };
 

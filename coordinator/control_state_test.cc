@@ -32,6 +32,8 @@ membership::View View(int32_t generation, std::vector<v1::Member> members) {
   membership::View v;
   v.generation_id = generation;
   v.members = std::move(members);
+  v.complete = true;
+  v.member_count = static_cast<int32_t>(v.members.size());
   return v;
 }
 
@@ -71,7 +73,8 @@ class ControlStateTest : public ::testing::Test {
                               .cluster_id = "test",
                               .group_id = "kgw_test",
                               .version = "0",
-                              .mutation_timeout = absl::Seconds(5)},
+                              .mutation_timeout = absl::Seconds(5),
+                              .view_catch_up = absl::Milliseconds(500)},
         [this](const v1::Assignment& a) { return topic_.Write(a); });
     thread_ = std::thread([this] { state_->Run(); });
   }
@@ -172,6 +175,99 @@ TEST_F(ControlStateTest, DrainsMoveBrokersAndSurviveAChangeOfLeader) {
   EXPECT_EQ(taken_over->generation_id(), 6);
   EXPECT_EQ(taken_over->leader_node_id(), "coord-0");
   EXPECT_TRUE(control::Drains(*taken_over, "agent-a"));
+}
+
+// An agent shutting down says so on its stream: its brokers move at once,
+// without a rebalance and without being stored as an operator's drain, and
+// come back when it streams again.
+TEST_F(ControlStateTest, AnAgentShuttingDownLosesItsBrokersUntilItIsBack) {
+  Start("coord-1");
+  state_->OnView(View(5, {Node("agent-a", kAgent, "a"), Node("agent-b", kAgent, "b"),
+                          Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  std::optional<v1::Assignment> first = Next();
+  ASSERT_TRUE(first.has_value());
+  v1::NodeDescriptor leaving = Node("agent-a", kAgent, "a").node();
+  leaving.set_draining(true);
+
+  state_->OnAgentDescriptor(leaving);
+  std::optional<v1::Assignment> without = Next(&*first);
+
+  ASSERT_TRUE(without.has_value());
+  EXPECT_EQ(without->generation_id(), 5);
+  for (const v1::BrokerAssignment& b : without->brokers()) {
+    EXPECT_EQ(std::vector<std::string>(b.agent_node_ids().begin(), b.agent_node_ids().end()),
+              std::vector<std::string>{"agent-b"});
+  }
+  EXPECT_FALSE(control::Drains(*without, "agent-a"));
+  EXPECT_EQ(state_->Nodes().nodes(0).health(), v1::NodeStatus::HEALTH_DRAINING);
+
+  leaving.set_draining(false);
+  state_->OnAgentDescriptor(leaving);
+  std::optional<v1::Assignment> back = Next(&*without);
+
+  ASSERT_TRUE(back.has_value());
+  EXPECT_TRUE(control::SameRouting(*back, *first));
+}
+
+// Every gateway node stopped, Kafka deleted the empty group, and the new
+// group's generations start again below the stored assignment's: the new
+// leader says so and supersedes it with a higher epoch instead of waiting for
+// a generation that never comes.
+TEST_F(ControlStateTest, ALeaderSupersedesAStoredAssignmentOfARecreatedGroup) {
+  Start("coord-1");
+  v1::Assignment stored;
+  stored.set_epoch(4);
+  stored.set_generation_id(21);
+  stored.set_revision(2);
+  stored.set_leader_node_id("coord-9");
+  v1::BrokerAssignment* b = stored.add_brokers();
+  b->set_broker_id(1);
+  b->add_agent_node_ids("agent-dead");
+  state_->OnStoredAssignment(stored);
+  state_->OnStoredAssignmentLoaded();
+  state_->OnBrokers(Brokers());
+
+  state_->OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
+  std::optional<v1::Assignment> a = Next(&stored);
+
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->epoch(), 5);
+  EXPECT_EQ(a->generation_id(), 3);
+  EXPECT_EQ(a->leader_node_id(), "coord-1");
+  EXPECT_EQ(a->brokers(0).agent_node_ids(0), "agent-a");
+  EXPECT_EQ(topic_.size(), 1u);
+}
+
+// A record nobody could have computed (a forged epoch of 2^63-1) is ignored;
+// one written over the leader's by someone else is superseded at once.
+TEST_F(ControlStateTest, ALeaderIgnoresForgedEpochsAndSupersedesForeignRecords) {
+  Start("coord-1");
+  state_->OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  std::optional<v1::Assignment> first = Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->epoch(), 1);
+
+  v1::Assignment forged = *first;
+  forged.set_epoch(std::numeric_limits<int64_t>::max());
+  forged.set_leader_node_id("0-evil");
+  state_->OnStoredAssignment(forged);
+  EXPECT_EQ(state_->Current()->epoch(), 1);
+
+  v1::Assignment foreign = *first;
+  foreign.set_epoch(7);
+  foreign.set_leader_node_id("0-evil");
+  foreign.clear_brokers();
+  state_->OnStoredAssignment(foreign);
+  std::optional<v1::Assignment> back = Next(&foreign);
+
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->epoch(), 8);
+  EXPECT_EQ(back->leader_node_id(), "coord-1");
+  EXPECT_TRUE(control::SameRouting(*back, *first));
 }
 
 TEST_F(ControlStateTest, ServesAnAssignmentTheTopicRefusedAndStoresItLater) {

@@ -29,6 +29,7 @@ namespace kgw::coordinator {
 namespace {
 
 constexpr absl::Duration kTopicTimeout = absl::Seconds(15);
+constexpr int kMaxSyncThreads = 16;
 
 // Writes assignments to the compacted topic, creating the topic first when
 // it is missing. Called from ControlState's computing thread only.
@@ -113,7 +114,8 @@ int RunCoordinator(const CoordinatorConfig& config) {
   ControlState state({.node_id = config.node.node_id,
                       .cluster_id = config.node.cluster_id,
                       .group_id = config.node.group_id,
-                      .version = kgw::kVersion},
+                      .version = kgw::kVersion,
+                      .view_catch_up = config.node.group_session_timeout},
                      [&publisher](const v1::Assignment& a) { return publisher.Publish(a); });
   std::thread computing([&state] { state.Run(); });
 
@@ -148,7 +150,13 @@ int RunCoordinator(const CoordinatorConfig& config) {
           .Add({});
   asio::io_context io{1};
   http::HttpServer http_server(io);
-  http::AddHealthAndMetrics(http_server, registry, [&] {
+  auto& streams_gauge = prometheus::BuildGauge()
+                            .Name("kgw_coordinator_agent_streams")
+                            .Help("Agents streaming from this coordinator now")
+                            .Register(*registry)
+                            .Add({});
+  // Gauges are brought up to date at each scrape.
+  const auto collect = [&] {
     const v1::ClusterStatus s = state.Status();
     leader_gauge.Set(s.leader_node_id() == config.node.node_id ? 1 : 0);
     generation_gauge.Set(s.generation_id());
@@ -156,8 +164,10 @@ int RunCoordinator(const CoordinatorConfig& config) {
     const ControlState::Counters c = state.counters();
     published_gauge.Set(static_cast<double>(c.published));
     failures_gauge.Set(static_cast<double>(c.publish_failures));
-    return state.Ready();
-  });
+    streams_gauge.Set(c.agent_streams);
+  };
+  http::AddHealthAndMetrics(
+      http_server, registry, [&state] { return state.Ready(); }, collect);
   if (absl::Status s = http_server.Listen(config.grpc_bind_host, config.node.http_port); !s.ok()) {
     LOG(ERROR) << "cannot serve health and metrics: " << s.message();
     state.Stop();
@@ -167,7 +177,8 @@ int RunCoordinator(const CoordinatorConfig& config) {
   std::thread http_thread([&io] { io.run(); });
 
   // gRPC: agent streams, admin, health, reflection.
-  AgentServiceImpl agent_service(state);
+  AgentServiceImpl agent_service(state, config.max_agent_streams);
+  agent_service.Start();
   AdminServiceImpl admin_service(state, config.admin_token, ForwardCredentials(config.grpc_tls));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -176,6 +187,11 @@ int RunCoordinator(const CoordinatorConfig& config) {
   builder.AddListeningPort(absl::StrCat(config.grpc_bind_host, ":", config.grpc_port),
                            ServerCredentials(config.grpc_tls), &bound_port);
   builder.RegisterService(&agent_service);
+  // Agents stream on the callback API and take no thread; the synchronous
+  // admin calls (a watch holds one for its life) get a bounded pool.
+  grpc::ResourceQuota quota("kgw-coordinator");
+  quota.SetMaxThreads(kMaxSyncThreads);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   const auto stop_http = [&] {
@@ -278,7 +294,11 @@ int RunCoordinator(const CoordinatorConfig& config) {
        .rebalance_timeout = config.node.group_session_timeout,
        .heartbeat_interval = config.node.group_heartbeat_interval,
        .client_id = "kgw-coordinator",
-       .software_version = kgw::kVersion},
+       .software_version = kgw::kVersion,
+       .group_instance_id = config.node.node_id,
+       // Leaving at once hands leadership on without a session timeout.
+       .leave_on_stop = true,
+       .full_view = true},
       self, [&state](const std::optional<membership::View>& view) { state.OnView(view); });
   member.Start();
 
@@ -296,6 +316,7 @@ int RunCoordinator(const CoordinatorConfig& config) {
   stopping = true;
   state.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  agent_service.Stop();
   computing.join();
   tail_starter.join();
   if (tail) tail->Stop();

@@ -13,6 +13,7 @@ constexpr absl::string_view kGrpcBindHost = "GATEWAY_GRPC_BIND_HOST";
 constexpr absl::string_view kGrpcPort = "GATEWAY_GRPC_PORT";
 constexpr absl::string_view kAdminToken = "GATEWAY_ADMIN_TOKEN";
 constexpr absl::string_view kMetadataRefreshInterval = "GATEWAY_METADATA_REFRESH_INTERVAL";
+constexpr absl::string_view kMaxAgentStreams = "GATEWAY_MAX_AGENT_STREAMS";
 
 }  // namespace
 
@@ -40,6 +41,13 @@ std::vector<SettingSpec> CoordinatorSettingSpecs() {
                    .default_value = "30s",
                    .min = 1000,
                    .max = 24 * 3600 * 1000});
+  specs.push_back({.name = kMaxAgentStreams,
+                   .type = SettingType::kInt,
+                   .description = "Agent streams this coordinator serves at once; more are "
+                                  "refused and those agents stream from another coordinator",
+                   .default_value = "10000",
+                   .min = 1,
+                   .max = 1000000});
   std::vector<SettingSpec> tls = config::GrpcTlsSettingSpecs();
   specs.insert(specs.end(), tls.begin(), tls.end());
   return specs;
@@ -59,6 +67,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(config::Settings& settin
   KGW_RETURN_IF_ERROR(config::RequireGrpcServerCertificate(c.grpc_tls));
   if (settings.Has(kAdminToken)) c.admin_token = settings.GetString(kAdminToken);
   c.metadata_refresh_interval = absl::Milliseconds(settings.GetInt(kMetadataRefreshInterval));
+  c.max_agent_streams = static_cast<int>(settings.GetInt(kMaxAgentStreams));
   if (c.node.node_id.empty()) {
     c.node.node_id = absl::StrCat(c.node.advertised_host, ":", c.grpc_port);
     settings.SetComputed(config::kNodeId, c.node.node_id);

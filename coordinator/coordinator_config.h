@@ -24,6 +24,8 @@ struct CoordinatorConfig {
   // Required (as "authorization: Bearer <token>") for admin mutations; empty: none.
   std::string admin_token;
   absl::Duration metadata_refresh_interval;
+  // Agent streams served at once (GATEWAY_MAX_AGENT_STREAMS).
+  int max_agent_streams = 10000;
 };
 
 std::vector<config::SettingSpec> CoordinatorSettingSpecs();

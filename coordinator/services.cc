@@ -1,17 +1,19 @@
 #include "coordinator/services.h"
 
-#include <atomic>
-#include <thread>
+#include <memory>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/membership/member_state.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
 
 namespace kgw::coordinator {
 namespace {
 
-// How often a stream re-checks whether its peer is gone while no new
-// assignment arrives.
+// How often a waiting stream or the broadcaster re-checks whether it should
+// stop while no new assignment arrives.
 constexpr absl::Duration kStreamPoll = absl::Seconds(1);
 
 grpc::Status ToGrpc(const absl::Status& s) {
@@ -30,45 +32,175 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 }  // namespace
 
-grpc::Status AgentServiceImpl::Connect(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::AgentDirective, v1::AgentMessage>* stream) {
-  v1::AgentMessage first;
-  if (!stream->Read(&first)) return grpc::Status::OK;
-  if (!first.has_node() || first.node().node_id().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first message of an agent stream must carry its node descriptor");
+// One agent's stream. gRPC owns it and calls it on its own threads; it
+// deletes itself in OnDone. Reads are one at a time; writes are one at a time
+// too, and an assignment offered while one is being written waits, replacing
+// any older one that waited.
+class AgentServiceImpl::Stream final
+    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::AgentDirective> {
+ public:
+  Stream(AgentServiceImpl& service, grpc::CallbackServerContext* context)
+      : service_(service), peer_(context->peer()) {
+    StartRead(&in_);
   }
-  const std::string node_id = first.node().node_id();
-  VLOG(1) << "agent " << node_id << " connected from " << context->peer();
-  state_.OnAgentStream(node_id, true);
-  if (first.has_load()) state_.OnLoad(node_id, first.load());
 
-  // Reads load reports until the agent goes away, while this thread writes.
-  std::atomic<bool> peer_done{false};
-  std::thread reader([&] {
-    v1::AgentMessage m;
-    while (stream->Read(&m)) {
-      if (m.has_load()) state_.OnLoad(node_id, m.load());
+  // A new assignment for this agent (the broadcaster's thread).
+  void Offer(std::shared_ptr<const v1::AgentDirective> directive) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    if (writing_) {
+      pending_ = std::move(directive);
+      return;
     }
-    peer_done = true;
-    state_.WakeWaiters();
-  });
+    writing_ = true;
+    in_flight_ = std::move(directive);
+    StartWrite(in_flight_.get());
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return End(grpc::Status::OK);  // the agent closed or went away
+    if (node_id_.empty()) {
+      if (!in_.has_node() || in_.node().node_id().empty()) {
+        return End(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            "the first message of an agent stream must carry its node descriptor"));
+      }
+      if (absl::Status valid = membership::ValidateDescriptor(in_.node()); !valid.ok()) {
+        return End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                absl::StrCat("invalid node descriptor: ", valid.message())));
+      }
+      node_id_ = in_.node().node_id();
+      if (!service_.Register(this)) {
+        node_id_.clear();
+        return End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "this coordinator serves as many agent streams as "
+                                "GATEWAY_MAX_AGENT_STREAMS allows; try another"));
+      }
+      VLOG(1) << "agent " << node_id_ << " connected from " << peer_;
+      service_.state_.OnAgentStream(node_id_, true);
+      service_.state_.OnAgentDescriptor(in_.node());
+    } else if (in_.has_node() && in_.node().node_id() == node_id_ &&
+               membership::ValidateDescriptor(in_.node()).ok()) {
+      service_.state_.OnAgentDescriptor(in_.node());
+    }
+    if (in_.has_load()) service_.state_.OnLoad(node_id_, in_.load());
+    in_.Clear();
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    in_flight_.reset();
+    if (!ok) {
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    if (finish_pending_) {
+      FinishLocked(*finish_pending_);
+    } else if (pending_) {
+      writing_ = true;
+      in_flight_ = std::move(pending_);
+      StartWrite(in_flight_.get());
+    }
+  }
+
+  void OnCancel() override { End(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    service_.Unregister(this);
+    if (!node_id_.empty()) {
+      service_.state_.OnAgentStream(node_id_, false);
+      VLOG(1) << "agent " << node_id_ << " disconnected";
+    }
+    delete this;
+  }
+
+ private:
+  // Finishes the stream once, after a write in flight has completed.
+  void End(grpc::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (writing_) {
+      if (!finish_pending_) finish_pending_ = std::move(status);
+      return;
+    }
+    FinishLocked(std::move(status));
+  }
+
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    pending_.reset();
+    Finish(std::move(status));
+  }
+
+  AgentServiceImpl& service_;
+  const std::string peer_;
+  v1::AgentMessage in_;  // the read in progress (one at a time)
+  std::string node_id_;  // set by the first message
+
+  std::mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_pending_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const v1::AgentDirective> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const v1::AgentDirective> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+AgentServiceImpl::AgentServiceImpl(ControlState& state, int max_streams)
+    : state_(state), max_streams_(max_streams) {}
+
+AgentServiceImpl::~AgentServiceImpl() { Stop(); }
+
+void AgentServiceImpl::Start() { broadcaster_ = std::thread([this] { Broadcast(); }); }
+
+void AgentServiceImpl::Stop() {
+  stopping_ = true;
+  state_.WakeWaiters();
+  if (broadcaster_.joinable()) broadcaster_.join();
+}
+
+grpc::ServerBidiReactor<v1::AgentMessage, v1::AgentDirective>* AgentServiceImpl::Connect(
+    grpc::CallbackServerContext* context) {
+  return new Stream(*this, context);
+}
+
+int AgentServiceImpl::streams() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(streams_.size());
+}
+
+bool AgentServiceImpl::Register(Stream* stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (static_cast<int>(streams_.size()) >= max_streams_) {
+    LOG_EVERY_N(WARNING, 100) << "refusing an agent stream: " << streams_.size()
+                              << " are open, as many as GATEWAY_MAX_AGENT_STREAMS allows ("
+                              << ++refused_ << " refused so far)";
+    return false;
+  }
+  streams_.insert(stream);
+  if (latest_) stream->Offer(latest_);
+  return true;
+}
+
+void AgentServiceImpl::Unregister(Stream* stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  streams_.erase(stream);
+}
+
+void AgentServiceImpl::Broadcast() {
   std::optional<v1::Assignment> sent;
-  while (!peer_done && !context->IsCancelled() && !state_.Stopping()) {
+  while (!stopping_) {
     std::optional<v1::Assignment> next = state_.WaitNewer(
-        sent ? &*sent : nullptr, kStreamPoll, [&] { return peer_done.load(); });
+        sent ? &*sent : nullptr, kStreamPoll, [this] { return stopping_.load(); });
     if (!next) continue;
-    v1::AgentDirective directive;
-    *directive.mutable_assignment() = *next;
-    if (!stream->Write(directive)) break;
+    auto directive = std::make_shared<v1::AgentDirective>();
+    *directive->mutable_assignment() = *next;
+    std::lock_guard<std::mutex> lock(mu_);
+    latest_ = directive;
+    for (Stream* s : streams_) s->Offer(directive);
     sent = std::move(next);
   }
-  context->TryCancel();
-  reader.join();
-  state_.OnAgentStream(node_id, false);
-  VLOG(1) << "agent " << node_id << " disconnected";
-  return grpc::Status::OK;
 }
 
 grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,

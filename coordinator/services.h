@@ -1,21 +1,28 @@
-// The coordinator's gRPC services, on the synchronous gRPC API: one thread
-// per call from gRPC's pool. Both read and wait on a ControlState they do not
-// own.
+// The coordinator's gRPC services. Both read and wait on a ControlState they
+// do not own.
 //
-// - kgw.v1.AgentService: an agent's stream. The agent sends its descriptor,
-//   then load reports; the coordinator sends the assignment in force and
-//   every newer one.
-// - kgw.v1.Admin: reads answered by this coordinator; drains and resumes
-//   applied by the leader (forwarded to it by a follower, over a channel with
-//   `forward_credentials`: TLS with this coordinator's own certificate when
-//   GATEWAY_GRPC_TLS is on). With an admin token configured, mutations need
-//   "authorization: Bearer <token>".
+// - kgw.v1.AgentService: an agent's stream, on gRPC's callback API so that an
+//   agent costs a few kilobytes and no thread. The agent sends its descriptor,
+//   then load reports (and its descriptor again when it changes, as when it
+//   shuts down); the coordinator sends the assignment in force and every newer
+//   one. One thread of the service pushes each new assignment to every open
+//   stream; a stream that is still writing keeps only the newest.
+// - kgw.v1.Admin (synchronous API: few, short calls): reads answered by this
+//   coordinator; drains and resumes applied by the leader (forwarded to it by
+//   a follower, over a channel with `forward_credentials`: TLS with this
+//   coordinator's own certificate when GATEWAY_GRPC_TLS is on). With an admin
+//   token configured, mutations need "authorization: Bearer <token>".
 #ifndef KGW_COORDINATOR_SERVICES_H_
 #define KGW_COORDINATOR_SERVICES_H_
 
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "coordinator/control_state.h"
 #include "grpcpp/security/credentials.h"
 #include "kgw/v1/admin.grpc.pb.h"
@@ -23,16 +30,41 @@
 
 namespace kgw::coordinator {
 
-class AgentServiceImpl final : public v1::AgentService::Service {
+class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
-  explicit AgentServiceImpl(ControlState& state) : state_(state) {}
+  // At most `max_streams` agent streams are open at once; more are refused
+  // with RESOURCE_EXHAUSTED (the agent tries another coordinator).
+  AgentServiceImpl(ControlState& state, int max_streams);
+  ~AgentServiceImpl() override;  // Stop()
 
-  grpc::Status Connect(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::AgentDirective, v1::AgentMessage>* stream) override;
+  // Starts and stops the thread that pushes new assignments to the streams.
+  // Stop after the server has shut down.
+  void Start();
+  void Stop();
+
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::AgentDirective>* Connect(
+      grpc::CallbackServerContext* context) override;
+
+  // Streams open now.
+  int streams() const;
 
  private:
+  class Stream;
+  // Adds a stream that sent a valid first message and hands it the
+  // assignment in force; false when max_streams are open.
+  bool Register(Stream* stream);
+  void Unregister(Stream* stream);
+  void Broadcast();
+
   ControlState& state_;
+  const int max_streams_;
+  std::thread broadcaster_;
+  std::atomic<bool> stopping_{false};
+
+  mutable std::mutex mu_;
+  std::set<Stream*> streams_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const v1::AgentDirective> latest_ ABSL_GUARDED_BY(mu_);
+  int64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class AdminServiceImpl final : public v1::Admin::Service {

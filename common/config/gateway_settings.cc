@@ -34,6 +34,20 @@ std::optional<std::string> CheckNoWhitespace(absl::string_view v) {
   return std::nullopt;
 }
 
+// Printable ASCII without whitespace, at most kMax characters: the bounds
+// every member's descriptor is held to in the gateway group
+// (membership::ValidateDescriptor).
+template <size_t kMax>
+std::optional<std::string> CheckDescriptorField(absl::string_view v) {
+  if (v.size() > kMax) return absl::StrCat("longer than ", kMax, " characters");
+  for (char c : v) {
+    if (c <= ' ' || c >= 0x7f) {
+      return std::string("contains whitespace, control or non-ASCII characters");
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> CheckReadableFile(absl::string_view path) {
   if (access(std::string(path).c_str(), R_OK) != 0) {
     return absl::StrCat("cannot read the file: ", std::strerror(errno));
@@ -108,21 +122,21 @@ std::vector<SettingSpec> GatewayNodeSettings() {
       {.name = kRackId,
        .type = SettingType::kString,
        .description = "Rack (zone) of this node, matched against the brokers' broker.rack",
-       .validator = CheckNoWhitespace,
-       .allowed_hint = "a rack name without whitespace"},
+       .validator = CheckDescriptorField<64>,
+       .allowed_hint = "a rack name of at most 64 printable ASCII characters"},
       {.name = kAdvertisedHost,
        .type = SettingType::kString,
        .description = "Host name or address clients use to reach this node",
        .default_description = "the host name",
-       .validator = CheckNoWhitespace,
-       .allowed_hint = "a host name or address"},
+       .validator = CheckDescriptorField<253>,
+       .allowed_hint = "a host name or address (at most 253 characters)"},
       {.name = kNodeId,
        .type = SettingType::kString,
        .description = "Stable id of this node in the gateway cluster, unique within it",
        .default_description = "<GATEWAY_ADVERTISED_HOST>:<first port> (agents: the first "
                               "client port; coordinators: the gRPC port)",
-       .validator = CheckNoWhitespace,
-       .allowed_hint = "an id without whitespace"},
+       .validator = CheckDescriptorField<260>,
+       .allowed_hint = "at most 260 printable ASCII characters"},
       {.name = kGroupSessionTimeout,
        .type = SettingType::kDuration,
        .description = "How long the gateway group waits for a silent node before it drops it "

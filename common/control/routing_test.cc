@@ -2,6 +2,7 @@
 // from a group view holds, and where one client is sent for one broker.
 #include "common/control/routing.h"
 
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -75,6 +76,34 @@ TEST(IsNewerTest, OrdersByGenerationThenRevision) {
   a.set_generation_id(6);
   EXPECT_TRUE(IsNewer(a, b));
   EXPECT_FALSE(IsNewer(a, a));
+}
+
+// The epoch comes first: a new leader's assignment supersedes one of a
+// higher generation when the group was deleted and created again.
+TEST(IsNewerTest, ALaterEpochWinsWhateverTheGeneration) {
+  v1::Assignment stored, fresh;
+  stored.set_epoch(4);
+  stored.set_generation_id(21);
+  stored.set_revision(3);
+  fresh.set_epoch(5);
+  fresh.set_generation_id(3);
+  fresh.set_revision(1);
+  EXPECT_TRUE(IsNewer(fresh, stored));
+  EXPECT_FALSE(IsNewer(stored, fresh));
+}
+
+TEST(PlausibleTest, RefusesEpochsAndRevisionsNoLeaderCanReach) {
+  v1::Assignment a;
+  a.set_epoch(12);
+  a.set_revision(7);
+  EXPECT_TRUE(Plausible(a));
+  a.set_epoch(std::numeric_limits<int64_t>::max());
+  EXPECT_FALSE(Plausible(a));
+  a.set_epoch(-1);
+  EXPECT_FALSE(Plausible(a));
+  a.set_epoch(1);
+  a.set_revision(std::numeric_limits<int64_t>::max());
+  EXPECT_FALSE(Plausible(a));
 }
 
 TEST(BuildAssignmentTest, CarriesRackLocalSetsEndpointsDrainsAndStamps) {

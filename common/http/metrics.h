@@ -27,10 +27,11 @@ std::string SerializeMetrics(const prometheus::Registry& registry);
 //   /health/ready  200 "ready\n" when `ready()` returns true, else 503 "not ready\n";
 //   /metrics       200, `registry` in the text exposition format.
 // `ready` is called on the server's io_context thread for every readiness
-// probe, so it must be cheap and safe to call from there. Neither argument may
-// be null.
+// probe, so it must be cheap and safe to call from there; `collect`, when
+// set, on the same thread before each scrape, to bring gauges up to date.
+// Neither `registry` nor `ready` may be null.
 void AddHealthAndMetrics(HttpServer& server, std::shared_ptr<prometheus::Registry> registry,
-                         std::function<bool()> ready);
+                         std::function<bool()> ready, std::function<void()> collect = nullptr);
 
 }  // namespace kgw::http
 

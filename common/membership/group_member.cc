@@ -4,17 +4,21 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/kafka/errors.h"
+#include "common/kafka/messages/describe_groups.h"
 #include "common/kafka/messages/find_coordinator.h"
 #include "common/kafka/messages/heartbeat.h"
 #include "common/kafka/messages/join_group.h"
 #include "common/kafka/messages/leave_group.h"
 #include "common/kafka/messages/sync_group.h"
+#include "common/membership/member_state.h"
 #include "glog/logging.h"
 
 namespace kgw::membership {
 namespace {
 
 // Kafka error codes the group protocol answers with.
+constexpr int16_t kUnknownServerError = -1;
 constexpr int16_t kCoordinatorLoadInProgress = 14;
 constexpr int16_t kCoordinatorNotAvailable = 15;
 constexpr int16_t kNotCoordinator = 16;
@@ -25,28 +29,19 @@ constexpr int16_t kInvalidSessionTimeout = 26;
 constexpr int16_t kRebalanceInProgress = 27;
 constexpr int16_t kGroupAuthorizationFailed = 30;
 constexpr int16_t kMemberIdRequired = 79;
+constexpr int16_t kGroupMaxSizeReached = 81;
+constexpr int16_t kFencedInstanceId = 82;
 
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 // After an error that a retry will not fix soon (authorization, a group of
 // another protocol type), retry slowly.
 constexpr absl::Duration kSlowRetry = absl::Seconds(5);
+// After another node took this node's place: long enough for an operator to
+// read both sides' logs before this one takes it back.
+constexpr absl::Duration kFencedRetry = absl::Seconds(30);
 
-std::string ErrorName(int16_t code) {
-  switch (code) {
-    case kCoordinatorLoadInProgress: return "COORDINATOR_LOAD_IN_PROGRESS";
-    case kCoordinatorNotAvailable: return "COORDINATOR_NOT_AVAILABLE";
-    case kNotCoordinator: return "NOT_COORDINATOR";
-    case kIllegalGeneration: return "ILLEGAL_GENERATION";
-    case kInconsistentGroupProtocol: return "INCONSISTENT_GROUP_PROTOCOL";
-    case kUnknownMemberId: return "UNKNOWN_MEMBER_ID";
-    case kInvalidSessionTimeout: return "INVALID_SESSION_TIMEOUT";
-    case kRebalanceInProgress: return "REBALANCE_IN_PROGRESS";
-    case kGroupAuthorizationFailed: return "GROUP_AUTHORIZATION_FAILED";
-    case kMemberIdRequired: return "MEMBER_ID_REQUIRED";
-    default: return absl::StrCat("error ", code);
-  }
-}
+std::string ErrorName(int16_t code) { return kafka::DescribeError(code); }
 
 std::vector<uint8_t> Bytes(const google::protobuf::MessageLite& m) {
   std::string s = m.SerializeAsString();
@@ -66,7 +61,10 @@ std::vector<const v1::Member*> View::WithRole(v1::NodeDescriptor::Role role) con
 }
 
 GroupMember::GroupMember(Options options, v1::NodeDescriptor self, Listener listener)
-    : options_(std::move(options)), listener_(std::move(listener)), self_(std::move(self)) {}
+    : options_(std::move(options)),
+      listener_(std::move(listener)),
+      full_view_(options_.full_view),
+      self_(std::move(self)) {}
 
 GroupMember::~GroupMember() { Stop(); }
 
@@ -95,6 +93,34 @@ void GroupMember::SetDescriptor(v1::NodeDescriptor self) {
   wake_.notify_all();
 }
 
+void GroupMember::SetFullView(bool full) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (full_view_ == full) return;
+    full_view_ = full;
+    refresh_requested_ = full;
+  }
+  wake_.notify_all();
+}
+
+void GroupMember::RefreshView() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    refresh_requested_ = true;
+  }
+  wake_.notify_all();
+}
+
+int64_t GroupMember::fenced_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fenced_;
+}
+
+std::optional<std::string> GroupMember::InstanceId() const {
+  if (options_.group_instance_id.empty()) return std::nullopt;
+  return options_.group_instance_id;
+}
+
 std::optional<View> GroupMember::view() const {
   std::lock_guard<std::mutex> lock(mu_);
   return view_;
@@ -103,7 +129,7 @@ std::optional<View> GroupMember::view() const {
 bool GroupMember::Wait(absl::Duration d) {
   std::unique_lock<std::mutex> lock(mu_);
   wake_.wait_for(lock, absl::ToChronoMilliseconds(d),
-                 [this] { return stop_ || rejoin_requested_; });
+                 [this] { return stop_ || rejoin_requested_ || refresh_requested_; });
   return stop_;
 }
 
@@ -210,6 +236,44 @@ GroupMember::Next GroupMember::OnGroupError(int16_t error_code, const char* api)
                  << " (GROUP_AUTHORIZATION_FAILED); grant the gateway's principal READ on it";
       backoff_ = kSlowRetry;
       return Next::kRejoin;
+    case kFencedInstanceId: {
+      LOG(ERROR) << "another gateway node joined group " << options_.group_id
+                 << " with this node's id \"" << options_.group_instance_id << "\" (" << api
+                 << ": FENCED_INSTANCE_ID) and took its place; node ids must be unique in a "
+                 << "gateway cluster: give each node its own GATEWAY_NODE_ID. Rejoining in "
+                 << kFencedRetry;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++fenced_;
+      }
+      if (generation_id_ >= 0) {
+        generation_id_ = -1;
+        Publish(std::nullopt);
+      }
+      backoff_ = kFencedRetry;
+      return Next::kResetMember;
+    }
+    case kGroupMaxSizeReached:
+      LOG(ERROR) << "group " << options_.group_id << " is full (" << api
+                 << ": GROUP_MAX_SIZE_REACHED): raise the brokers' group.max.size above the "
+                 << "number of gateway nodes, or split the nodes into gateway clusters";
+      backoff_ = kSlowRetry;
+      return Next::kRejoin;
+    case kUnknownServerError:
+      if (std::string_view(api) == "SyncGroup") {
+        LOG_EVERY_N(ERROR, 10)
+            << "SyncGroup in group " << options_.group_id << " failed: UNKNOWN_SERVER_ERROR. "
+            << "The group coordinator could not store the group's state; if its log says so "
+            << "while \"storing group assignment\", the state is larger than the brokers' "
+            << "offsets topic accepts (message.max.bytes): every kgw node must run this version "
+            << "or later, whose per-member state is bounded";
+        backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
+        return Next::kRejoin;
+      }
+      LOG_EVERY_N(WARNING, 10) << api << " in group " << options_.group_id
+                               << " failed: " << ErrorName(error_code);
+      backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
+      return Next::kRejoin;
     case kInvalidSessionTimeout:
       LOG(ERROR) << "the brokers refuse session timeout "
                  << Millis(options_.session_timeout)
@@ -218,8 +282,8 @@ GroupMember::Next GroupMember::OnGroupError(int16_t error_code, const char* api)
       backoff_ = kSlowRetry;
       return Next::kRejoin;
     default:
-      LOG(WARNING) << api << " in group " << options_.group_id << " failed: "
-                   << ErrorName(error_code);
+      LOG_EVERY_N(WARNING, 10) << api << " in group " << options_.group_id << " failed: "
+                               << ErrorName(error_code);
       backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
       return Next::kRejoin;
   }
@@ -266,14 +330,23 @@ void GroupMember::JoinAndHeartbeat() {
     c = &*connection_;
   }
 
-  // JoinGroup: v4 and later answer a new member with MEMBER_ID_REQUIRED.
+  // JoinGroup: v4 and later answer a new dynamic member with MEMBER_ID_REQUIRED;
+  // v5 and later take a group instance id (static membership).
   absl::StatusOr<int16_t> join_version = c->PickVersion<kafka::JoinGroupRequest>(4);
   if (!join_version.ok()) return fail(join_version.status(), "cannot join");
+  std::optional<std::string> instance_id = InstanceId();
+  if (instance_id && *join_version < 5) {
+    LOG_FIRST_N(WARNING, 1) << "the brokers do not support static group membership (JoinGroup "
+                            << "v5); joining group " << options_.group_id << " as a dynamic "
+                            << "member, so every restart costs a rebalance";
+    instance_id.reset();
+  }
   kafka::JoinGroupRequest join;
   join.group_id = options_.group_id;
   join.session_timeout_ms = Millis(options_.session_timeout);
   join.rebalance_timeout_ms = Millis(options_.rebalance_timeout);
   join.member_id = member_id_;
+  join.group_instance_id = instance_id;
   join.protocol_type = kProtocolType;
   join.protocols.push_back({.name = kProtocolName, .metadata = Bytes(self)});
   kafka::JoinGroupResponse joined;
@@ -290,35 +363,35 @@ void GroupMember::JoinAndHeartbeat() {
   member_id_ = joined.member_id;
   generation_id_ = joined.generation_id;
 
-  // SyncGroup: the leader hands every member the whole membership.
+  // SyncGroup: the leader hands every member the same small assignment. A
+  // static leader that rejoined without a rebalance is told to skip it: the
+  // assignments of the generation stand.
   kafka::SyncGroupRequest sync;
   sync.group_id = options_.group_id;
   sync.generation_id = generation_id_;
   sync.member_id = member_id_;
+  sync.group_instance_id = instance_id;
   sync.protocol_type = kProtocolType;
   sync.protocol_name = kProtocolName;
-  if (joined.leader == member_id_) {
-    v1::Membership membership;
-    membership.set_generation_id(generation_id_);
-    membership.set_leader_member_id(member_id_);
+  std::optional<std::vector<v1::Member>> everyone;  // known to the leader
+  if (joined.leader == member_id_ && !joined.skip_assignment) {
+    std::vector<v1::Member> members;
     for (const auto& m : joined.members) {
-      v1::NodeDescriptor node;
-      if (!node.ParseFromArray(m.metadata.data(), static_cast<int>(m.metadata.size()))) {
-        LOG(WARNING) << "group " << options_.group_id << ": member " << m.member_id
-                     << " sent metadata that is not a node descriptor; leaving it out";
+      absl::StatusOr<v1::NodeDescriptor> node = ParseDescriptor(m.metadata);
+      if (!node.ok()) {
+        LOG_EVERY_N(WARNING, 100) << "group " << options_.group_id << ": leaving member "
+                                  << m.member_id << " out: " << node.status().message();
         continue;
       }
-      v1::Member* member = membership.add_members();
-      member->set_member_id(m.member_id);
-      *member->mutable_node() = std::move(node);
+      v1::Member& member = members.emplace_back();
+      member.set_member_id(m.member_id);
+      *member.mutable_node() = *std::move(node);
     }
-    std::sort(membership.mutable_members()->begin(), membership.mutable_members()->end(),
-              [](const v1::Member& a, const v1::Member& b) {
-                return std::tie(a.node().node_id(), a.member_id()) <
-                       std::tie(b.node().node_id(), b.member_id());
-              });
-    const std::vector<uint8_t> bytes = Bytes(membership);
+    SortMembers(members);
+    const std::vector<uint8_t> bytes =
+        Bytes(MemberAssignment(generation_id_, member_id_, members));
     for (const auto& m : joined.members) sync.assignments.push_back({m.member_id, bytes});
+    everyone = std::move(members);
   }
   absl::StatusOr<int16_t> sync_version = c->PickVersion<kafka::SyncGroupRequest>();
   if (!sync_version.ok()) return fail(sync_version.status(), "cannot sync");
@@ -334,27 +407,60 @@ void GroupMember::JoinAndHeartbeat() {
     backoff_ = kFirstBackoff;
     return;
   }
+  bool full = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    full = full_view_;
+  }
   View view;
   view.generation_id = generation_id_;
   view.member_id = member_id_;
   view.leader_member_id = joined.leader;
-  view.members.assign(membership.members().begin(), membership.members().end());
+  if (everyone && full) {
+    // The group leader knows everyone already; another member (or this one,
+    // when it does not want them) learns the coordinators only.
+    view.members = *std::move(everyone);
+    view.complete = true;
+  } else {
+    // An older leader's assignment lists everyone; today's only coordinators.
+    view.members.assign(membership.members().begin(), membership.members().end());
+    view.complete = !membership.coordinators_only();
+  }
+  view.member_count = membership.coordinators_only()
+                          ? membership.member_count()
+                          : static_cast<int32_t>(view.members.size());
   LOG(INFO) << "group " << options_.group_id << " generation " << generation_id_ << ": "
-            << view.members.size() << " members";
+            << view.member_count << " members";
   last_heartbeat_ok_ = absl::Now();
   backoff_ = absl::ZeroDuration();
-  Publish(std::move(view));
+  bool have_complete = view.complete;
+  // A member that wants complete views never gets the coordinators alone: it
+  // would take them for the whole membership.
+  if (!full || have_complete) Publish(view);
+  std::string published_members;
+  if (have_complete) {
+    for (const v1::Member& m : view.members) published_members += m.SerializeAsString();
+  }
 
   // Heartbeats until a rebalance, a stop or a request to rejoin. A lost
   // connection is not a lost membership: find the coordinator again and go
-  // on heartbeating while the session lasts.
+  // on heartbeating while the session lasts. Where a complete view is wanted,
+  // the membership is read (DescribeGroups) and published once the heartbeat
+  // that follows confirms the generation: a described group that was stable,
+  // followed by a successful heartbeat of generation G, was generation G.
   absl::StatusOr<int16_t> heartbeat_version = c->PickVersion<kafka::HeartbeatRequest>();
   if (!heartbeat_version.ok()) return fail(heartbeat_version.status(), "cannot heartbeat");
+  absl::Time next_refresh = absl::Now() + options_.view_refresh_interval;
+  bool first = true;
   while (true) {
-    if (Wait(options_.heartbeat_interval)) return;
+    if (!first && Wait(options_.heartbeat_interval)) return;
+    first = false;
+    bool refresh = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (rejoin_requested_) return;
+      if (stop_ || rejoin_requested_) return;
+      full = full_view_;
+      refresh = std::exchange(refresh_requested_, false);
       c = connection_ ? &*connection_ : nullptr;
     }
     if (c == nullptr) {
@@ -368,10 +474,22 @@ void GroupMember::JoinAndHeartbeat() {
       std::lock_guard<std::mutex> lock(mu_);
       c = &*connection_;
     }
+    std::optional<std::vector<v1::Member>> described;
+    if (full && (!have_complete || refresh || absl::Now() >= next_refresh)) {
+      absl::StatusOr<std::vector<v1::Member>> members = DescribeMembers(*c);
+      if (members.ok()) {
+        described = *std::move(members);
+        next_refresh = absl::Now() + options_.view_refresh_interval;
+      } else {
+        LOG_EVERY_N(WARNING, 20) << "cannot read the members of group " << options_.group_id
+                                 << " yet: " << members.status().message();
+      }
+    }
     kafka::HeartbeatRequest heartbeat;
     heartbeat.group_id = options_.group_id;
     heartbeat.generation_id = generation_id_;
     heartbeat.member_id = member_id_;
+    heartbeat.group_instance_id = instance_id;
     kafka::HeartbeatResponse beat;
     status = c->Call(heartbeat, *heartbeat_version, &beat);
     if (!status.ok()) {
@@ -384,6 +502,18 @@ void GroupMember::JoinAndHeartbeat() {
     }
     if (beat.error_code == 0) {
       last_heartbeat_ok_ = absl::Now();
+      if (described) {
+        std::string serialized;
+        for (const v1::Member& m : *described) serialized += m.SerializeAsString();
+        if (!have_complete || serialized != published_members) {
+          view.members = *std::move(described);
+          view.member_count = static_cast<int32_t>(view.members.size());
+          view.complete = true;
+          have_complete = true;
+          published_members = std::move(serialized);
+          Publish(view);
+        }
+      }
       continue;
     }
     const Next next = OnGroupError(beat.error_code, "Heartbeat");
@@ -395,8 +525,59 @@ void GroupMember::JoinAndHeartbeat() {
   }
 }
 
+absl::StatusOr<std::vector<v1::Member>> GroupMember::DescribeMembers(
+    kafka::BlockingConnection& c) {
+  KGW_ASSIGN_OR_RETURN(int16_t version, c.PickVersion<kafka::DescribeGroupsRequest>());
+  kafka::DescribeGroupsRequest request;
+  request.groups = {options_.group_id};
+  kafka::DescribeGroupsResponse response;
+  KGW_RETURN_IF_ERROR(c.Call(request, version, &response));
+  if (response.groups.size() != 1) {
+    return absl::UnavailableError(absl::StrCat("DescribeGroups answered ", response.groups.size(),
+                                               " groups for one"));
+  }
+  const auto& group = response.groups[0];
+  if (group.error_code == kGroupAuthorizationFailed) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("DescribeGroups: GROUP_AUTHORIZATION_FAILED; grant the gateway's principal "
+                     "DESCRIBE on group ", options_.group_id));
+  }
+  if (group.error_code != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("DescribeGroups: ", ErrorName(group.error_code)));
+  }
+  if (group.group_state != "Stable") {
+    return absl::UnavailableError(absl::StrCat("the group is ", group.group_state));
+  }
+  if (group.protocol_type != kProtocolType) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the group has protocol type \"", group.protocol_type, "\", not \"", kProtocolType, "\""));
+  }
+  std::vector<v1::Member> members;
+  members.reserve(group.members.size());
+  for (const auto& m : group.members) {
+    absl::StatusOr<v1::NodeDescriptor> node = ParseDescriptor(m.member_metadata);
+    if (!node.ok()) {
+      LOG_EVERY_N(WARNING, 100) << "group " << options_.group_id << ": leaving member "
+                                << m.member_id << " (" << m.client_host
+                                << ") out: " << node.status().message();
+      continue;
+    }
+    v1::Member& member = members.emplace_back();
+    member.set_member_id(m.member_id);
+    *member.mutable_node() = *std::move(node);
+  }
+  SortMembers(members);
+  return members;
+}
+
 void GroupMember::LeaveGroup() {
   if (member_id_.empty()) return;
+  if (!options_.leave_on_stop) {
+    LOG(INFO) << "keeping this node's place in group " << options_.group_id << " for "
+              << options_.session_timeout << ": back by then, it rejoins without a rebalance";
+    return;
+  }
   kafka::BlockingConnection* c = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -416,7 +597,9 @@ void GroupMember::LeaveGroup() {
   kafka::LeaveGroupRequest leave;
   leave.group_id = options_.group_id;
   if (*version >= 3) {
-    leave.members.push_back({.member_id = member_id_, .reason = "kgw node shutting down"});
+    leave.members.push_back({.member_id = member_id_,
+                             .group_instance_id = InstanceId(),
+                             .reason = "kgw node shutting down"});
   } else {
     leave.member_id = member_id_;
   }

@@ -3,19 +3,28 @@
 // Agents and coordinators of one gateway cluster join the Kafka group
 // GATEWAY_GROUP_ID with a group protocol of their own (protocol type "kgw"),
 // the way Kafka Connect uses groups: each member's metadata is its
-// NodeDescriptor, and the member Kafka elects as group leader answers
-// SyncGroup with the whole membership (kgw.v1.Membership) for every member.
-// So every member sees the same membership for each generation, and the
-// generation id is a fencing token everybody agrees on.
+// NodeDescriptor. What Kafka stores per member stays bounded whatever the
+// size of the fleet (member_state.h): the member Kafka elects as group leader
+// gives every member the same small assignment, the coordinators and the
+// number of members. Members that need everyone (coordinators, and an agent
+// while the group has no coordinator) read the whole membership with
+// DescribeGroups and publish it only once a heartbeat of the same generation
+// has confirmed it. The generation id is a fencing token everybody agrees on.
+//
+// With a group instance id (static membership, KIP-345; kgw uses the node
+// id) a node that restarts within the session timeout takes its place back
+// without a rebalance, and a second node claiming the same id fences the
+// first, which says so and steps back.
 //
 // librdkafka's consumer cannot carry such metadata, so this client speaks the
 // group protocol itself with the project's codec over blocking connections:
 // FindCoordinator, JoinGroup (with the MEMBER_ID_REQUIRED round), SyncGroup,
-// Heartbeat and LeaveGroup, with the errors of a rebalance, a moved or dying
-// group coordinator and an expired session handled by rejoining.
+// Heartbeat, DescribeGroups and LeaveGroup, with the errors of a rebalance, a
+// moved or dying group coordinator and an expired session handled by
+// rejoining.
 //
 // Threading: one thread of its own runs the protocol; the listener is called
-// on it. Start/Stop/SetDescriptor/view are safe from any thread.
+// on it. Start/Stop/SetDescriptor/SetFullView/view are safe from any thread.
 #ifndef KGW_COMMON_MEMBERSHIP_GROUP_MEMBER_H_
 #define KGW_COMMON_MEMBERSHIP_GROUP_MEMBER_H_
 
@@ -47,7 +56,11 @@ struct View {
   int32_t generation_id = -1;
   std::string member_id;         // this member's Kafka member id
   std::string leader_member_id;  // the member Kafka chose as group leader
-  std::vector<v1::Member> members;  // sorted by node id
+  // Sorted by node id. Every member when `complete`; otherwise only the
+  // coordinators the assignment named (node id, role, gRPC endpoint).
+  std::vector<v1::Member> members;
+  bool complete = false;
+  int32_t member_count = 0;  // members of the generation, agents included
 
   // Members with the given role, in node id order.
   std::vector<const v1::Member*> WithRole(v1::NodeDescriptor::Role role) const;
@@ -68,6 +81,18 @@ class GroupMember {
     absl::Duration request_timeout = absl::Seconds(10);
     std::string client_id = "kgw";
     std::string software_version;
+    // Static membership when set (kgw uses the node id).
+    std::string group_instance_id;
+    // Stop() leaves the group, so the others rebalance at once. A static
+    // member that keeps its place instead costs no rebalance when it comes
+    // back within the session timeout (agents: a rolling restart).
+    bool leave_on_stop = true;
+    // Publish complete views (DescribeGroups) rather than the coordinators
+    // alone; see also SetFullView.
+    bool full_view = false;
+    // How often a complete view is read again within one generation: a static
+    // member that rejoined with a new descriptor causes no rebalance.
+    absl::Duration view_refresh_interval = absl::Seconds(30);
   };
 
   // Called on the member's thread with each generation's membership, and
@@ -83,8 +108,19 @@ class GroupMember {
   // than after a session timeout) and joins the thread.
   void Stop();
 
-  // Replaces this member's descriptor and rejoins so the others see it.
+  // Replaces this member's descriptor and rejoins so the others see it (at
+  // once for a dynamic member; for a static one, when members with a
+  // complete view next read it).
   void SetDescriptor(v1::NodeDescriptor self);
+
+  // Switches complete views on or off (an agent wants them only while the
+  // group has no coordinator). Turning them on reads the membership at once.
+  void SetFullView(bool full);
+  // Reads the complete membership again now (full views only).
+  void RefreshView();
+
+  // Times another node with this node's group instance id fenced this one.
+  int64_t fenced_count() const;
 
   // The last membership this member received; nullopt before the first
   // and while it is not a member.
@@ -105,6 +141,11 @@ class GroupMember {
   Next OnGroupError(int16_t error_code, const char* api);
   void SetConnection(std::optional<kafka::BlockingConnection> connection);
   void Publish(std::optional<View> view);
+  // Reads every member with DescribeGroups; Unavailable while the group is
+  // not stable.
+  absl::StatusOr<std::vector<v1::Member>> DescribeMembers(kafka::BlockingConnection& c);
+  // The group instance id as the requests carry it.
+  std::optional<std::string> InstanceId() const;
   // Sleeps up to `d` or until stopped/asked to rejoin; true when stopping.
   bool Wait(absl::Duration d);
   void LeaveGroup();
@@ -117,6 +158,9 @@ class GroupMember {
   std::condition_variable wake_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool rejoin_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool full_view_ ABSL_GUARDED_BY(mu_) = false;
+  bool refresh_requested_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t fenced_ ABSL_GUARDED_BY(mu_) = 0;
   v1::NodeDescriptor self_ ABSL_GUARDED_BY(mu_);
   std::optional<View> view_ ABSL_GUARDED_BY(mu_);
   // Owned by the member's thread; guarded so Stop can interrupt a call.

@@ -6,6 +6,7 @@
 #include "common/membership/group_member.h"
 
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,12 +62,24 @@ struct Node {
   std::unique_ptr<GroupMember> member;
 };
 
+// How a test node takes part: complete views (as coordinators do) or the
+// coordinators alone (agents), and static membership.
+struct Part {
+  bool full_view = true;
+  bool static_member = false;
+  bool leave_on_stop = true;
+};
+
 std::unique_ptr<Node> StartNode(const std::string& group, const std::string& node_id,
                                 v1::NodeDescriptor::Role role, const std::string& bootstrap,
                                 std::optional<kafka::SaslCredentials> sasl = std::nullopt,
-                                std::optional<kafka::ConnectionTls> tls = std::nullopt) {
+                                std::optional<kafka::ConnectionTls> tls = std::nullopt,
+                                Part part = {}) {
   auto node = std::make_unique<Node>();
   GroupMember::Options o;
+  o.full_view = part.full_view;
+  o.leave_on_stop = part.leave_on_stop;
+  if (part.static_member) o.group_instance_id = node_id;
   o.bootstrap = Bootstrap(bootstrap);
   o.sasl = std::move(sasl);
   o.tls = std::move(tls);
@@ -79,6 +92,12 @@ std::unique_ptr<Node> StartNode(const std::string& group, const std::string& nod
   self.set_node_id(node_id);
   self.set_role(role);
   self.set_rack(node_id.substr(node_id.size() - 1));
+  if (role == v1::NodeDescriptor::ROLE_AGENT) {
+    self.set_advertised_host(node_id + ".test");
+    self.set_port_start(9092);
+  } else {
+    self.set_grpc_endpoint(node_id + ".test:6900");
+  }
   Recorder* recorder = &node->recorder;
   node->member = std::make_unique<GroupMember>(
       o, self, [recorder](const std::optional<View>& v) { recorder->Add(v); });
@@ -151,6 +170,8 @@ TEST_F(GroupMemberTest, MembersAgreeOnEachGenerationsMembership) {
   v1::NodeDescriptor changed;
   changed.set_node_id("agent-a");
   changed.set_role(v1::NodeDescriptor::ROLE_AGENT);
+  changed.set_advertised_host("agent-a.test");
+  changed.set_port_start(9092);
   changed.set_draining(true);
   nodes[0]->member->SetDescriptor(changed);
   ASSERT_TRUE(WaitFor(
@@ -159,6 +180,136 @@ TEST_F(GroupMemberTest, MembersAgreeOnEachGenerationsMembership) {
         return v && !v->members.empty() && v->members[0].node().draining();
       },
       absl::Seconds(10)));
+}
+
+// Agents learn only the coordinators and the size of the membership; the
+// group stores a small assignment per member, not the whole fleet.
+TEST_F(GroupMemberTest, AgentsLearnTheCoordinatorsAndTheMemberCountOnly) {
+  const std::string group = FreshGroup();
+  const Part agent{.full_view = false};
+  std::vector<std::unique_ptr<Node>> nodes;
+  nodes.push_back(StartNode(group, "agent-a", v1::NodeDescriptor::ROLE_AGENT, bootstrap_,
+                            std::nullopt, std::nullopt, agent));
+  nodes.push_back(StartNode(group, "agent-b", v1::NodeDescriptor::ROLE_AGENT, bootstrap_,
+                            std::nullopt, std::nullopt, agent));
+  nodes.push_back(StartNode(group, "coord-c", v1::NodeDescriptor::ROLE_COORDINATOR, bootstrap_));
+
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Ids(*nodes[0]) == "coord-c" && Ids(*nodes[1]) == "coord-c" &&
+               Ids(*nodes[2]) == "agent-a,agent-b,coord-c" &&
+               nodes[0]->recorder.Last()->member_count == 3 &&
+               nodes[0]->recorder.Last()->generation_id ==
+                   nodes[2]->recorder.Last()->generation_id;
+      },
+      absl::Seconds(30)))
+      << Ids(*nodes[0]) << " / " << Ids(*nodes[1]) << " / " << Ids(*nodes[2]);
+  const View agent_view = *nodes[0]->recorder.Last();
+  EXPECT_FALSE(agent_view.complete);
+  EXPECT_EQ(agent_view.members[0].node().grpc_endpoint(), "coord-c.test:6900");
+  EXPECT_TRUE(nodes[2]->recorder.Last()->complete);
+  EXPECT_EQ(nodes[2]->recorder.Last()->members[0].node().advertised_host(), "agent-a.test");
+
+  // An agent can ask for the whole membership (it does with no coordinator).
+  nodes[1]->member->SetFullView(true);
+  EXPECT_TRUE(WaitFor([&] { return Ids(*nodes[1]) == "agent-a,agent-b,coord-c"; },
+                      absl::Seconds(10)));
+}
+
+// A static member that stops without leaving and comes back within the
+// session timeout takes its place back: no rebalance, the same generation.
+TEST_F(GroupMemberTest, AStaticMemberRestartingWithinTheSessionTimeoutCausesNoRebalance) {
+  const std::string group = FreshGroup();
+  const Part agent{.full_view = false, .static_member = true, .leave_on_stop = false};
+  std::vector<std::unique_ptr<Node>> nodes;
+  nodes.push_back(StartNode(group, "coord-c", v1::NodeDescriptor::ROLE_COORDINATOR, bootstrap_,
+                            std::nullopt, std::nullopt, {.static_member = true}));
+  nodes.push_back(StartNode(group, "agent-a", v1::NodeDescriptor::ROLE_AGENT, bootstrap_,
+                            std::nullopt, std::nullopt, agent));
+  nodes.push_back(StartNode(group, "agent-b", v1::NodeDescriptor::ROLE_AGENT, bootstrap_,
+                            std::nullopt, std::nullopt, agent));
+  ASSERT_TRUE(WaitFor([&] { return Ids(*nodes[0]) == "agent-a,agent-b,coord-c"; },
+                      absl::Seconds(30)));
+  // Let the last rebalance settle.
+  int32_t generation = -1;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const int32_t now = nodes[0]->recorder.Last()->generation_id;
+        const bool settled = now == generation;
+        generation = now;
+        return settled;
+      },
+      absl::Seconds(20), absl::Seconds(2)));
+
+  nodes[1]->member->Stop();
+  nodes[1] = StartNode(group, "agent-a", v1::NodeDescriptor::ROLE_AGENT, bootstrap_, std::nullopt,
+                       std::nullopt, agent);
+
+  ASSERT_TRUE(WaitFor([&] { return nodes[1]->recorder.Last().has_value(); }, absl::Seconds(10)));
+  EXPECT_EQ(nodes[1]->recorder.Last()->generation_id, generation);
+  EXPECT_EQ(nodes[1]->recorder.Last()->member_count, 3);
+  // Well past a heartbeat or two: still no rebalance.
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(nodes[0]->recorder.Last()->generation_id, generation);
+  EXPECT_EQ(Ids(*nodes[0]), "agent-a,agent-b,coord-c");
+}
+
+// Node ids are the group instance ids: a second node with the same id takes
+// the first one's place, and the first says so and counts it.
+TEST_F(GroupMemberTest, ASecondNodeWithTheSameIdFencesTheFirst) {
+  const std::string group = FreshGroup();
+  const Part agent{.full_view = false, .static_member = true, .leave_on_stop = false};
+  auto coordinator = StartNode(group, "coord-c", v1::NodeDescriptor::ROLE_COORDINATOR, bootstrap_);
+  auto first = StartNode(group, "agent-a", v1::NodeDescriptor::ROLE_AGENT, bootstrap_,
+                         std::nullopt, std::nullopt, agent);
+  ASSERT_TRUE(WaitFor([&] { return Ids(*coordinator) == "agent-a,coord-c"; }, absl::Seconds(30)));
+
+  auto second = StartNode(group, "agent-a", v1::NodeDescriptor::ROLE_AGENT, bootstrap_,
+                          std::nullopt, std::nullopt, agent);
+
+  EXPECT_TRUE(WaitFor([&] { return first->member->fenced_count() > 0; }, absl::Seconds(15)));
+  EXPECT_FALSE(first->member->view().has_value());
+  EXPECT_TRUE(WaitFor([&] { return second->member->view().has_value(); }, absl::Seconds(10)));
+  EXPECT_EQ(second->member->fenced_count(), 0);
+}
+
+// A hundred and twenty members: with the whole membership in every member's
+// assignment the group's stored state (N^2) passed the brokers' record limit
+// and the group never formed; with bounded assignments it forms at once.
+TEST_F(GroupMemberTest, AHundredAndTwentyMembersFormOneGroup) {
+  constexpr int kAgents = 118;
+  const std::string group = FreshGroup();
+  std::vector<std::unique_ptr<Node>> nodes;
+  const absl::Time start = absl::Now();
+  for (const char* id : {"coord-1", "coord-2"}) {
+    nodes.push_back(StartNode(group, id, v1::NodeDescriptor::ROLE_COORDINATOR, bootstrap_,
+                              std::nullopt, std::nullopt, {.static_member = true}));
+  }
+  for (int i = 0; i < kAgents; ++i) {
+    nodes.push_back(StartNode(group, absl::StrCat("agent-", 1000 + i, "-", std::string(1, "abc"[i % 3])),
+                              v1::NodeDescriptor::ROLE_AGENT, bootstrap_, std::nullopt,
+                              std::nullopt,
+                              {.full_view = false, .static_member = true, .leave_on_stop = false}));
+  }
+  const auto formed = [&] {
+    std::optional<View> c = nodes[0]->recorder.Last();
+    if (!c || c->members.size() != kAgents + 2) return false;
+    for (auto& n : nodes) {
+      std::optional<View> v = n->member->view();
+      if (!v || v->generation_id != c->generation_id || v->member_count != kAgents + 2) {
+        return false;
+      }
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor(formed, absl::Seconds(120)))
+      << "coordinator sees " << (nodes[0]->recorder.Last() ? nodes[0]->recorder.Last()->members.size() : 0)
+      << " members";
+  std::cout << kAgents + 2 << " members formed one group in " << absl::Now() - start
+            << std::endl;
+  EXPECT_EQ(Ids(*nodes[1]), Ids(*nodes[0]));
+  // Every agent streams from the leader the group names.
+  EXPECT_EQ(nodes[5]->recorder.Last()->members[0].node().node_id(), "coord-1");
 }
 
 TEST_F(GroupMemberTest, JoinsThroughScramAuthenticatedBrokers) {

@@ -1,0 +1,106 @@
+#include "common/membership/member_state.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+
+namespace kgw::membership {
+namespace {
+
+// Printable ASCII without spaces: what configuration accepts for ids, hosts
+// and racks, and what a log line can show as it is.
+bool Printable(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+absl::Status CheckField(const char* name, const std::string& value, size_t max_length,
+                        bool required) {
+  if (required && value.empty()) return absl::InvalidArgumentError(absl::StrCat(name, " is empty"));
+  if (value.size() > max_length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " is ", value.size(), " bytes long; at most ", max_length, " allowed"));
+  }
+  if (!Printable(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " holds spaces, control or non-ASCII characters"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateDescriptor(const v1::NodeDescriptor& d) {
+  absl::Status s = CheckField("node_id", d.node_id(), kMaxNodeIdLength, true);
+  if (s.ok()) s = CheckField("rack", d.rack(), kMaxRackLength, false);
+  if (s.ok()) s = CheckField("version", d.version(), kMaxVersionLength, false);
+  if (s.ok()) s = CheckField("grpc_endpoint", d.grpc_endpoint(), kMaxEndpointLength, false);
+  const bool agent = d.role() == v1::NodeDescriptor::ROLE_AGENT;
+  if (s.ok()) s = CheckField("advertised_host", d.advertised_host(), kMaxHostLength, agent);
+  if (!s.ok()) return s;
+  if (!agent && d.role() != v1::NodeDescriptor::ROLE_COORDINATOR) {
+    return absl::InvalidArgumentError(absl::StrCat("role ", d.role(), " is neither agent nor "
+                                                   "coordinator"));
+  }
+  if (d.weight() > kMaxWeight) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("weight ", d.weight(), " is above the maximum of ", kMaxWeight));
+  }
+  if (agent && (d.port_start() < 1 || d.port_start() > 65535)) {
+    return absl::InvalidArgumentError(absl::StrCat("port_start ", d.port_start(),
+                                                   " is not a port"));
+  }
+  if (d.min_broker_id() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_broker_id ", d.min_broker_id(), " is negative"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::NodeDescriptor> ParseDescriptor(const std::vector<uint8_t>& metadata) {
+  v1::NodeDescriptor d;
+  if (!d.ParseFromArray(metadata.data(), static_cast<int>(metadata.size()))) {
+    return absl::InvalidArgumentError("the metadata is not a node descriptor");
+  }
+  if (absl::Status s = ValidateDescriptor(d); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid node descriptor: ", s.message()));
+  }
+  return d;
+}
+
+void SortMembers(std::vector<v1::Member>& members) {
+  std::sort(members.begin(), members.end(), [](const v1::Member& a, const v1::Member& b) {
+    return std::tie(a.node().node_id(), a.member_id()) <
+           std::tie(b.node().node_id(), b.member_id());
+  });
+}
+
+v1::Membership MemberAssignment(int32_t generation_id, const std::string& leader_member_id,
+                                const std::vector<v1::Member>& members) {
+  std::vector<const v1::NodeDescriptor*> coordinators;
+  for (const v1::Member& m : members) {
+    if (m.node().role() == v1::NodeDescriptor::ROLE_COORDINATOR) coordinators.push_back(&m.node());
+  }
+  std::sort(coordinators.begin(), coordinators.end(),
+            [](const v1::NodeDescriptor* a, const v1::NodeDescriptor* b) {
+              return a->node_id() < b->node_id();
+            });
+  v1::Membership out;
+  out.set_generation_id(generation_id);
+  out.set_leader_member_id(leader_member_id);
+  out.set_member_count(static_cast<int32_t>(members.size()));
+  out.set_coordinators_only(true);
+  for (const v1::NodeDescriptor* c : coordinators) {
+    v1::Member slim;
+    slim.mutable_node()->set_node_id(c->node_id());
+    slim.mutable_node()->set_role(v1::NodeDescriptor::ROLE_COORDINATOR);
+    slim.mutable_node()->set_grpc_endpoint(c->grpc_endpoint());
+    // A repeated message costs its size, its length prefix and a tag.
+    const size_t cost = slim.ByteSizeLong() + 3;
+    if (out.members_size() > 0 && out.ByteSizeLong() + cost > kMaxAssignmentBytes) break;
+    *out.add_members() = std::move(slim);
+  }
+  return out;
+}
+
+}  // namespace kgw::membership

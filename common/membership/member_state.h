@@ -1,0 +1,59 @@
+// What the gateway group holds for each member, and the bounds that keep it
+// small whatever the size of the fleet.
+//
+// Kafka stores, per member of a classic group, the member's metadata (here its
+// NodeDescriptor) and the assignment the group leader gave it at SyncGroup.
+// Both are bounded: a descriptor's fields are validated (ValidateDescriptor),
+// and the assignment names only the coordinators, within kMaxAssignmentBytes,
+// plus the size of the membership (MemberAssignment). The whole membership
+// never travels through SyncGroup: coordinators read it with DescribeGroups,
+// agents learn the fleet from the coordinators' assignment stream.
+//
+// Pure functions; any thread.
+#ifndef KGW_COMMON_MEMBERSHIP_MEMBER_STATE_H_
+#define KGW_COMMON_MEMBERSHIP_MEMBER_STATE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kgw/v1/node.pb.h"
+
+namespace kgw::membership {
+
+// Bounds of a descriptor's fields. GATEWAY_NODE_ID, GATEWAY_RACK_ID and
+// GATEWAY_ADVERTISED_HOST are checked against the same bounds at start-up.
+inline constexpr size_t kMaxNodeIdLength = 260;  // the default is host:port
+inline constexpr size_t kMaxHostLength = 253;
+inline constexpr size_t kMaxRackLength = 64;
+inline constexpr size_t kMaxVersionLength = 32;
+inline constexpr size_t kMaxEndpointLength = 260;
+inline constexpr uint32_t kMaxWeight = 10000;
+
+// Encoded size one member's assignment may take. The leading coordinator (the
+// smallest node id) is always in it, whatever its size.
+inline constexpr size_t kMaxAssignmentBytes = 512;
+
+// OK when every field of `d` is within its bounds and makes sense for its
+// role; otherwise InvalidArgument naming the field.
+absl::Status ValidateDescriptor(const v1::NodeDescriptor& d);
+
+// A member's metadata as a valid descriptor; InvalidArgument otherwise.
+absl::StatusOr<v1::NodeDescriptor> ParseDescriptor(const std::vector<uint8_t>& metadata);
+
+// Orders members by node id, then member id (the order every view uses).
+void SortMembers(std::vector<v1::Member>& members);
+
+// The SyncGroup assignment of every member of a generation whose members are
+// `members` (any order): the coordinators, reduced to node id, role and gRPC
+// endpoint, in node id order while they fit kMaxAssignmentBytes, and the
+// number of members. Its size does not depend on the number of agents.
+v1::Membership MemberAssignment(int32_t generation_id, const std::string& leader_member_id,
+                                const std::vector<v1::Member>& members);
+
+}  // namespace kgw::membership
+
+#endif  // KGW_COMMON_MEMBERSHIP_MEMBER_STATE_H_
