@@ -114,7 +114,7 @@ int Agent::Run() {
     });
     workers_.push_back(std::move(w));
   }
-  control_ = std::make_unique<AgentControl>(config_, router_, directory_, metrics_,
+  control_ = std::make_unique<AgentControl>(config_, router_, directory_, metrics_, cluster_key_,
                                             [this](bool draining) {
                                               asio::post(main_, [this, draining] {
                                                 OnDrain(draining);
@@ -139,6 +139,9 @@ int Agent::Run() {
 }
 
 absl::Status Agent::PrepareSecurity() {
+  absl::StatusOr<std::shared_ptr<control::ClusterKey>> key = control::LoadClusterKey(config_.node);
+  if (!key.ok()) return key.status();
+  cluster_key_ = *std::move(key);
   if (config_.client_tls()) {
     absl::StatusOr<std::unique_ptr<TlsServer>> server = TlsServer::Create(config_.tls);
     if (!server.ok()) return server.status();

@@ -93,6 +93,8 @@ class Agent {
   std::unique_ptr<audit::AuditLog> audit_;
   BrokerDirectory directory_;
   MetadataRefresher refresher_;
+  // GATEWAY_CLUSTER_KEY_FILE (read by PrepareSecurity); none without it.
+  std::shared_ptr<control::ClusterKey> cluster_key_;
   std::unique_ptr<AgentControl> control_;
   std::thread control_stopper_;  // leaves the group during shutdown
   SessionEnv env_;

@@ -20,11 +20,13 @@ constexpr absl::Duration kTopicReadTimeout = absl::Seconds(10);
 
 AgentControl::AgentControl(const AgentConfig& config, Router& router,
                            cluster::BrokerDirectory& directory, AgentMetrics& metrics,
+                           std::shared_ptr<const control::ClusterKey> key,
                            std::function<void(bool)> on_drain)
     : config_(config),
       router_(router),
       directory_(directory),
       metrics_(metrics),
+      key_(std::move(key)),
       on_drain_(std::move(on_drain)) {}
 
 AgentControl::~AgentControl() { Stop(); }
@@ -40,6 +42,7 @@ v1::NodeDescriptor AgentControl::Descriptor() const {
   d.set_version(kgw::kVersion);
   d.set_weight(config_.node_weight);
   d.set_draining(departing_);
+  key_->SignDescriptor(d);
   return d;
 }
 
@@ -85,8 +88,9 @@ void AgentControl::Start() {
           std::lock_guard<std::mutex> lock(mu_);
           from_leader = view_ && control::LeaderCoordinator(*view_) == a.leader_node_id();
         }
-        router_.Install(a, "coordinator", from_leader);
-      });
+        InstallVerified(a, "coordinator", from_leader);
+      },
+      [this](v1::AgentMessage& hello) { key_->SignStreamHello(hello); });
   coordinator_->Start();
 
   member_ = std::make_unique<membership::GroupMember>(
@@ -108,7 +112,8 @@ void AgentControl::Start() {
           .group_instance_id = config_.node.node_id,
           .leave_on_stop = false,
           // The coordinators alone: the fleet comes from their stream.
-          .full_view = false},
+          .full_view = false,
+          .verify = [this](const v1::NodeDescriptor& d) { return key_->VerifyDescriptor(d); }},
       Descriptor(), [this](const std::optional<membership::View>& view) { OnView(view); });
   member_->Start();
   fallback_ = std::thread([this] { RunFallback(); });
@@ -146,9 +151,10 @@ void AgentControl::OnView(const std::optional<membership::View>& view) {
         coordinators.push_back(m.node().grpc_endpoint());
       }
     }
-    // Only a complete view tells which agents are live; the coordinators'
-    // assignments already leave out the agents the group dropped.
-    if (view->complete) router_.SetLive(std::move(live));
+    // Only a complete view tells which agents are live; otherwise the
+    // coordinators' assignments, which leave out the agents the group
+    // dropped, are trusted as they are.
+    router_.SetLive(view->complete ? std::make_optional(std::move(live)) : std::nullopt);
     // With no coordinator to stream from, the agent needs the whole
     // membership: to narrow a stale assignment, or to compute one itself.
     member_->SetFullView(coordinators.empty());
@@ -174,6 +180,18 @@ void AgentControl::OnInstalled(const v1::Assignment& a) {
   on_drain_(draining);
 }
 
+void AgentControl::InstallVerified(const v1::Assignment& a, const std::string& source,
+                                   bool from_leader) {
+  if (absl::Status s = key_->VerifyAssignment(a); !s.ok()) {
+    metrics_.AssignmentsRefused(absl::StartsWith(source, "topic") ? "topic" : "coordinator")
+        .Increment();
+    LOG_EVERY_N(ERROR, 10) << "refusing an assignment from " << source << " (epoch " << a.epoch()
+                           << ", by \"" << a.leader_node_id() << "\"): " << s.message();
+    return;
+  }
+  router_.Install(a, source, from_leader);
+}
+
 void AgentControl::RunFallback() {
   // Cold start: the newest assignment the leader stored, unless the
   // coordinators answer first.
@@ -189,7 +207,7 @@ void AgentControl::RunFallback() {
   } else if (stored->has_value()) {
     v1::Assignment a;
     if (a.ParseFromString(**stored)) {
-      router_.Install(a, absl::StrCat("topic ", topic));
+      InstallVerified(a, absl::StrCat("topic ", topic), /*from_leader=*/false);
     } else {
       LOG(WARNING) << "the newest record of " << topic << " is not an assignment";
     }

@@ -30,6 +30,7 @@
 #include "agent/coordinator_client.h"
 #include "agent/router.h"
 #include "common/cluster/broker_directory.h"
+#include "common/control/cluster_key.h"
 #include "common/membership/group_member.h"
 
 namespace kgw::agent {
@@ -38,8 +39,11 @@ class AgentControl {
  public:
   // `on_drain(true)` when the assignment starts draining this agent,
   // `on_drain(false)` when it stops.
+  // `key` proves this agent's descriptor and stream, and verifies the
+  // assignments it installs and the other members it counts.
   AgentControl(const AgentConfig& config, Router& router, cluster::BrokerDirectory& directory,
-               AgentMetrics& metrics, std::function<void(bool)> on_drain);
+               AgentMetrics& metrics, std::shared_ptr<const control::ClusterKey> key,
+               std::function<void(bool)> on_drain);
   ~AgentControl();  // Stop()
 
   void Start();
@@ -60,6 +64,9 @@ class AgentControl {
   v1::LoadReport Load();
   void OnView(const std::optional<membership::View>& view);
   void OnInstalled(const v1::Assignment& a);
+  // Installs `a` when it carries a valid proof of the cluster key; otherwise
+  // logs and counts the refusal under `source`.
+  void InstallVerified(const v1::Assignment& a, const std::string& source, bool from_leader);
   // The cold start and the local fallback, on a thread of their own.
   void RunFallback();
   void ComputeLocallyIfAlone();
@@ -68,6 +75,7 @@ class AgentControl {
   Router& router_;
   cluster::BrokerDirectory& directory_;
   AgentMetrics& metrics_;
+  const std::shared_ptr<const control::ClusterKey> key_;
   const std::function<void(bool)> on_drain_;
   std::unique_ptr<membership::GroupMember> member_;
   std::unique_ptr<CoordinatorClient> coordinator_;

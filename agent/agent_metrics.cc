@@ -57,6 +57,11 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                                .Name("kgw_agent_tls_certificate_reloads_total")
                                .Help("Reloads of the TLS certificate after its files changed, "
                                      "by result (ok, failed)")
+                               .Register(registry)),
+      assignments_refused_(prometheus::BuildCounter()
+                               .Name("kgw_agent_assignments_refused_total")
+                               .Help("Assignments refused because no holder of the cluster key "
+                                     "made them, by source (coordinator, topic)")
                                .Register(registry)) {}
 
 const AgentMetrics::BrokerSeries& AgentMetrics::ForBroker(int32_t broker) {
@@ -93,6 +98,10 @@ prometheus::Counter& AgentMetrics::ClosedForBadInput(const std::string& reason) 
 
 prometheus::Counter& AgentMetrics::CertificateReloads(const std::string& result) {
   return certificate_reloads_.Add({{"result", result}});
+}
+
+prometheus::Counter& AgentMetrics::AssignmentsRefused(const std::string& source) {
+  return assignments_refused_.Add({{"source", source}});
 }
 
 std::map<int32_t, AgentMetrics::BrokerTotals> AgentMetrics::Totals() {

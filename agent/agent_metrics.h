@@ -52,6 +52,8 @@ class AgentMetrics {
   // "response", "correlation").
   prometheus::Counter& ClosedForBadInput(const std::string& reason);
   prometheus::Counter& CertificateReloads(const std::string& result);
+  // Assignments refused for a missing or wrong cluster-key proof, by source.
+  prometheus::Counter& AssignmentsRefused(const std::string& source);
 
  private:
   static constexpr int kApiKeys = 128;  // beyond: one "other" series
@@ -67,6 +69,7 @@ class AgentMetrics {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Counter>& bad_input_;
   prometheus::Family<prometheus::Counter>& certificate_reloads_;
+  prometheus::Family<prometheus::Counter>& assignments_refused_;
 
   std::mutex mu_;
   std::map<int32_t, BrokerSeries> brokers_;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/assignment/rendezvous.h"
 #include "glog/logging.h"
 
@@ -62,12 +63,13 @@ std::string TlsHint(const std::string& message, const config::GrpcTlsConfig& tls
 }  // namespace
 
 CoordinatorClient::CoordinatorClient(Options options, DescriptorFn descriptor, LoadFn load,
-                                     AssignmentFn on_assignment)
+                                     AssignmentFn on_assignment, SignFn sign_hello)
     : options_(std::move(options)),
       credentials_(Credentials(options_.tls)),
       descriptor_(std::move(descriptor)),
       load_(std::move(load)),
-      on_assignment_(std::move(on_assignment)) {}
+      on_assignment_(std::move(on_assignment)),
+      sign_hello_(std::move(sign_hello)) {}
 
 CoordinatorClient::~CoordinatorClient() { Stop(); }
 
@@ -179,6 +181,8 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
   v1::AgentMessage hello;
   *hello.mutable_node() = descriptor_();
   *hello.mutable_load() = load_();
+  hello.set_sent_at_ms(absl::ToUnixMillis(absl::Now()));
+  if (sign_hello_) sign_hello_(hello);
   bool writing = stream->Write(hello);
 
   // Load reports (and a changed descriptor) on a thread of their own.

@@ -49,9 +49,12 @@ class CoordinatorClient {
   using DescriptorFn = std::function<v1::NodeDescriptor()>;
   using LoadFn = std::function<v1::LoadReport()>;
   using AssignmentFn = std::function<void(const v1::Assignment&)>;
+  // Stamps the cluster key's proof into a stream's first message (its
+  // descriptor and sent_at_ms are set).
+  using SignFn = std::function<void(v1::AgentMessage&)>;
 
   CoordinatorClient(Options options, DescriptorFn descriptor, LoadFn load,
-                    AssignmentFn on_assignment);
+                    AssignmentFn on_assignment, SignFn sign_hello = nullptr);
   ~CoordinatorClient();  // Stop()
 
   void Start();
@@ -79,6 +82,7 @@ class CoordinatorClient {
   const DescriptorFn descriptor_;
   const LoadFn load_;
   const AssignmentFn on_assignment_;
+  const SignFn sign_hello_;
   std::thread thread_;
 
   mutable std::mutex mu_;

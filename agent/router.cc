@@ -36,7 +36,7 @@ bool Router::Install(const v1::Assignment& a, std::string_view source, bool from
   return true;
 }
 
-void Router::SetLive(absl::flat_hash_set<std::string> live) {
+void Router::SetLive(std::optional<absl::flat_hash_set<std::string>> live) {
   std::lock_guard<std::mutex> lock(mu_);
   live_ = std::move(live);
   RebuildLocked();

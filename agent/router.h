@@ -42,8 +42,9 @@ class Router {
   // cannot pin the agents to its assignment. Implausible ones (an epoch no
   // leader can reach) are refused.
   bool Install(const v1::Assignment& a, std::string_view source, bool from_leader = false);
-  // The agents the gateway group has now; routing skips the others.
-  void SetLive(absl::flat_hash_set<std::string> live);
+  // The agents the gateway group has now; routing skips the others. nullopt:
+  // not known (the coordinators' assignments are trusted as they are).
+  void SetLive(std::optional<absl::flat_hash_set<std::string>> live);
   // Called (on the installing thread) after every installed assignment.
   void OnInstall(std::function<void(const v1::Assignment&)> listener);
 

@@ -90,6 +90,11 @@ void ControlState::OnStoredAssignment(const v1::Assignment& assignment) {
   changed_.notify_all();
 }
 
+void ControlState::OnRefusedAssignment() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counters_.refused_assignments;
+}
+
 void ControlState::OnStoredAssignmentLoaded() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -203,6 +208,7 @@ std::optional<v1::Assignment> ControlState::NextAssignmentLocked() {
                                                  same_generation ? current_->revision() + 1 : 1);
   next.set_epoch(epoch_);
   if (same_generation && control::SameRouting(*current_, next)) return std::nullopt;
+  if (options_.sign) options_.sign(next);
   return next;
 }
 

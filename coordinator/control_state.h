@@ -47,6 +47,8 @@ class ControlState {
     // generation of the stored assignment before it supersedes that (the
     // group session timeout).
     absl::Duration view_catch_up = absl::Seconds(10);
+    // Stamps the cluster key's proof into each assignment this leader makes.
+    std::function<void(v1::Assignment&)> sign;
   };
   // Stores an assignment durably before it is served (the assignments topic).
   using Publisher = std::function<absl::Status(const v1::Assignment&)>;
@@ -61,6 +63,8 @@ class ControlState {
   // missing). Until then this coordinator does not compute, even as leader,
   // so it cannot publish over drains it has not seen yet.
   void OnStoredAssignmentLoaded();
+  // A record of the topic was refused (no valid proof of the cluster key).
+  void OnRefusedAssignment();
   void OnLoad(const std::string& node_id, const v1::LoadReport& load);
   void OnAgentStream(const std::string& node_id, bool connected);
   // A descriptor an agent sent on its stream. One that says `draining` is
@@ -101,6 +105,7 @@ class ControlState {
     int64_t published = 0;
     int64_t publish_failures = 0;
     int64_t agent_streams = 0;  // agents streaming now
+    int64_t refused_assignments = 0;  // topic records without a valid proof
   };
   Counters counters() const;
 

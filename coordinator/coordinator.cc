@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/cluster/broker_directory.h"
 #include "common/cluster/internal_topics.h"
+#include "common/control/cluster_key.h"
 #include "common/config/program.h"
 #include "common/http/http_server.h"
 #include "common/http/metrics.h"
@@ -104,6 +105,11 @@ int RunCoordinator(const CoordinatorConfig& config) {
     LOG(ERROR) << kafka_tls.status().message();
     return config::kExitBadConfig;
   }
+  absl::StatusOr<std::shared_ptr<control::ClusterKey>> key = control::LoadClusterKey(config.node);
+  if (!key.ok()) {
+    LOG(ERROR) << key.status().message();
+    return config::kExitBadConfig;
+  }
   const std::string grpc_endpoint = absl::StrCat(config.node.advertised_host, ":", config.grpc_port);
   const std::string topic = config::InternalTopic(config.node, "assignments");
   const cluster::KafkaConnection kafka{.bootstrap_servers = config.node.bootstrap_servers,
@@ -115,7 +121,8 @@ int RunCoordinator(const CoordinatorConfig& config) {
                       .cluster_id = config.node.cluster_id,
                       .group_id = config.node.group_id,
                       .version = kgw::kVersion,
-                      .view_catch_up = config.node.group_session_timeout},
+                      .view_catch_up = config.node.group_session_timeout,
+                      .sign = [&key](v1::Assignment& a) { (*key)->SignAssignment(a); }},
                      [&publisher](const v1::Assignment& a) { return publisher.Publish(a); });
   std::thread computing([&state] { state.Run(); });
 
@@ -155,6 +162,13 @@ int RunCoordinator(const CoordinatorConfig& config) {
                             .Help("Agents streaming from this coordinator now")
                             .Register(*registry)
                             .Add({});
+  auto& refused_gauge =
+      prometheus::BuildGauge()
+          .Name("kgw_coordinator_assignments_refused")
+          .Help("Records of the assignments topic refused since start: no valid proof of the "
+                "cluster key")
+          .Register(*registry)
+          .Add({});
   // Gauges are brought up to date at each scrape.
   const auto collect = [&] {
     const v1::ClusterStatus s = state.Status();
@@ -165,6 +179,7 @@ int RunCoordinator(const CoordinatorConfig& config) {
     published_gauge.Set(static_cast<double>(c.published));
     failures_gauge.Set(static_cast<double>(c.publish_failures));
     streams_gauge.Set(c.agent_streams);
+    refused_gauge.Set(static_cast<double>(c.refused_assignments));
   };
   http::AddHealthAndMetrics(
       http_server, registry, [&state] { return state.Ready(); }, collect);
@@ -177,7 +192,7 @@ int RunCoordinator(const CoordinatorConfig& config) {
   std::thread http_thread([&io] { io.run(); });
 
   // gRPC: agent streams, admin, health, reflection.
-  AgentServiceImpl agent_service(state, config.max_agent_streams);
+  AgentServiceImpl agent_service(state, config.max_agent_streams, *key);
   agent_service.Start();
   AdminServiceImpl admin_service(state, config.admin_token, ForwardCredentials(config.grpc_tls));
   grpc::EnableDefaultHealthCheckService(true);
@@ -230,10 +245,17 @@ int RunCoordinator(const CoordinatorConfig& config) {
   // The assignments topic: what the leader published, for followers and for
   // a leader that takes over. First the newest record (a leader computes
   // nothing before it has seen it), then every new one.
-  const auto on_record = [&state](const std::string& value) {
+  const auto on_record = [&state, &key, &topic](const std::string& value) {
     v1::Assignment a;
     if (!a.ParseFromString(value)) {
-      LOG(WARNING) << "ignoring a record of the assignments topic that is not an assignment";
+      LOG_EVERY_N(WARNING, 10) << "ignoring a record of " << topic << " that is not an assignment";
+      return;
+    }
+    if (absl::Status s = (*key)->VerifyAssignment(a); !s.ok()) {
+      state.OnRefusedAssignment();
+      LOG_EVERY_N(ERROR, 10) << "ignoring a record of " << topic << ": " << s.message()
+                             << " (written by something that is not a coordinator of this "
+                             << "gateway cluster?)";
       return;
     }
     state.OnStoredAssignment(a);
@@ -285,6 +307,7 @@ int RunCoordinator(const CoordinatorConfig& config) {
   self.set_rack(config.node.rack_id);
   self.set_grpc_endpoint(grpc_endpoint);
   self.set_version(kgw::kVersion);
+  (*key)->SignDescriptor(self);
   membership::GroupMember member(
       {.bootstrap = cluster::BootstrapAddresses(config.node),
        .sasl = cluster::OwnSasl(config.kafka),
@@ -298,7 +321,8 @@ int RunCoordinator(const CoordinatorConfig& config) {
        .group_instance_id = config.node.node_id,
        // Leaving at once hands leadership on without a session timeout.
        .leave_on_stop = true,
-       .full_view = true},
+       .full_view = true,
+       .verify = [&key](const v1::NodeDescriptor& d) { return (*key)->VerifyDescriptor(d); }},
       self, [&state](const std::optional<membership::View>& view) { state.OnView(view); });
   member.Start();
 

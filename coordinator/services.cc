@@ -4,10 +4,13 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/membership/member_state.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
+#include "openssl/crypto.h"
 
 namespace kgw::coordinator {
 namespace {
@@ -69,6 +72,16 @@ class AgentServiceImpl::Stream final
         return End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 absl::StrCat("invalid node descriptor: ", valid.message())));
       }
+      absl::Status proven = service_.key_->VerifyStreamHello(in_, absl::Now());
+      if (proven.ok()) proven = service_.key_->VerifyDescriptor(in_.node());
+      if (!proven.ok()) {
+        LOG_EVERY_N(WARNING, 100) << "refusing an agent stream from " << peer_ << " claiming node "
+                                  << "id \"" << absl::CEscape(in_.node().node_id())
+                                  << "\": " << proven.message();
+        return End(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                absl::StrCat("not a node of this gateway cluster: ",
+                                             proven.message())));
+      }
       node_id_ = in_.node().node_id();
       if (!service_.Register(this)) {
         node_id_.clear();
@@ -80,7 +93,8 @@ class AgentServiceImpl::Stream final
       service_.state_.OnAgentStream(node_id_, true);
       service_.state_.OnAgentDescriptor(in_.node());
     } else if (in_.has_node() && in_.node().node_id() == node_id_ &&
-               membership::ValidateDescriptor(in_.node()).ok()) {
+               membership::ValidateDescriptor(in_.node()).ok() &&
+               service_.key_->VerifyDescriptor(in_.node()).ok()) {
       service_.state_.OnAgentDescriptor(in_.node());
     }
     if (in_.has_load()) service_.state_.OnLoad(node_id_, in_.load());
@@ -147,8 +161,9 @@ class AgentServiceImpl::Stream final
   std::shared_ptr<const v1::AgentDirective> pending_ ABSL_GUARDED_BY(mu_);
 };
 
-AgentServiceImpl::AgentServiceImpl(ControlState& state, int max_streams)
-    : state_(state), max_streams_(max_streams) {}
+AgentServiceImpl::AgentServiceImpl(ControlState& state, int max_streams,
+                                   std::shared_ptr<const control::ClusterKey> key)
+    : state_(state), max_streams_(max_streams), key_(std::move(key)) {}
 
 AgentServiceImpl::~AgentServiceImpl() { Stop(); }
 
@@ -287,7 +302,10 @@ grpc::Status AdminServiceImpl::SetDrained(grpc::ServerContext* context,
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "this coordinator requires an admin token for drain and resume");
     }
-    if (authorization != absl::StrCat("Bearer ", admin_token_)) {
+    const std::string expected = absl::StrCat("Bearer ", admin_token_);
+    // Constant time: how much of a guess matched must not show in the timing.
+    if (authorization.size() != expected.size() ||
+        CRYPTO_memcmp(authorization.data(), expected.data(), expected.size()) != 0) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "the admin token is not valid");
     }
   }

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "common/control/cluster_key.h"
 #include "coordinator/control_state.h"
 #include "grpcpp/security/credentials.h"
 #include "kgw/v1/admin.grpc.pb.h"
@@ -34,7 +35,10 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
   // At most `max_streams` agent streams are open at once; more are refused
   // with RESOURCE_EXHAUSTED (the agent tries another coordinator).
-  AgentServiceImpl(ControlState& state, int max_streams);
+  // The first message of a stream must carry a proof of `key` (when it has
+  // one); otherwise the stream ends with UNAUTHENTICATED.
+  AgentServiceImpl(ControlState& state, int max_streams,
+                   std::shared_ptr<const control::ClusterKey> key);
   ~AgentServiceImpl() override;  // Stop()
 
   // Starts and stops the thread that pushes new assignments to the streams.
@@ -58,6 +62,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
 
   ControlState& state_;
   const int max_streams_;
+  const std::shared_ptr<const control::ClusterKey> key_;
   std::thread broadcaster_;
   std::atomic<bool> stopping_{false};
 

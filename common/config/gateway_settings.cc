@@ -152,6 +152,14 @@ std::vector<SettingSpec> GatewayNodeSettings() {
        .default_value = "1s",
        .min = 100,
        .max = 10 * 60 * 1000},
+      {.name = kClusterKeyFile,
+       .type = SettingType::kString,
+       .description = "File with the gateway cluster's key (one or two keys, one per line, each "
+                      "at least 32 characters; the first signs): only nodes that hold it count "
+                      "as members, lead, stream or publish assignments",
+       .default_description = "none: the control plane is not authenticated",
+       .validator = CheckReadableFile,
+       .allowed_hint = "a readable file"},
       {.name = kHttpPort,
        .type = SettingType::kInt,
        .description = "Port of the HTTP endpoint for health checks and metrics",
@@ -172,6 +180,7 @@ absl::StatusOr<GatewayNodeConfig> ReadGatewayNodeConfig(Settings& settings) {
   c.advertised_host = settings.GetString(kAdvertisedHost);
   c.http_port = static_cast<int>(settings.GetInt(kHttpPort));
   if (settings.Has(kNodeId)) c.node_id = settings.GetString(kNodeId);
+  if (settings.Has(kClusterKeyFile)) c.cluster_key_file = settings.GetString(kClusterKeyFile);
   c.group_session_timeout = absl::Milliseconds(settings.GetInt(kGroupSessionTimeout));
   c.group_heartbeat_interval = absl::Milliseconds(settings.GetInt(kGroupHeartbeatInterval));
   if (c.group_heartbeat_interval * 3 > c.group_session_timeout) {

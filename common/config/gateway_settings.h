@@ -22,6 +22,7 @@ inline constexpr absl::string_view kHttpPort = "GATEWAY_HTTP_PORT";
 inline constexpr absl::string_view kNodeId = "GATEWAY_NODE_ID";
 inline constexpr absl::string_view kGroupSessionTimeout = "GATEWAY_GROUP_SESSION_TIMEOUT";
 inline constexpr absl::string_view kGroupHeartbeatInterval = "GATEWAY_GROUP_HEARTBEAT_INTERVAL";
+inline constexpr absl::string_view kClusterKeyFile = "GATEWAY_CLUSTER_KEY_FILE";
 inline constexpr absl::string_view kKafkaSecurityProtocol = "KAFKA_SECURITY_PROTOCOL";
 inline constexpr absl::string_view kKafkaSaslMechanism = "KAFKA_SASL_MECHANISM";
 inline constexpr absl::string_view kKafkaSaslUsername = "KAFKA_SASL_USERNAME";
@@ -51,6 +52,8 @@ struct GatewayNodeConfig {
   std::string node_id;
   absl::Duration group_session_timeout;
   absl::Duration group_heartbeat_interval;
+  // GATEWAY_CLUSTER_KEY_FILE; empty: the control plane is not authenticated.
+  std::string cluster_key_file;
 };
 
 // How this node's own connections reach the brokers.

@@ -74,12 +74,19 @@ absl::StatusOr<int64_t> ParseByteSize(absl::string_view text) {
   return n * multiplier;
 }
 
+// Settings whose values are never shown: in --check-config, and in the
+// error about a value that is not valid (a mistyped secret is still one).
+bool IsSecret(absl::string_view name) {
+  return absl::StrContains(name, "PASSWORD") || absl::StrContains(name, "SECRET") ||
+         absl::StrContains(name, "TOKEN") || absl::StrContains(name, "JAAS");
+}
+
 // Normalises and validates `c.text` for `spec`. Returns the normalised text.
 absl::StatusOr<std::string> Validate(const SettingSpec& spec, const Candidate& c) {
   auto bad = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid ", spec.name, "=", Quote(c.text),
-                                                   " (from ", SourceName(c.source),
-                                                   "): ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid ", spec.name, "=", IsSecret(spec.name) ? "******" : Quote(c.text),
+                     " (from ", SourceName(c.source), "): ", what));
   };
   absl::string_view text = absl::StripAsciiWhitespace(c.text);
   switch (spec.type) {
@@ -232,10 +239,7 @@ std::vector<std::string> Settings::Describe() const {
   std::vector<std::string> lines;
   for (const std::string& name : order_) {
     const Value& v = values_.find(name)->second;
-    bool secret = absl::StrContains(name, "PASSWORD") || absl::StrContains(name, "SECRET") ||
-                  absl::StrContains(name, "TOKEN") ||
-                  absl::StrContains(name, "JAAS");
-    std::string shown = !v.present ? "<unset>" : (secret ? "******" : v.text);
+    std::string shown = !v.present ? "<unset>" : (IsSecret(name) ? "******" : v.text);
     lines.push_back(absl::StrCat(name, "=", shown, " (", SourceName(v.source), ")"));
   }
   return lines;

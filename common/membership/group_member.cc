@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/kafka/errors.h"
 #include "common/kafka/messages/describe_groups.h"
@@ -114,6 +115,35 @@ void GroupMember::RefreshView() {
 int64_t GroupMember::fenced_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return fenced_;
+}
+
+int64_t GroupMember::refused_count() const { return refused_.load(); }
+
+std::optional<v1::Member> GroupMember::Admit(const std::string& member_id,
+                                             const std::optional<std::string>& instance_id,
+                                             const std::vector<uint8_t>& metadata,
+                                             const std::string& host) {
+  absl::StatusOr<v1::NodeDescriptor> node = ParseDescriptor(metadata);
+  absl::Status admitted = node.status();
+  if (admitted.ok() && instance_id && *instance_id != node->node_id()) {
+    // Kafka keeps instance ids unique; a node id that differs from its
+    // instance id could pose as another node.
+    admitted = absl::InvalidArgumentError(absl::StrCat(
+        "its group instance id \"", absl::CEscape(*instance_id), "\" is not its node id"));
+  }
+  if (admitted.ok() && options_.verify) admitted = options_.verify(*node);
+  if (!admitted.ok()) {
+    ++refused_;
+    LOG_EVERY_N(WARNING, 100) << "group " << options_.group_id << ": member " << member_id
+                              << (host.empty() ? "" : absl::StrCat(" (", host, ")"))
+                              << " does not count: " << admitted.message() << " ("
+                              << refused_.load() << " refused so far)";
+    return std::nullopt;
+  }
+  v1::Member member;
+  member.set_member_id(member_id);
+  *member.mutable_node() = *std::move(node);
+  return member;
 }
 
 std::optional<std::string> GroupMember::InstanceId() const {
@@ -377,17 +407,11 @@ void GroupMember::JoinAndHeartbeat() {
   if (joined.leader == member_id_ && !joined.skip_assignment) {
     std::vector<v1::Member> members;
     for (const auto& m : joined.members) {
-      absl::StatusOr<v1::NodeDescriptor> node = ParseDescriptor(m.metadata);
-      if (!node.ok()) {
-        LOG_EVERY_N(WARNING, 100) << "group " << options_.group_id << ": leaving member "
-                                  << m.member_id << " out: " << node.status().message();
-        continue;
-      }
-      v1::Member& member = members.emplace_back();
-      member.set_member_id(m.member_id);
-      *member.mutable_node() = *std::move(node);
+      std::optional<v1::Member> member = Admit(m.member_id, m.group_instance_id, m.metadata, "");
+      if (member) members.push_back(*std::move(member));
     }
     SortMembers(members);
+    ForgetDuplicates(members);
     const std::vector<uint8_t> bytes =
         Bytes(MemberAssignment(generation_id_, member_id_, members));
     for (const auto& m : joined.members) sync.assignments.push_back({m.member_id, bytes});
@@ -556,19 +580,23 @@ absl::StatusOr<std::vector<v1::Member>> GroupMember::DescribeMembers(
   std::vector<v1::Member> members;
   members.reserve(group.members.size());
   for (const auto& m : group.members) {
-    absl::StatusOr<v1::NodeDescriptor> node = ParseDescriptor(m.member_metadata);
-    if (!node.ok()) {
-      LOG_EVERY_N(WARNING, 100) << "group " << options_.group_id << ": leaving member "
-                                << m.member_id << " (" << m.client_host
-                                << ") out: " << node.status().message();
-      continue;
-    }
-    v1::Member& member = members.emplace_back();
-    member.set_member_id(m.member_id);
-    *member.mutable_node() = *std::move(node);
+    std::optional<v1::Member> member =
+        Admit(m.member_id, m.group_instance_id, m.member_metadata, m.client_host);
+    if (member) members.push_back(*std::move(member));
   }
   SortMembers(members);
+  ForgetDuplicates(members);
   return members;
+}
+
+void GroupMember::ForgetDuplicates(std::vector<v1::Member>& members) {
+  for (const v1::Member& m : DropDuplicateNodeIds(members)) {
+    ++refused_;
+    LOG_EVERY_N(WARNING, 100) << "group " << options_.group_id << ": member " << m.member_id()
+                              << " claims node id \"" << m.node().node_id()
+                              << "\", which another member has; it does not count ("
+                              << refused_.load() << " refused so far)";
+  }
 }
 
 void GroupMember::LeaveGroup() {

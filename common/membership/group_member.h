@@ -28,6 +28,7 @@
 #ifndef KGW_COMMON_MEMBERSHIP_GROUP_MEMBER_H_
 #define KGW_COMMON_MEMBERSHIP_GROUP_MEMBER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -93,6 +94,10 @@ class GroupMember {
     // How often a complete view is read again within one generation: a static
     // member that rejoined with a new descriptor causes no rebalance.
     absl::Duration view_refresh_interval = absl::Seconds(30);
+    // Admits another member's descriptor (the cluster key's proof); a member
+    // refused is left out of every view and of the coordinators named in the
+    // assignments, and logged. Unset: every valid descriptor counts.
+    std::function<absl::Status(const v1::NodeDescriptor&)> verify;
   };
 
   // Called on the member's thread with each generation's membership, and
@@ -121,6 +126,9 @@ class GroupMember {
 
   // Times another node with this node's group instance id fenced this one.
   int64_t fenced_count() const;
+  // Members this one left out of its views so far: descriptors out of bounds
+  // or without a valid proof, instance ids that are not the node id.
+  int64_t refused_count() const;
 
   // The last membership this member received; nullopt before the first
   // and while it is not a member.
@@ -146,6 +154,15 @@ class GroupMember {
   absl::StatusOr<std::vector<v1::Member>> DescribeMembers(kafka::BlockingConnection& c);
   // The group instance id as the requests carry it.
   std::optional<std::string> InstanceId() const;
+  // The member as a view holds it, when its metadata is a valid descriptor
+  // that `verify` admits and its instance id (if any) is its node id.
+  std::optional<v1::Member> Admit(const std::string& member_id,
+                                  const std::optional<std::string>& instance_id,
+                                  const std::vector<uint8_t>& metadata, const std::string& host);
+  // Leaves all but the first member of each node id out, logging the others.
+  void ForgetDuplicates(std::vector<v1::Member>& members);
+  // Members refused so far (a forged or misconfigured node, or a duplicate).
+  std::atomic<int64_t> refused_{0};
   // Sleeps up to `d` or until stopped/asked to rejoin; true when stopping.
   bool Wait(absl::Duration d);
   void LeaveGroup();

@@ -75,6 +75,21 @@ void SortMembers(std::vector<v1::Member>& members) {
   });
 }
 
+std::vector<v1::Member> DropDuplicateNodeIds(std::vector<v1::Member>& members) {
+  std::vector<v1::Member> dropped;
+  std::vector<v1::Member> kept;
+  kept.reserve(members.size());
+  for (v1::Member& m : members) {
+    if (!kept.empty() && kept.back().node().node_id() == m.node().node_id()) {
+      dropped.push_back(std::move(m));
+    } else {
+      kept.push_back(std::move(m));
+    }
+  }
+  members = std::move(kept);
+  return dropped;
+}
+
 v1::Membership MemberAssignment(int32_t generation_id, const std::string& leader_member_id,
                                 const std::vector<v1::Member>& members) {
   std::vector<const v1::NodeDescriptor*> coordinators;

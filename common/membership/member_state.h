@@ -47,6 +47,12 @@ absl::StatusOr<v1::NodeDescriptor> ParseDescriptor(const std::vector<uint8_t>& m
 // Orders members by node id, then member id (the order every view uses).
 void SortMembers(std::vector<v1::Member>& members);
 
+// Keeps one member per node id in sorted `members` (the first: every member
+// that reads the same membership keeps the same one) and returns the others.
+// With static membership Kafka itself keeps node ids unique; a duplicate is a
+// member without a group instance id (an older kgw, or a plain client).
+std::vector<v1::Member> DropDuplicateNodeIds(std::vector<v1::Member>& members);
+
 // The SyncGroup assignment of every member of a generation whose members are
 // `members` (any order): the coordinators, reduced to node id, role and gRPC
 // endpoint, in node id order while they fit kMaxAssignmentBytes, and the

@@ -141,6 +141,19 @@ TEST(ValidateDescriptorTest, RefusesFieldsOutOfBounds) {
   EXPECT_TRUE(ValidateDescriptor(Coordinator(1).node()).ok());
 }
 
+TEST(DropDuplicateNodeIdsTest, KeepsTheFirstMemberOfEachNodeId) {
+  std::vector<v1::Member> members = {Agent(1), Agent(1), Agent(2), Coordinator(0)};
+  members[1].set_member_id("zz-second");
+  SortMembers(members);
+
+  const std::vector<v1::Member> dropped = DropDuplicateNodeIds(members);
+
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0].member_id(), "zz-second");
+  ASSERT_EQ(members.size(), 3u);
+  EXPECT_NE(members[0].node().node_id(), members[1].node().node_id());
+}
+
 TEST(ParseDescriptorTest, RefusesBytesThatAreNoDescriptor) {
   const std::string bytes = Agent(3).node().SerializeAsString();
   absl::StatusOr<v1::NodeDescriptor> ok =
