@@ -199,8 +199,21 @@ void AgentControl::RunFallback() {
                                        .client = config_.kafka,
                                        .client_id = "kgw-agent"};
   const std::string topic = config::InternalTopic(config_.node, "assignments");
-  absl::StatusOr<std::optional<std::string>> stored =
-      cluster::ReadLatest(kafka, topic, kTopicReadTimeout);
+  // The newest record that holds up; each one refused on the way is logged
+  // and counted.
+  absl::StatusOr<std::optional<std::string>> stored = cluster::ReadLatest(
+      kafka, topic, kTopicReadTimeout, [&](std::string_view value) {
+        v1::Assignment a;
+        if (!a.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
+        if (absl::Status s = key_->VerifyAssignment(a); !s.ok()) {
+          metrics_.AssignmentsRefused("topic").Increment();
+          LOG_EVERY_N(ERROR, 10) << "refusing an assignment from topic " << topic << " (epoch "
+                                 << a.epoch() << ", by \"" << a.leader_node_id()
+                                 << "\"): " << s.message();
+          return false;
+        }
+        return true;
+      });
   if (!stored.ok()) {
     LOG(WARNING) << "cannot read the stored assignment from " << topic << ": "
                  << stored.status().message();

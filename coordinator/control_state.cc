@@ -277,6 +277,11 @@ absl::StatusOr<v1::Assignment> ControlState::SetDrained(const std::string& node_
   if (!IsLeaderLocked()) {
     return absl::FailedPreconditionError("this coordinator is not the leader");
   }
+  if (!was_leader_) {
+    return absl::UnavailableError(
+        "the leading coordinator is still taking over (reading the stored assignment, or "
+        "waiting for the gateway group to reach its generation); retry in a few seconds");
+  }
   bool known = drained_.contains(node_id);
   for (const v1::Member* m : view_->WithRole(v1::NodeDescriptor::ROLE_AGENT)) {
     known |= m->node().node_id() == node_id;

@@ -12,6 +12,7 @@
 #include "common/cluster/broker_directory.h"
 #include "common/cluster/internal_topics.h"
 #include "common/control/cluster_key.h"
+#include "common/control/routing.h"
 #include "common/config/program.h"
 #include "common/http/http_server.h"
 #include "common/http/metrics.h"
@@ -270,8 +271,14 @@ int RunCoordinator(const CoordinatorConfig& config) {
     };
     absl::Duration retry = absl::Milliseconds(500);
     while (!stopping) {
-      absl::StatusOr<std::optional<std::string>> latest =
-          cluster::ReadLatest(kafka, topic, kTopicTimeout);
+      // The newest record that holds up: a forged one written after it must
+      // not hide the drains and the epoch of the genuine one.
+      absl::StatusOr<std::optional<std::string>> latest = cluster::ReadLatest(
+          kafka, topic, kTopicTimeout, [&key](std::string_view value) {
+            v1::Assignment a;
+            return a.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+                   (*key)->VerifyAssignment(a).ok() && control::Plausible(a);
+          });
       if (latest.ok() || absl::IsNotFound(latest.status())) {
         if (latest.ok() && latest->has_value()) on_record(**latest);
         state.OnStoredAssignmentLoaded();

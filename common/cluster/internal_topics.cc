@@ -471,9 +471,10 @@ struct Latest {
 };
 
 // Reads backwards in growing windows from the high watermark until a
-// non-empty record turns up: normally the first window, [high-1, high),
-// has it. Leaves the partition stopped.
-absl::StatusOr<Latest> FindLatest(Client<RdKafka::Consumer>& client, absl::Time deadline) {
+// non-empty record that `accept` takes (any, when null) turns up: normally
+// the first window, [high-1, high), has it. Leaves the partition stopped.
+absl::StatusOr<Latest> FindLatest(Client<RdKafka::Consumer>& client, absl::Time deadline,
+                                  const std::function<bool(std::string_view)>& accept = nullptr) {
   RdKafka::Consumer& consumer = *client.handle;
   RdKafka::Topic* topic = client.topic.get();
   const std::string& name = topic->name();
@@ -508,7 +509,9 @@ absl::StatusOr<Latest> FindLatest(Client<RdKafka::Consumer>& client, absl::Time 
             done = true;
             break;
           }
-          if (m->len() > 0) {
+          if (m->len() > 0 &&
+              (!accept ||
+               accept(std::string_view(static_cast<const char*>(m->payload()), m->len())))) {
             latest.offset = m->offset();
             latest.value.assign(static_cast<const char*>(m->payload()), m->len());
           }
@@ -787,12 +790,12 @@ absl::Status TopicWriter::Write(std::string_view key, std::string_view value,
 
 // ---- ReadLatest ----
 
-absl::StatusOr<std::optional<std::string>> ReadLatest(const KafkaConnection& c,
-                                                      const std::string& topic,
-                                                      absl::Duration timeout) {
+absl::StatusOr<std::optional<std::string>> ReadLatest(
+    const KafkaConnection& c, const std::string& topic, absl::Duration timeout,
+    const std::function<bool(std::string_view)>& accept) {
   const absl::Time deadline = absl::Now() + timeout;
   KGW_ASSIGN_OR_RETURN(Client<RdKafka::Consumer> client, NewConsumer(c, topic));
-  KGW_ASSIGN_OR_RETURN(Latest latest, FindLatest(client, deadline));
+  KGW_ASSIGN_OR_RETURN(Latest latest, FindLatest(client, deadline, accept));
   if (!latest.offset.has_value()) return std::nullopt;
   return std::move(latest.value);
 }

@@ -131,13 +131,15 @@ class TopicWriter {
 };
 
 // The newest non-empty record of partition 0 of a (compacted, single-key)
-// topic, nullopt when there is none. Bounded by `timeout`: Unavailable when
+// topic that `accept` takes (any, when null), nullopt when there is none: a
+// record that does not hold up (one nobody with the cluster key wrote) does
+// not hide the genuine ones before it. Bounded by `timeout`: Unavailable when
 // no broker answered, NotFound when the topic does not exist (believed after
 // 2 s of retries, since a topic another node just created is not known to
 // every broker at once).
-absl::StatusOr<std::optional<std::string>> ReadLatest(const KafkaConnection& c,
-                                                      const std::string& topic,
-                                                      absl::Duration timeout);
+absl::StatusOr<std::optional<std::string>> ReadLatest(
+    const KafkaConnection& c, const std::string& topic, absl::Duration timeout,
+    const std::function<bool(std::string_view)>& accept = nullptr);
 
 // Follows partition 0 of a topic on a thread of its own, from its newest
 // non-empty record onwards, calling `on_record(value)` on that thread for

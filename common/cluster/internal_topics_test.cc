@@ -279,6 +279,22 @@ TEST_F(InternalTopicsTest, ReadLatestSkipsTombstonesBackToTheNewestValue) {
   EXPECT_EQ(*latest, "kept");
 }
 
+// A forged record written after the genuine ones must not hide them.
+TEST_F(InternalTopicsTest, ReadLatestSkipsRecordsTheCallerRefuses) {
+  const std::string name = NewCompactedTopic("refused");
+  std::unique_ptr<TopicWriter> w = Writer(name);
+  ASSERT_NE(w, nullptr);
+  ASSERT_TRUE(w->Write("state", "genuine-1", kTimeout).ok());
+  ASSERT_TRUE(w->Write("state", "genuine-2", kTimeout).ok());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(w->Write("state", "forged", kTimeout).ok());
+
+  absl::StatusOr<std::optional<std::string>> latest = ReadLatest(
+      conn_, name, kTimeout, [](std::string_view v) { return v.substr(0, 7) == "genuine"; });
+
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(*latest, "genuine-2");
+}
+
 TEST_F(InternalTopicsTest, ReadLatestOfAMissingTopicIsNotFoundAndDoesNotCreateIt) {
   const std::string name = NewTopicName("missing");
 

@@ -41,6 +41,8 @@ constexpr absl::Duration kSlowRetry = absl::Seconds(5);
 // After another node took this node's place: long enough for an operator to
 // read both sides' logs before this one takes it back.
 constexpr absl::Duration kFencedRetry = absl::Seconds(30);
+// Refused members remembered so that each is logged once.
+constexpr size_t kMaxReported = 1000;
 
 std::string ErrorName(int16_t code) { return kafka::DescribeError(code); }
 
@@ -134,10 +136,19 @@ std::optional<v1::Member> GroupMember::Admit(const std::string& member_id,
   if (admitted.ok() && options_.verify) admitted = options_.verify(*node);
   if (!admitted.ok()) {
     ++refused_;
-    LOG_EVERY_N(WARNING, 100) << "group " << options_.group_id << ": member " << member_id
-                              << (host.empty() ? "" : absl::StrCat(" (", host, ")"))
-                              << " does not count: " << admitted.message() << " ("
-                              << refused_.load() << " refused so far)";
+    // Once per refused member (it is refused again at every read of the
+    // membership), within a bounded memory of those already reported.
+    if (reported_.size() >= kMaxReported) reported_.clear();
+    const std::string claimed =
+        node.ok() ? absl::StrCat(" claiming node id \"", absl::CEscape(node->node_id()), "\"")
+                  : std::string();
+    if (!reported_.insert(absl::StrCat(member_id, "/", host, "/", claimed)).second) {
+      return std::nullopt;
+    }
+    LOG(WARNING) << "group " << options_.group_id << ": member " << member_id << claimed
+                 << (host.empty() ? "" : absl::StrCat(" (", host, ")"))
+                 << " does not count: " << admitted.message() << " (" << refused_.load()
+                 << " refused so far)";
     return std::nullopt;
   }
   v1::Member member;
@@ -447,7 +458,15 @@ void GroupMember::JoinAndHeartbeat() {
     view.complete = true;
   } else {
     // An older leader's assignment lists everyone; today's only coordinators.
-    view.members.assign(membership.members().begin(), membership.members().end());
+    // The group leader may be anyone: only members whose descriptors hold
+    // up count, so a forged leader cannot name a coordinator of its own.
+    for (const v1::Member& m : membership.members()) {
+      const std::string bytes = m.node().SerializeAsString();
+      std::optional<v1::Member> admitted =
+          Admit(m.member_id(), std::nullopt, std::vector<uint8_t>(bytes.begin(), bytes.end()),
+                "named by the group leader");
+      if (admitted) view.members.push_back(*std::move(admitted));
+    }
     view.complete = !membership.coordinators_only();
   }
   view.member_count = membership.coordinators_only()
@@ -592,10 +611,12 @@ absl::StatusOr<std::vector<v1::Member>> GroupMember::DescribeMembers(
 void GroupMember::ForgetDuplicates(std::vector<v1::Member>& members) {
   for (const v1::Member& m : DropDuplicateNodeIds(members)) {
     ++refused_;
-    LOG_EVERY_N(WARNING, 100) << "group " << options_.group_id << ": member " << m.member_id()
-                              << " claims node id \"" << m.node().node_id()
-                              << "\", which another member has; it does not count ("
-                              << refused_.load() << " refused so far)";
+    if (reported_.size() >= kMaxReported) reported_.clear();
+    if (!reported_.insert(absl::StrCat(m.member_id(), "/duplicate")).second) continue;
+    LOG(WARNING) << "group " << options_.group_id << ": member " << m.member_id()
+                 << " claims node id \"" << m.node().node_id()
+                 << "\", which another member has; it does not count (" << refused_.load()
+                 << " refused so far)";
   }
 }
 

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/config/settings.h"
@@ -163,6 +164,8 @@ class GroupMember {
   void ForgetDuplicates(std::vector<v1::Member>& members);
   // Members refused so far (a forged or misconfigured node, or a duplicate).
   std::atomic<int64_t> refused_{0};
+  // Refused members already logged (the member thread's).
+  absl::flat_hash_set<std::string> reported_;
   // Sleeps up to `d` or until stopped/asked to rejoin; true when stopping.
   bool Wait(absl::Duration d);
   void LeaveGroup();

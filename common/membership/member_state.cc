@@ -106,14 +106,14 @@ v1::Membership MemberAssignment(int32_t generation_id, const std::string& leader
   out.set_member_count(static_cast<int32_t>(members.size()));
   out.set_coordinators_only(true);
   for (const v1::NodeDescriptor* c : coordinators) {
-    v1::Member slim;
-    slim.mutable_node()->set_node_id(c->node_id());
-    slim.mutable_node()->set_role(v1::NodeDescriptor::ROLE_COORDINATOR);
-    slim.mutable_node()->set_grpc_endpoint(c->grpc_endpoint());
+    // The whole descriptor, so that its proof of the cluster key can be
+    // checked by every member; no member id.
+    v1::Member entry;
+    *entry.mutable_node() = *c;
     // A repeated message costs its size, its length prefix and a tag.
-    const size_t cost = slim.ByteSizeLong() + 3;
+    const size_t cost = entry.ByteSizeLong() + 3;
     if (out.members_size() > 0 && out.ByteSizeLong() + cost > kMaxAssignmentBytes) break;
-    *out.add_members() = std::move(slim);
+    *out.add_members() = std::move(entry);
   }
   return out;
 }

@@ -33,9 +33,10 @@ inline constexpr size_t kMaxVersionLength = 32;
 inline constexpr size_t kMaxEndpointLength = 260;
 inline constexpr uint32_t kMaxWeight = 10000;
 
-// Encoded size one member's assignment may take. The leading coordinator (the
-// smallest node id) is always in it, whatever its size.
-inline constexpr size_t kMaxAssignmentBytes = 512;
+// Encoded size one member's assignment may take: three or four coordinators
+// of ordinary names. The leading coordinator (the smallest node id) is always
+// in it, whatever its size.
+inline constexpr size_t kMaxAssignmentBytes = 640;
 
 // OK when every field of `d` is within its bounds and makes sense for its
 // role; otherwise InvalidArgument naming the field.
@@ -54,9 +55,10 @@ void SortMembers(std::vector<v1::Member>& members);
 std::vector<v1::Member> DropDuplicateNodeIds(std::vector<v1::Member>& members);
 
 // The SyncGroup assignment of every member of a generation whose members are
-// `members` (any order): the coordinators, reduced to node id, role and gRPC
-// endpoint, in node id order while they fit kMaxAssignmentBytes, and the
-// number of members. Its size does not depend on the number of agents.
+// `members` (any order): the coordinators' descriptors (with their proofs of
+// the cluster key, without member ids), in node id order while they fit
+// kMaxAssignmentBytes, and the number of members. Its size does not depend on
+// the number of agents.
 v1::Membership MemberAssignment(int32_t generation_id, const std::string& leader_member_id,
                                 const std::vector<v1::Member>& members);
 

@@ -1,0 +1,544 @@
+// Control-plane integrity end to end, against the real test cluster: a
+// gateway cluster whose nodes hold the cluster key (GATEWAY_CLUSTER_KEY_FILE),
+// two kgw-coordinators and three kgw-agents on 127.0.0.2/.3/.4 in racks a/b/c,
+// attacked the way someone who can reach Kafka or a coordinator's port would:
+// a forged agent, a member claiming a live node id, a forged coordinator, a
+// poisoned and a replayed record in the assignments topic, two thousand forged
+// agent streams, and the gateway group deleted and created again. Each attack
+// must change nothing clients see. A first test shows the forged agent
+// succeeding against a gateway cluster without a key, so the suite can tell.
+//
+// The tests share the processes and run in order.
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/config/settings.h"
+#include "common/membership/group_member.h"
+#include "common/testing/wait_for.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "kgw/v1/assignment.grpc.pb.h"
+#include "tests/e2e/process_util.h"
+
+namespace kgw::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::kgw::testing::WaitFor;
+
+constexpr int kSessionTimeoutSeconds = 6;
+// Ports of this suite alone (below 32768: see docs/development.md).
+constexpr int kPortStart = 23969;
+constexpr int kAgentHttpPort = 23888;
+constexpr char kEvilHost[] = "127.0.0.9";
+
+struct Env {
+  std::string agent_bin = EnvOr("KGW_AGENT_BIN", "");
+  std::string coordinator_bin = EnvOr("KGW_COORDINATOR_BIN", "");
+  std::string kgwctl_bin = EnvOr("KGWCTL_BIN", "");
+  std::string kafka_bootstrap = EnvOr("KGW_KAFKA_BOOTSTRAP", "");
+  std::string kafka_libs = EnvOr("KGW_KAFKA_LIBS", "");
+  std::string cluster_id = absl::StrCat("e2e-integrity-", getpid());
+  std::string work_dir;
+  std::string key_file;
+  std::string group() const { return absl::StrCat("kgw_", cluster_id); }
+  std::string topic() const { return absl::StrCat("_kgw_", cluster_id, "_assignments"); }
+};
+
+Env& E() {
+  static Env* env = new Env;
+  return *env;
+}
+
+struct Agent {
+  std::string node_id;
+  std::string host;
+  std::string rack;
+  std::unique_ptr<Child> process;
+};
+
+struct Coordinator {
+  std::string node_id;
+  int grpc_port = 0;
+  int http_port = 0;
+  std::unique_ptr<Child> process;
+  std::string endpoint() const { return absl::StrCat("127.0.0.1:", grpc_port); }
+};
+
+std::map<std::string, std::string> NodeEnv(const std::string& cluster_id, bool with_key) {
+  std::map<std::string, std::string> env = {
+      {"KAFKA_BOOTSTRAP_SERVERS", E().kafka_bootstrap},
+      {"GATEWAY_CLUSTER_ID", cluster_id},
+      {"GATEWAY_GROUP_SESSION_TIMEOUT", absl::StrCat(kSessionTimeoutSeconds, "s")},
+      {"GATEWAY_GROUP_HEARTBEAT_INTERVAL", "500ms"}};
+  if (with_key) env["GATEWAY_CLUSTER_KEY_FILE"] = E().key_file;
+  return env;
+}
+
+void StartCoordinator(Coordinator& c, int run, const std::string& cluster_id = E().cluster_id,
+                      bool with_key = true) {
+  std::map<std::string, std::string> env = NodeEnv(cluster_id, with_key);
+  env.insert({{"GATEWAY_NODE_ID", c.node_id},
+              {"GATEWAY_ADVERTISED_HOST", "127.0.0.1"},
+              {"GATEWAY_GRPC_BIND_HOST", "127.0.0.1"},
+              {"GATEWAY_GRPC_PORT", std::to_string(c.grpc_port)},
+              {"GATEWAY_HTTP_PORT", std::to_string(c.http_port)}});
+  c.process = std::make_unique<Child>(std::vector<std::string>{E().coordinator_bin}, env,
+                                      absl::StrCat(E().work_dir, "/", c.node_id, "-", run, ".log"));
+  ASSERT_TRUE(WaitReady(*c.process, "127.0.0.1", c.http_port, seconds(60)))
+      << c.node_id << " never became ready:\n" << c.process->Log();
+}
+
+void StartAgent(Agent& a, int run) {
+  std::map<std::string, std::string> env = NodeEnv(E().cluster_id, true);
+  env.insert({{"GATEWAY_NODE_ID", a.node_id},
+              {"GATEWAY_RACK_ID", a.rack},
+              {"GATEWAY_BIND_HOST", a.host},
+              {"GATEWAY_ADVERTISED_HOST", a.host},
+              {"GATEWAY_PORT_START", std::to_string(kPortStart)},
+              {"GATEWAY_HTTP_PORT", std::to_string(kAgentHttpPort)},
+              {"GATEWAY_LOAD_REPORT_INTERVAL", "1s"},
+              {"GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS", "100"}});
+  a.process = std::make_unique<Child>(std::vector<std::string>{E().agent_bin}, env,
+                                      absl::StrCat(E().work_dir, "/", a.node_id, "-", run, ".log"));
+  ASSERT_TRUE(WaitReady(*a.process, a.host, kAgentHttpPort, seconds(60)))
+      << a.node_id << " never became ready:\n" << a.process->Log();
+}
+
+std::map<int, std::string> MetadataThrough(const std::string& bootstrap,
+                                           const std::string& client_id = "kgw-e2e") {
+  auto [rc, out] = Shell(absl::StrCat("kcat -b ", bootstrap, " -X client.id=", client_id,
+                                      " -L -m 5 -t __none__ 2>&1"));
+  return KcatBrokers(out);
+}
+
+std::string Kgwctl(const std::string& coordinator, const std::string& args) {
+  auto [rc, out] = Shell(absl::StrCat(E().kgwctl_bin, " --coordinator ", coordinator,
+                                      " --timeout 3s ", args, " 2>&1"));
+  return out;
+}
+
+// The value after `label` in `kgwctl status`, e.g. "Leader:".
+std::string StatusField(const std::string& coordinator, absl::string_view label) {
+  for (absl::string_view line : absl::StrSplit(Kgwctl(coordinator, "status"), '\n')) {
+    if (absl::ConsumePrefix(&line, label)) return std::string(absl::StripAsciiWhitespace(line));
+  }
+  return "";
+}
+
+std::vector<config::HostPort> Bootstrap() {
+  std::vector<config::HostPort> out;
+  for (absl::string_view hp : absl::StrSplit(E().kafka_bootstrap, ',', absl::SkipEmpty())) {
+    out.push_back(config::SplitHostPort(hp));
+  }
+  return out;
+}
+
+// A member of the gateway group that holds no key: what any Kafka client
+// allowed to join the group can be.
+std::unique_ptr<membership::GroupMember> Impostor(const std::string& cluster_id,
+                                                  v1::NodeDescriptor self, bool static_member) {
+  membership::GroupMember::Options o;
+  o.bootstrap = Bootstrap();
+  o.group_id = absl::StrCat("kgw_", cluster_id);
+  o.session_timeout = absl::Seconds(kSessionTimeoutSeconds);
+  o.rebalance_timeout = absl::Seconds(kSessionTimeoutSeconds);
+  o.heartbeat_interval = absl::Milliseconds(500);
+  o.software_version = "impostor";
+  if (static_member) o.group_instance_id = self.node_id();
+  auto member = std::make_unique<membership::GroupMember>(
+      o, std::move(self), [](const std::optional<membership::View>&) {});
+  member->Start();
+  return member;
+}
+
+v1::NodeDescriptor ForgedAgent(const std::string& node_id) {
+  v1::NodeDescriptor d;
+  d.set_node_id(node_id);
+  d.set_role(v1::NodeDescriptor::ROLE_AGENT);
+  d.set_advertised_host(kEvilHost);
+  d.set_port_start(kPortStart);
+  d.set_rack("a");
+  d.set_weight(10000);
+  d.set_version("0.1.0");
+  return d;
+}
+
+int64_t ProcStatus(pid_t pid, absl::string_view field) {
+  for (absl::string_view line : absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")),
+                                               '\n')) {
+    if (!absl::ConsumePrefix(&line, field)) continue;
+    absl::string_view number = absl::StripAsciiWhitespace(line);
+    number = number.substr(0, number.find(' '));
+    int64_t n = -1;
+    if (absl::SimpleAtoi(number, &n)) return n;
+  }
+  return -1;
+}
+
+// Writes `value` to the assignments topic with the key the leader uses.
+bool ProduceToAssignments(const std::string& value) {
+  const std::string file = absl::StrCat(E().work_dir, "/record-", absl::Uniform<uint32_t>(
+                                                                        absl::BitGen()));
+  std::ofstream(file, std::ios::binary) << value;
+  auto [rc, out] = Shell(absl::StrCat("kcat -P -b ", E().kafka_bootstrap, " -t ", E().topic(),
+                                      " -k assignment ", file, " 2>&1"));
+  EXPECT_EQ(rc, 0) << out;
+  return rc == 0;
+}
+
+class IntegrityTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_FALSE(E().agent_bin.empty()) << "KGW_AGENT_BIN is not set";
+    ASSERT_FALSE(E().coordinator_bin.empty()) << "KGW_COORDINATOR_BIN is not set";
+    ASSERT_FALSE(E().kgwctl_bin.empty()) << "KGWCTL_BIN is not set";
+    ASSERT_FALSE(E().kafka_bootstrap.empty())
+        << "KGW_KAFKA_BOOTSTRAP is not set: start tests/kafka/kafka-cluster.sh and source its "
+           "cluster.env";
+    char dir[] = "/tmp/kgw-integrity-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    E().work_dir = dir;
+    E().key_file = absl::StrCat(dir, "/cluster.keys");
+    std::ofstream(E().key_file) << "# the gateway cluster's key\n"
+                                << absl::StrCat("e2e-key-", getpid(),
+                                                "-0123456789abcdefghijklmnopqrstuvwxyz")
+                                << "\n";
+    coordinators_ = new std::vector<Coordinator>(2);
+    coordinator(0) = {"coord-1", 23901, 23811, nullptr};
+    coordinator(1) = {"coord-2", 23902, 23812, nullptr};
+    agents_ = new std::vector<Agent>(3);
+    agent(0) = {"agent-a", "127.0.0.2", "a", nullptr};
+    agent(1) = {"agent-b", "127.0.0.3", "b", nullptr};
+    agent(2) = {"agent-c", "127.0.0.4", "c", nullptr};
+    for (Coordinator& c : *coordinators_) StartCoordinator(c, 1);
+    for (Agent& a : *agents_) StartAgent(a, 1);
+    std::map<int, std::string> seen;
+    ASSERT_TRUE(WaitFor([&] { return (seen = MetadataThrough(Bootstrap(agent(0)))) == RackLocal(); },
+                        seconds(60)))
+        << "the gateway cluster never routed rack-locally";
+  }
+  static void TearDownTestSuite() {
+    if (agents_ == nullptr || coordinators_ == nullptr) return;
+    for (Agent& a : *agents_) {
+      if (a.process && a.process->running()) {
+        a.process->Signal(SIGTERM);
+        EXPECT_EQ(a.process->Wait(seconds(30)), 0) << a.node_id << " did not stop cleanly";
+      }
+    }
+    for (Coordinator& c : *coordinators_) {
+      if (c.process && c.process->running()) {
+        c.process->Signal(SIGTERM);
+        EXPECT_EQ(c.process->Wait(seconds(30)), 0) << c.node_id << " did not stop cleanly";
+      }
+    }
+    delete agents_;
+    delete coordinators_;
+    agents_ = nullptr;
+    coordinators_ = nullptr;
+  }
+
+  static Agent& agent(int i) { return (*agents_)[i]; }
+  static Coordinator& coordinator(int i) { return (*coordinators_)[i]; }
+  static std::string Bootstrap(const Agent& a) { return absl::StrCat(a.host, ":", kPortStart); }
+  static std::string Address(const Agent& a, int broker) {
+    return absl::StrCat(a.host, ":", kPortStart + broker);
+  }
+  static std::map<int, std::string> RackLocal() {
+    return {{1, Address(agent(0), 1)}, {2, Address(agent(1), 2)}, {3, Address(agent(2), 3)}};
+  }
+  // True when no client id among `clients` is sent to the evil host, and
+  // every one sees the rack-local map.
+  static bool EveryClientRoutedRackLocally(int clients) {
+    for (int i = 0; i < clients; ++i) {
+      const std::map<int, std::string> seen =
+          MetadataThrough(Bootstrap(agent(i % 3)), absl::StrCat("client-", i));
+      if (seen != RackLocal()) {
+        ADD_FAILURE() << "client-" << i << " sees " << seen.size() << " brokers, broker 1 at "
+                      << (seen.count(1) ? seen.at(1) : "none");
+        return false;
+      }
+    }
+    return true;
+  }
+  static std::string AllLogs() {
+    std::string logs;
+    for (Coordinator& c : *coordinators_) absl::StrAppend(&logs, c.process->Log());
+    for (Agent& a : *agents_) absl::StrAppend(&logs, a.process->Log());
+    return logs;
+  }
+
+  static std::vector<Coordinator>* coordinators_;
+  static std::vector<Agent>* agents_;
+};
+
+std::vector<Coordinator>* IntegrityTest::coordinators_ = nullptr;
+std::vector<Agent>* IntegrityTest::agents_ = nullptr;
+
+// The control: without a key, a plain group member posing as an agent is
+// counted and assigned brokers, exactly the attack the key stops.
+TEST_F(IntegrityTest, WithoutAKeyAForgedAgentIsCounted) {
+  const std::string open_cluster = absl::StrCat(E().cluster_id, "-open");
+  Coordinator open{"coord-open", 23903, 23813, nullptr};
+  StartCoordinator(open, 1, open_cluster, /*with_key=*/false);
+  auto impostor = Impostor(open_cluster, ForgedAgent("agent-evil"), true);
+
+  EXPECT_TRUE(WaitFor(
+      [&] { return absl::StrContains(Kgwctl(open.endpoint(), "assignment"), "agent-evil"); },
+      seconds(30)))
+      << Kgwctl(open.endpoint(), "assignment");
+  impostor->Stop();
+  open.process->Signal(SIGTERM);
+  EXPECT_EQ(open.process->Wait(seconds(30)), 0);
+}
+
+TEST_F(IntegrityTest, AForgedAgentIsNeverCountedAssignedOrAdvertised) {
+  auto impostor = Impostor(E().cluster_id, ForgedAgent("agent-evil"), true);
+  // It is in the group, and the coordinators said no.
+  ASSERT_TRUE(WaitFor([&] { return impostor->view().has_value(); }, seconds(30)));
+  ASSERT_TRUE(WaitFor([] { return absl::StrContains(coordinator(0).process->Log(),
+                                                    "claiming node id \"agent-evil\""); },
+                      seconds(15)))
+      << coordinator(0).process->Log();
+
+  EXPECT_TRUE(EveryClientRoutedRackLocally(30));
+  EXPECT_FALSE(absl::StrContains(Kgwctl(coordinator(0).endpoint(), "nodes"), "agent-evil"));
+  EXPECT_FALSE(absl::StrContains(Kgwctl(coordinator(1).endpoint(), "assignment"), "agent-evil"));
+  EXPECT_EQ(StatusField(coordinator(1).endpoint(), "Agents:"), "3");
+  impostor->Stop();
+}
+
+// A dynamic member (no instance id) claiming agent-a's node id, pointing at
+// another host: it neither replaces agent-a nor shows anywhere.
+TEST_F(IntegrityTest, AMemberClaimingALiveNodeIdDoesNotTakeItsPlace) {
+  auto impostor = Impostor(E().cluster_id, ForgedAgent("agent-a"), /*static_member=*/false);
+  ASSERT_TRUE(WaitFor([&] { return impostor->view().has_value(); }, seconds(30)));
+  ASSERT_TRUE(WaitFor([] { return absl::StrContains(coordinator(0).process->Log(),
+                                                    "claiming node id \"agent-a\""); },
+                      seconds(15)));
+
+  EXPECT_TRUE(EveryClientRoutedRackLocally(12));
+  EXPECT_FALSE(absl::StrContains(Kgwctl(coordinator(0).endpoint(), "nodes"), kEvilHost));
+  impostor->Stop();
+}
+
+// A member posing as a coordinator with the smallest node id: it never leads,
+// no agent streams from it, and the group leader's list of coordinators (the
+// impostor may be Kafka's group leader) never names it to agents.
+TEST_F(IntegrityTest, AForgedCoordinatorNeverLeadsNorIsStreamedFrom) {
+  v1::NodeDescriptor evil;
+  evil.set_node_id("0-evil");
+  evil.set_role(v1::NodeDescriptor::ROLE_COORDINATOR);
+  evil.set_advertised_host(kEvilHost);
+  evil.set_grpc_endpoint(absl::StrCat(kEvilHost, ":23999"));
+  auto impostor = Impostor(E().cluster_id, evil, true);
+  ASSERT_TRUE(WaitFor([&] { return impostor->view().has_value(); }, seconds(30)));
+  ASSERT_TRUE(WaitFor([] { return absl::StrContains(coordinator(0).process->Log(),
+                                                    "claiming node id \"0-evil\""); },
+                      seconds(15)));
+
+  EXPECT_EQ(StatusField(coordinator(1).endpoint(), "Leader:"), "coord-1");
+  EXPECT_TRUE(EveryClientRoutedRackLocally(6));
+  EXPECT_FALSE(absl::StrContains(AllLogs(), absl::StrCat("coordinator ", kEvilHost, ":23999")));
+  impostor->Stop();
+}
+
+// A record nobody with the key wrote, with the highest epoch and generation
+// there are, sending every broker to the evil host: ignored by coordinators
+// and by an agent that cold-starts from the topic.
+TEST_F(IntegrityTest, APoisonedRecordInTheAssignmentsTopicIsIgnored) {
+  const std::string in_force = StatusField(coordinator(0).endpoint(), "Assignment:");
+  v1::Assignment poison;
+  poison.set_epoch(int64_t{1} << 40);
+  poison.set_generation_id(2147483647);
+  poison.set_revision(1);
+  poison.set_leader_node_id("0-evil");
+  for (int b = 1; b <= 3; ++b) {
+    v1::BrokerAssignment* ba = poison.add_brokers();
+    ba->set_broker_id(b);
+    ba->add_agent_node_ids("agent-evil");
+  }
+  v1::AgentEndpoint* e = poison.add_agents();
+  e->set_node_id("agent-evil");
+  e->set_advertised_host(kEvilHost);
+  e->set_port_start(kPortStart);
+  ASSERT_TRUE(ProduceToAssignments(poison.SerializeAsString()));
+
+  ASSERT_TRUE(WaitFor([] { return absl::StrContains(coordinator(1).process->Log(),
+                                                    "ignoring a record of"); },
+                      seconds(15)))
+      << coordinator(1).process->Log();
+  EXPECT_EQ(StatusField(coordinator(0).endpoint(), "Assignment:"), in_force);
+  EXPECT_EQ(StatusField(coordinator(1).endpoint(), "Assignment:"), in_force);
+  EXPECT_TRUE(EveryClientRoutedRackLocally(6));
+
+  // With the coordinators stopped nothing can publish after the poison: an
+  // agent starting cold reads past it to the genuine assignment, and
+  // coordinators starting again take their epoch and drains from that one.
+  for (Coordinator& c : *coordinators_) c.process->Signal(SIGTERM);
+  for (Coordinator& c : *coordinators_) ASSERT_EQ(c.process->Wait(seconds(30)), 0);
+  auto [rc, size] = Shell(absl::StrCat("kcat -C -q -b ", E().kafka_bootstrap, " -t ", E().topic(),
+                                       " -o -1 -c 1 -f '%S'"));
+  if (size != absl::StrCat(poison.ByteSizeLong())) {
+    ASSERT_TRUE(ProduceToAssignments(poison.SerializeAsString()));
+  }
+  agent(2).process->Signal(SIGTERM);
+  ASSERT_EQ(agent(2).process->Wait(seconds(30)), 0);
+  StartAgent(agent(2), 2);
+  EXPECT_TRUE(WaitFor([] { return absl::StrContains(agent(2).process->Log(),
+                                                    "refusing an assignment from topic"); },
+                      seconds(15)))
+      << agent(2).process->Log();
+  EXPECT_TRUE(WaitFor([] { return absl::StrContains(agent(2).process->Log(), "from topic _kgw_"); },
+                      seconds(15)))
+      << agent(2).process->Log();
+  EXPECT_EQ(MetadataThrough(Bootstrap(agent(2))), RackLocal());
+
+  for (Coordinator& c : *coordinators_) StartCoordinator(c, 2);
+  std::string now;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        now = StatusField(coordinator(1).endpoint(), "Assignment:");
+        return absl::StartsWith(now, "epoch ") && !absl::StartsWith(now, "epoch 1099511627776");
+      },
+      seconds(30)))
+      << now;
+  std::map<int, std::string> seen;
+  EXPECT_TRUE(WaitFor([&] { return (seen = MetadataThrough(Bootstrap(agent(0)))) == RackLocal(); },
+                      seconds(30)));
+  EXPECT_TRUE(EveryClientRoutedRackLocally(6));
+}
+
+// A genuine but older assignment written again: older than the one in force,
+// so nobody takes it.
+TEST_F(IntegrityTest, AReplayedOlderAssignmentChangesNothing) {
+  const std::string file = absl::StrCat(E().work_dir, "/first-record");
+  auto [rc, out] = Shell(absl::StrCat("kcat -C -q -b ", E().kafka_bootstrap, " -t ", E().topic(),
+                                      " -o beginning -c 1 -f '%s' > ", file));
+  ASSERT_EQ(rc, 0) << out;
+  const std::string first = ReadFile(file);
+  v1::Assignment old;
+  ASSERT_TRUE(old.ParseFromString(first));
+  ASSERT_FALSE(old.proof().empty()) << "the leader signs what it stores";
+  const std::string in_force = StatusField(coordinator(0).endpoint(), "Assignment:");
+  ASSERT_NE(in_force, absl::StrCat("epoch ", old.epoch(), ", generation ", old.generation_id(),
+                                   ", revision ", old.revision()));
+
+  ASSERT_TRUE(ProduceToAssignments(first));
+
+  // Once the coordinators have read past it, nothing has moved.
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(StatusField(coordinator(0).endpoint(), "Assignment:"), in_force);
+  EXPECT_EQ(StatusField(coordinator(1).endpoint(), "Assignment:"), in_force);
+  EXPECT_TRUE(EveryClientRoutedRackLocally(6));
+}
+
+// Streams without the key are refused at their first message, however many:
+// no thread, memory or node entry is left behind, and a forged load report
+// for a real agent never shows.
+TEST_F(IntegrityTest, TwoThousandForgedAgentStreamsAreRefusedAndLeaveNothingBehind) {
+  const pid_t pid = coordinator(0).process->pid();
+  const int64_t rss_before = ProcStatus(pid, "VmRSS:");
+  auto stub = v1::AgentService::NewStub(
+      grpc::CreateChannel(coordinator(0).endpoint(), grpc::InsecureChannelCredentials()));
+  int refused = 0;
+  int64_t max_threads = 0;
+  for (int i = 0; i < 2000; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(5));
+    auto stream = stub->Connect(&context);
+    v1::AgentMessage hello;
+    hello.mutable_node()->CopyFrom(ForgedAgent(i == 0 ? "agent-a" : absl::StrCat("forged-", i)));
+    hello.mutable_load()->set_bytes_per_second(1e12);
+    stream->Write(hello);
+    v1::AgentDirective directive;
+    EXPECT_FALSE(stream->Read(&directive)) << "stream " << i << " got an assignment";
+    refused += stream->Finish().error_code() == grpc::StatusCode::UNAUTHENTICATED;
+    if (i % 200 == 0) max_threads = std::max(max_threads, ProcStatus(pid, "Threads:"));
+  }
+  const int64_t rss_after = ProcStatus(pid, "VmRSS:");
+  std::cout << "2000 forged streams: " << refused << " refused; coordinator RSS " << rss_before
+            << " -> " << rss_after << " kB, at most " << max_threads << " threads" << std::endl;
+
+  EXPECT_EQ(refused, 2000);
+  EXPECT_LE(max_threads, 64);
+  EXPECT_LT(rss_after - rss_before, 20 * 1024);
+  const std::string nodes = Kgwctl(coordinator(0).endpoint(), "nodes");
+  EXPECT_FALSE(absl::StrContains(nodes, "forged-")) << nodes;
+  EXPECT_TRUE(EveryClientRoutedRackLocally(3));
+}
+
+// Every gateway node stops; the empty group is deleted; the new group's
+// generations start again from 1, usually below the stored assignment's (the
+// new leader then waits one session timeout for its view to catch up, says
+// so, and takes over). Either way it publishes with a higher epoch: routing
+// and drains work again.
+TEST_F(IntegrityTest, ALeaderTakesOverAfterTheGroupWasDeletedAndCreatedAgain) {
+  const std::string before = StatusField(coordinator(0).endpoint(), "Assignment:");
+  for (Agent& a : *agents_) a.process->Signal(SIGTERM);
+  for (Coordinator& c : *coordinators_) c.process->Signal(SIGTERM);
+  for (Agent& a : *agents_) ASSERT_EQ(a.process->Wait(seconds(30)), 0);
+  for (Coordinator& c : *coordinators_) ASSERT_EQ(c.process->Wait(seconds(30)), 0);
+  // Agents keep their place for a session timeout (static membership); once
+  // it has passed the group is empty and can be deleted.
+  std::string out;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto [rc, o] = Shell(absl::StrCat(
+            "java -cp '", E().kafka_libs, "/*' "
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server ",
+            E().kafka_bootstrap, " --delete --group ", E().group(), " 2>&1"));
+        out = o;
+        return rc == 0 && absl::StrContains(o, "successful");
+      },
+      absl::Seconds(60), absl::Seconds(2)))
+      << out;
+
+  for (Coordinator& c : *coordinators_) StartCoordinator(c, 3);
+  for (Agent& a : *agents_) StartAgent(a, 3);
+
+  // "epoch E, generation G, revision R"
+  const auto epoch_of = [](absl::string_view assignment) {
+    int64_t epoch = -1;
+    if (absl::ConsumePrefix(&assignment, "epoch ")) {
+      (void)absl::SimpleAtoi(assignment.substr(0, assignment.find(',')), &epoch);
+    }
+    return epoch;
+  };
+  ASSERT_GT(epoch_of(before), 0) << before;
+  std::string after;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        after = StatusField(coordinator(1).endpoint(), "Assignment:");
+        return epoch_of(after) > epoch_of(before) &&
+               StatusField(coordinator(1).endpoint(), "Leader:") == "coord-1";
+      },
+      seconds(kSessionTimeoutSeconds + 40)))
+      << "before: " << before << ", after: " << after << "\n" << coordinator(0).process->Log();
+  std::map<int, std::string> seen;
+  EXPECT_TRUE(WaitFor([&] { return (seen = MetadataThrough(Bootstrap(agent(0)))) == RackLocal(); },
+                      seconds(20)));
+  EXPECT_TRUE(WaitFor([] { return StatusField(coordinator(1).endpoint(), "Agents:") == "3"; },
+                      seconds(30)));
+  const std::string drained = Kgwctl(coordinator(1).endpoint(), "drain agent-c");
+  EXPECT_TRUE(absl::StrContains(drained, "Drained agent-c")) << drained;
+  const std::string resumed = Kgwctl(coordinator(1).endpoint(), "resume agent-c");
+  EXPECT_TRUE(absl::StrContains(resumed, "Resumed agent-c")) << resumed;
+}
+
+}  // namespace
+}  // namespace kgw::test
