@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/control/routing.h"
 #include "glog/logging.h"
 
@@ -175,8 +176,11 @@ std::optional<v1::Assignment> ControlState::NextAssignmentLocked() {
     }
     ahead_since_ = absl::InfinitePast();
     was_leader_ = true;
-    // Above every assignment seen, whatever generations the group has now.
-    epoch_ = (current_ ? current_->epoch() : 0) + 1;
+    // Above every assignment seen, whatever generations the group has now,
+    // and not below the clock (milliseconds): a genuine but old record
+    // replayed into the topic must not make this leader reuse an epoch that
+    // a later leader already had.
+    epoch_ = std::max((current_ ? current_->epoch() : 0) + 1, absl::ToUnixMillis(absl::Now()));
     // Drains live in the assignment, so they survive a change of leader.
     if (current_) drained_ = {current_->draining_node_ids().begin(),
                               current_->draining_node_ids().end()};
