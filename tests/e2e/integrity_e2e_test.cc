@@ -478,7 +478,12 @@ TEST_F(IntegrityTest, TwoThousandForgedAgentStreamsAreRefusedAndLeaveNothingBehi
 
   EXPECT_EQ(refused, 2000);
   EXPECT_LE(max_threads, 64);
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine: RSS says nothing here.
+  std::cout << "RSS not checked under AddressSanitizer" << std::endl;
+#else
   EXPECT_LT(rss_after - rss_before, 20 * 1024);
+#endif
   const std::string nodes = Kgwctl(coordinator(0).endpoint(), "nodes");
   EXPECT_FALSE(absl::StrContains(nodes, "forged-")) << nodes;
   EXPECT_TRUE(EveryClientRoutedRackLocally(3));
