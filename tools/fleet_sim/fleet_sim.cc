@@ -1,0 +1,394 @@
+#include "tools/fleet_sim/fleet_sim.h"
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/coordinator_client.h"
+#include "common/control/routing.h"
+#include "common/membership/group_member.h"
+#include "common/version/version.h"
+#include "glog/logging.h"
+
+namespace kgw::fleet_sim {
+namespace {
+
+// AgentControl::Depart's wait, as an agent's SIGTERM handler uses it.
+constexpr absl::Duration kDepartWait = absl::Seconds(1);
+constexpr int kStopThreads = 8;
+constexpr uint32_t kWeight = 100;
+constexpr size_t kMaxInterned = 64;
+
+}  // namespace
+
+bool HeldAssignment::Names(const std::string& node_id) const {
+  return std::binary_search(agents.begin(), agents.end(), node_id);
+}
+
+// One simulated agent. Start and Stop are serialised by lifecycle_mu_; the
+// callbacks run on the member's and the client's threads and take mu_ only
+// briefly; Report takes mu_ alone, so it never waits for a Stop.
+class Fleet::Agent {
+ public:
+  Agent(Fleet& fleet, int index, v1::NodeDescriptor descriptor)
+      : fleet_(fleet), index_(index), descriptor_(std::move(descriptor)) {}
+  ~Agent() { Stop(StopMode::kCrash); }
+
+  const v1::NodeDescriptor& descriptor() const { return descriptor_; }
+
+  void Start() {
+    std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (running_) return;
+    }
+    departing_ = false;
+    const FleetOptions& o = fleet_.options_;
+    auto client = std::make_shared<agent::CoordinatorClient>(
+        agent::CoordinatorClient::Options{.report_interval = o.report_interval},
+        [this] { return Descriptor(); }, [] { return Load(); },
+        [this](const v1::Assignment& a) { OnAssignment(a); },
+        [key = o.key](v1::AgentMessage& hello) {
+          if (key) key->SignStreamHello(hello);
+        });
+    membership::GroupMember::Options member_options{
+        .bootstrap = o.bootstrap,
+        .group_id = o.group_id,
+        .session_timeout = o.session_timeout,
+        .rebalance_timeout = o.session_timeout,
+        .heartbeat_interval = o.heartbeat_interval,
+        .request_timeout = o.request_timeout,
+        .client_id = "kgw-agent",
+        .software_version = descriptor_.version(),
+        .group_instance_id = descriptor_.node_id(),
+        .leave_on_stop = false,
+        .full_view = false};
+    if (o.key) {
+      member_options.verify = [key = o.key](const v1::NodeDescriptor& d) {
+        return key->VerifyDescriptor(d);
+      };
+    }
+    auto member = std::make_shared<membership::GroupMember>(
+        std::move(member_options), Descriptor(),
+        [this](const std::optional<membership::View>& view) { OnView(view); });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_ = true;
+      held_.reset();  // a new process holds nothing yet
+      received_at_ = absl::InfinitePast();
+      leader_.reset();
+      generation_id_ = -1;
+      client_ = client;
+      member_ = member;
+    }
+    client->Start();
+    member->Start();
+  }
+
+  bool Stop(StopMode mode) {
+    std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+    std::shared_ptr<membership::GroupMember> member;
+    std::shared_ptr<agent::CoordinatorClient> client;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!running_) return true;
+      member = member_;
+      client = client_;
+    }
+    bool flushed = true;
+    if (mode == StopMode::kShutdown) {
+      departing_ = true;
+      flushed = client->FlushDescriptor(kDepartWait);
+    }
+    // As AgentControl::Stop: the member first, so no view reaches a stopped client.
+    member->Stop();
+    client->Stop();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_ = false;
+      fenced_total_ += member->fenced_count();
+      member_.reset();
+      client_.reset();
+    }
+    return flushed;
+  }
+
+  AgentReport Report() const {
+    AgentReport r;
+    std::shared_ptr<agent::CoordinatorClient> client;
+    std::shared_ptr<membership::GroupMember> member;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      r.index = index_;
+      r.node_id = descriptor_.node_id();
+      r.running = running_;
+      r.assignment = held_;
+      r.received_at = received_at_;
+      r.assignments = assignments_;
+      r.bytes = bytes_;
+      r.last_bytes = last_bytes_;
+      r.refused = refused_;
+      r.generation_id = generation_id_;
+      r.generations = generations_;
+      r.fenced = fenced_total_;
+      client = client_;
+      member = member_;
+    }
+    if (client) r.streaming_from = client->connected_to();
+    if (member) r.fenced += member->fenced_count();
+    return r;
+  }
+
+ private:
+  v1::NodeDescriptor Descriptor() const {
+    v1::NodeDescriptor d = descriptor_;
+    d.set_draining(departing_);
+    if (fleet_.options_.key) fleet_.options_.key->SignDescriptor(d);
+    return d;
+  }
+
+  // No data path: no connections, no bytes.
+  static v1::LoadReport Load() {
+    v1::LoadReport report;
+    report.set_reported_at_ms(absl::ToUnixMillis(absl::Now()));
+    return report;
+  }
+
+  // AgentControl::OnView without the router: coordinators from the view,
+  // the leader's first; complete views only while there is no coordinator.
+  void OnView(const std::optional<membership::View>& view) {
+    std::shared_ptr<membership::GroupMember> member;
+    std::shared_ptr<agent::CoordinatorClient> client;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      member = member_;
+      client = client_;
+      generation_id_ = view ? view->generation_id : -1;
+      if (view) generations_.insert(view->generation_id);
+      leader_ = view ? control::LeaderCoordinator(*view) : std::nullopt;
+    }
+    if (!view || !member || !client) return;
+    std::vector<std::string> coordinators;
+    for (const v1::Member& m : view->members) {
+      if (m.node().role() == v1::NodeDescriptor::ROLE_COORDINATOR) {
+        coordinators.push_back(m.node().grpc_endpoint());
+      }
+    }
+    member->SetFullView(coordinators.empty());
+    client->SetDiscovered(std::move(coordinators), control::LeaderEndpoint(*view).value_or(""));
+  }
+
+  // Counts what the stream brought and keeps what AgentControl and
+  // agent::Router::Install would: with a valid proof (when there is a key),
+  // the newest, or the group's leader's over another node's.
+  void OnAssignment(const v1::Assignment& a) {
+    const int64_t bytes = static_cast<int64_t>(a.ByteSizeLong());
+    const std::shared_ptr<const control::ClusterKey>& key = fleet_.options_.key;
+    const bool verified = !key || key->VerifyAssignment(a).ok();
+    std::shared_ptr<const HeldAssignment> held;
+    bool install = verified && control::Plausible(a);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++assignments_;
+      bytes_ += bytes;
+      last_bytes_ = bytes;
+      if (!verified) ++refused_;
+      if (install && held_ && !IsNewer(a, *held_)) {
+        install = leader_ && *leader_ == a.leader_node_id() &&
+                  a.leader_node_id() != held_->leader_node_id;
+      }
+    }
+    if (!install) return;
+    held = fleet_.Intern(a);
+    const absl::Time now = absl::Now();
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = std::move(held);
+    received_at_ = now;
+  }
+
+  static bool IsNewer(const v1::Assignment& a, const HeldAssignment& b) {
+    return std::make_tuple(a.epoch(), a.generation_id(), a.revision()) >
+           std::make_tuple(b.epoch, b.generation_id, b.revision);
+  }
+
+  Fleet& fleet_;
+  const int index_;
+  const v1::NodeDescriptor descriptor_;
+  std::atomic<bool> departing_{false};
+  std::mutex lifecycle_mu_;
+
+  mutable std::mutex mu_;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<membership::GroupMember> member_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<agent::CoordinatorClient> client_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const HeldAssignment> held_ ABSL_GUARDED_BY(mu_);
+  absl::Time received_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t assignments_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
+  int32_t generation_id_ ABSL_GUARDED_BY(mu_) = -1;
+  std::set<int32_t> generations_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::string> leader_ ABSL_GUARDED_BY(mu_);
+  int64_t fenced_total_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+Fleet::Fleet(FleetOptions options, int size) : options_(std::move(options)) {
+  CHECK(!options_.racks.empty()) << "a fleet needs at least one rack";
+  for (int i = 0; i < size; ++i) Add();
+}
+
+Fleet::~Fleet() { StopAll(StopMode::kCrash); }
+
+int Fleet::Add() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int i = static_cast<int>(agents_.size());
+  v1::NodeDescriptor d;
+  d.set_node_id(absl::StrCat(options_.node_id_prefix, i));
+  d.set_role(v1::NodeDescriptor::ROLE_AGENT);
+  d.set_advertised_host(absl::StrCat("127.0.1.", 1 + i % 250));
+  d.set_port_start(20000 + 10 * (i / 250));
+  d.set_rack(options_.racks[i % options_.racks.size()]);
+  d.set_version(options_.version.empty() ? std::string(kgw::kVersion) : options_.version);
+  d.set_weight(kWeight);
+  agents_.push_back(std::make_unique<Agent>(*this, i, std::move(d)));
+  return i;
+}
+
+int Fleet::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(agents_.size());
+}
+
+std::string Fleet::NodeId(int index) const { return Descriptor(index).node_id(); }
+
+v1::NodeDescriptor Fleet::Descriptor(int index) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return agents_.at(index)->descriptor();
+}
+
+void Fleet::StartAll() {
+  for (int i = 0, n = size(); i < n; ++i) Start(i);
+}
+
+void Fleet::StopAll(StopMode mode) {
+  const int n = size();
+  std::atomic<int> next{0};
+  std::vector<std::thread> stoppers;
+  for (int t = 0; t < std::min(kStopThreads, n); ++t) {
+    stoppers.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) Stop(i, mode);
+    });
+  }
+  for (std::thread& t : stoppers) t.join();
+}
+
+void Fleet::Start(int index) {
+  Agent* agent;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    agent = agents_.at(index).get();  // agents are never removed
+  }
+  agent->Start();
+}
+
+bool Fleet::Stop(int index, StopMode mode) {
+  Agent* agent;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    agent = agents_.at(index).get();
+  }
+  return agent->Stop(mode);
+}
+
+bool Fleet::Restart(int index, StopMode mode) {
+  const bool flushed = Stop(index, mode);
+  Start(index);
+  return flushed;
+}
+
+AgentReport Fleet::Report(int index) const {
+  const Agent* agent;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    agent = agents_.at(index).get();
+  }
+  return agent->Report();
+}
+
+std::vector<AgentReport> Fleet::Reports() const {
+  std::vector<const Agent*> agents;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& a : agents_) agents.push_back(a.get());
+  }
+  std::vector<AgentReport> reports;
+  reports.reserve(agents.size());
+  for (const Agent* a : agents) reports.push_back(a->Report());
+  return reports;
+}
+
+std::shared_ptr<const HeldAssignment> Fleet::Intern(const v1::Assignment& a) {
+  auto held = std::make_shared<HeldAssignment>();
+  held->epoch = a.epoch();
+  held->generation_id = a.generation_id();
+  held->revision = a.revision();
+  held->leader_node_id = a.leader_node_id();
+  held->agents.reserve(a.agents_size());
+  for (const v1::AgentEndpoint& e : a.agents()) held->agents.push_back(e.node_id());
+  std::sort(held->agents.begin(), held->agents.end());
+
+  InternKey key{held->epoch, held->generation_id, held->revision, held->leader_node_id};
+  std::lock_guard<std::mutex> lock(intern_mu_);
+  if (auto it = interned_.find(key); it != interned_.end()) {
+    if (std::shared_ptr<const HeldAssignment> same = it->second.lock();
+        same && same->agents == held->agents) {
+      return same;
+    }
+  }
+  if (interned_.size() >= kMaxInterned) {
+    for (auto it = interned_.begin(); it != interned_.end();) {
+      it = it->second.expired() ? interned_.erase(it) : std::next(it);
+    }
+    // Still full: every entry is held; drop the oldest key (smallest epoch).
+    if (interned_.size() >= kMaxInterned) interned_.erase(interned_.begin());
+  }
+  interned_[key] = held;
+  return held;
+}
+
+bool EveryRunningAgentHolds(const std::vector<AgentReport>& reports,
+                            const std::function<bool(const HeldAssignment&)>& pred) {
+  bool any = false;
+  const HeldAssignment* last_true = nullptr;  // interned: agents share assignments
+  for (const AgentReport& r : reports) {
+    if (!r.running) continue;
+    any = true;
+    if (!r.assignment) return false;
+    if (r.assignment.get() == last_true) continue;
+    if (!pred(*r.assignment)) return false;
+    last_true = r.assignment.get();
+  }
+  return any;
+}
+
+std::vector<std::string> RunningNodeIds(const std::vector<AgentReport>& reports) {
+  std::vector<std::string> ids;
+  for (const AgentReport& r : reports) {
+    if (r.running) ids.push_back(r.node_id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+int64_t TotalBytes(const std::vector<AgentReport>& reports) {
+  int64_t total = 0;
+  for (const AgentReport& r : reports) total += r.bytes;
+  return total;
+}
+
+}  // namespace kgw::fleet_sim
