@@ -88,7 +88,7 @@ void AgentControl::Start() {
           std::lock_guard<std::mutex> lock(mu_);
           from_leader = view_ && control::LeaderCoordinator(*view_) == a.leader_node_id();
         }
-        InstallVerified(a, "coordinator", from_leader);
+        if (Verified(a, "coordinator")) router_.Install(a, "coordinator", from_leader);
       },
       [this](v1::AgentMessage& hello) { key_->SignStreamHello(hello); });
   coordinator_->Start();
@@ -180,16 +180,14 @@ void AgentControl::OnInstalled(const v1::Assignment& a) {
   on_drain_(draining);
 }
 
-void AgentControl::InstallVerified(const v1::Assignment& a, const std::string& source,
-                                   bool from_leader) {
-  if (absl::Status s = key_->VerifyAssignment(a); !s.ok()) {
-    metrics_.AssignmentsRefused(absl::StartsWith(source, "topic") ? "topic" : "coordinator")
-        .Increment();
-    LOG_EVERY_N(ERROR, 10) << "refusing an assignment from " << source << " (epoch " << a.epoch()
-                           << ", by \"" << a.leader_node_id() << "\"): " << s.message();
-    return;
-  }
-  router_.Install(a, source, from_leader);
+bool AgentControl::Verified(const v1::Assignment& a, const std::string& source) {
+  absl::Status s = key_->VerifyAssignment(a);
+  if (s.ok()) return true;
+  metrics_.AssignmentsRefused(absl::StartsWith(source, "topic") ? "topic" : "coordinator")
+      .Increment();
+  LOG_EVERY_N(ERROR, 10) << "refusing an assignment from " << source << " (epoch " << a.epoch()
+                         << ", by \"" << a.leader_node_id() << "\"): " << s.message();
+  return false;
 }
 
 void AgentControl::RunFallback() {
@@ -199,31 +197,23 @@ void AgentControl::RunFallback() {
                                        .client = config_.kafka,
                                        .client_id = "kgw-agent"};
   const std::string topic = config::InternalTopic(config_.node, "assignments");
+  const std::string source = absl::StrCat("topic ", topic);
   // The newest record that holds up; each one refused on the way is logged
   // and counted.
   absl::StatusOr<std::optional<std::string>> stored = cluster::ReadLatest(
       kafka, topic, kTopicReadTimeout, [&](std::string_view value) {
         v1::Assignment a;
-        if (!a.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
-        if (absl::Status s = key_->VerifyAssignment(a); !s.ok()) {
-          metrics_.AssignmentsRefused("topic").Increment();
-          LOG_EVERY_N(ERROR, 10) << "refusing an assignment from topic " << topic << " (epoch "
-                                 << a.epoch() << ", by \"" << a.leader_node_id()
-                                 << "\"): " << s.message();
-          return false;
-        }
-        return true;
+        return a.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+               Verified(a, source);
       });
   if (!stored.ok()) {
     LOG(WARNING) << "cannot read the stored assignment from " << topic << ": "
                  << stored.status().message();
   } else if (stored->has_value()) {
+    // Parsed and verified by the predicate above.
     v1::Assignment a;
-    if (a.ParseFromString(**stored)) {
-      InstallVerified(a, absl::StrCat("topic ", topic), /*from_leader=*/false);
-    } else {
-      LOG(WARNING) << "the newest record of " << topic << " is not an assignment";
-    }
+    a.ParseFromString(**stored);
+    router_.Install(a, source);
   }
   std::unique_lock<std::mutex> lock(mu_);
   topic_read_ = true;

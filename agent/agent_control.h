@@ -64,9 +64,9 @@ class AgentControl {
   v1::LoadReport Load();
   void OnView(const std::optional<membership::View>& view);
   void OnInstalled(const v1::Assignment& a);
-  // Installs `a` when it carries a valid proof of the cluster key; otherwise
-  // logs and counts the refusal under `source`.
-  void InstallVerified(const v1::Assignment& a, const std::string& source, bool from_leader);
+  // True when `a` carries a valid proof of the cluster key; otherwise logs
+  // and counts the refusal under `source`.
+  bool Verified(const v1::Assignment& a, const std::string& source);
   // The cold start and the local fallback, on a thread of their own.
   void RunFallback();
   void ComputeLocallyIfAlone();

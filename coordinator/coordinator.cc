@@ -6,6 +6,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -246,20 +248,26 @@ int RunCoordinator(const CoordinatorConfig& config) {
   // The assignments topic: what the leader published, for followers and for
   // a leader that takes over. First the newest record (a leader computes
   // nothing before it has seen it), then every new one.
-  const auto on_record = [&state, &key, &topic](const std::string& value) {
+  // A record of the topic as an assignment, when it is one that holds up;
+  // refusals are logged and counted.
+  const auto genuine = [&state, &key, &topic](std::string_view value)
+      -> std::optional<v1::Assignment> {
     v1::Assignment a;
-    if (!a.ParseFromString(value)) {
+    if (!a.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
       LOG_EVERY_N(WARNING, 10) << "ignoring a record of " << topic << " that is not an assignment";
-      return;
+      return std::nullopt;
     }
     if (absl::Status s = (*key)->VerifyAssignment(a); !s.ok()) {
       state.OnRefusedAssignment();
       LOG_EVERY_N(ERROR, 10) << "ignoring a record of " << topic << ": " << s.message()
                              << " (written by something that is not a coordinator of this "
                              << "gateway cluster?)";
-      return;
+      return std::nullopt;
     }
-    state.OnStoredAssignment(a);
+    return a;
+  };
+  const auto on_record = [&state, &genuine](const std::string& value) {
+    if (std::optional<v1::Assignment> a = genuine(value)) state.OnStoredAssignment(*a);
   };
   std::atomic<bool> stopping{false};
   std::unique_ptr<cluster::TopicTail> tail;
@@ -274,13 +282,16 @@ int RunCoordinator(const CoordinatorConfig& config) {
       // The newest record that holds up: a forged one written after it must
       // not hide the drains and the epoch of the genuine one.
       absl::StatusOr<std::optional<std::string>> latest = cluster::ReadLatest(
-          kafka, topic, kTopicTimeout, [&key](std::string_view value) {
-            v1::Assignment a;
-            return a.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-                   (*key)->VerifyAssignment(a).ok() && control::Plausible(a);
+          kafka, topic, kTopicTimeout, [&genuine](std::string_view value) {
+            std::optional<v1::Assignment> a = genuine(value);
+            return a.has_value() && control::Plausible(*a);
           });
       if (latest.ok() || absl::IsNotFound(latest.status())) {
-        if (latest.ok() && latest->has_value()) on_record(**latest);
+        if (latest.ok() && latest->has_value()) {
+          v1::Assignment a;
+          a.ParseFromString(**latest);  // parsed and verified by the predicate
+          state.OnStoredAssignment(a);
+        }
         state.OnStoredAssignmentLoaded();
         break;
       }

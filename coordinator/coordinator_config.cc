@@ -1,8 +1,5 @@
 #include "coordinator/coordinator_config.h"
 
-#include <optional>
-#include <string>
-
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 
@@ -17,15 +14,6 @@ constexpr absl::string_view kGrpcPort = "GATEWAY_GRPC_PORT";
 constexpr absl::string_view kAdminToken = "GATEWAY_ADMIN_TOKEN";
 constexpr absl::string_view kMetadataRefreshInterval = "GATEWAY_METADATA_REFRESH_INTERVAL";
 constexpr absl::string_view kMaxAgentStreams = "GATEWAY_MAX_AGENT_STREAMS";
-
-// A bearer token travels in an HTTP/2 header: visible ASCII, no spaces.
-// One that kgwctl could never send is refused at start-up.
-std::optional<std::string> CheckSendableToken(absl::string_view token) {
-  for (char c : token) {
-    if (c < '!' || c > '~') return std::string("holds a space, a control or a non-ASCII character");
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -47,7 +35,7 @@ std::vector<SettingSpec> CoordinatorSettingSpecs() {
                    .description = "Token that admin mutations (drain, resume) must carry as "
                                   "\"authorization: Bearer <token>\"; empty allows them to anyone "
                                   "who reaches the gRPC port",
-                   .validator = CheckSendableToken,
+                   .validator = config::CheckBearerToken,
                    .allowed_hint = "visible ASCII without spaces, as kgwctl can send it"});
   specs.push_back({.name = kMetadataRefreshInterval,
                    .type = SettingType::kDuration,

@@ -188,6 +188,13 @@ HostPort SplitHostPort(absl::string_view validated) {
   return hp;
 }
 
+std::optional<std::string> CheckBearerToken(absl::string_view token) {
+  for (char c : token) {
+    if (c < '!' || c > '~') return std::string("the token must be visible ASCII without spaces");
+  }
+  return std::nullopt;
+}
+
 std::string FlagName(absl::string_view setting_name) {
   std::string flag = absl::AsciiStrToLower(setting_name);
   for (char& c : flag) {

@@ -73,6 +73,12 @@ absl::string_view SourceName(Source source);
 // The flag spelling of a setting: GATEWAY_PORT_START -> gateway-port-start.
 std::string FlagName(absl::string_view setting_name);
 
+// A validator for bearer tokens (RFC 6750 b64token and the other opaque tokens
+// in use): visible ASCII without spaces, since a space or a control character
+// would make an invalid HTTP/2 header value. kgwctl and the coordinators
+// check their tokens with it alike.
+std::optional<std::string> CheckBearerToken(absl::string_view token);
+
 // Parsed, validated values. Getters CHECK that the setting exists and has the
 // requested type: asking for an undeclared setting is a programming error.
 class Settings {

@@ -44,8 +44,6 @@ constexpr absl::Duration kFencedRetry = absl::Seconds(30);
 // Refused members remembered so that each is logged once.
 constexpr size_t kMaxReported = 1000;
 
-std::string ErrorName(int16_t code) { return kafka::DescribeError(code); }
-
 std::vector<uint8_t> Bytes(const google::protobuf::MessageLite& m) {
   std::string s = m.SerializeAsString();
   return std::vector<uint8_t>(s.begin(), s.end());
@@ -243,7 +241,7 @@ absl::Status GroupMember::ConnectToCoordinator() {
   }
   if (error != 0) {
     return absl::UnavailableError(absl::StrCat("no coordinator for group ", options_.group_id,
-                                               " yet: ", ErrorName(error)));
+                                               " yet: ", kafka::DescribeError(error)));
   }
   KGW_ASSIGN_OR_RETURN(kafka::BlockingConnection c, ConnectAny({coordinator}));
   VLOG(1) << "group " << options_.group_id << " coordinator is " << c.peer();
@@ -261,7 +259,8 @@ GroupMember::Next GroupMember::OnGroupError(int16_t error_code, const char* api)
     case kNotCoordinator:
     case kCoordinatorNotAvailable:
       LOG_EVERY_N(INFO, 20) << api << " in group " << options_.group_id << ": "
-                            << ErrorName(error_code) << "; finding the group coordinator again";
+                            << kafka::DescribeError(error_code)
+                            << "; finding the group coordinator again";
       return Next::kRediscover;
     case kCoordinatorLoadInProgress:
       backoff_ = std::max(backoff_, kFirstBackoff);
@@ -311,8 +310,10 @@ GroupMember::Next GroupMember::OnGroupError(int16_t error_code, const char* api)
         backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
         return Next::kRejoin;
       }
-      LOG_EVERY_N(WARNING, 10) << api << " in group " << options_.group_id
-                               << " failed: " << ErrorName(error_code);
+      [[fallthrough]];
+    default:
+      LOG_EVERY_N(WARNING, 10) << api << " in group " << options_.group_id << " failed: "
+                               << kafka::DescribeError(error_code);
       backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
       return Next::kRejoin;
     case kInvalidSessionTimeout:
@@ -321,11 +322,6 @@ GroupMember::Next GroupMember::OnGroupError(int16_t error_code, const char* api)
                  << " ms (INVALID_SESSION_TIMEOUT): it must lie within their "
                  << "group.min.session.timeout.ms and group.max.session.timeout.ms";
       backoff_ = kSlowRetry;
-      return Next::kRejoin;
-    default:
-      LOG_EVERY_N(WARNING, 10) << api << " in group " << options_.group_id << " failed: "
-                               << ErrorName(error_code);
-      backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
       return Next::kRejoin;
   }
 }
@@ -587,7 +583,7 @@ absl::StatusOr<std::vector<v1::Member>> GroupMember::DescribeMembers(
   }
   if (group.error_code != 0) {
     return absl::UnavailableError(
-        absl::StrCat("DescribeGroups: ", ErrorName(group.error_code)));
+        absl::StrCat("DescribeGroups: ", kafka::DescribeError(group.error_code)));
   }
   if (group.group_state != "Stable") {
     return absl::UnavailableError(absl::StrCat("the group is ", group.group_state));
@@ -655,7 +651,7 @@ void GroupMember::LeaveGroup() {
   kafka::LeaveGroupResponse left;
   if (absl::Status s = c->Call(leave, *version, &left); !s.ok() || left.error_code != 0) {
     LOG(WARNING) << "LeaveGroup for group " << options_.group_id << " failed: "
-                 << (s.ok() ? ErrorName(left.error_code) : std::string(s.message()));
+                 << (s.ok() ? kafka::DescribeError(left.error_code) : std::string(s.message()));
     return;
   }
   LOG(INFO) << "left group " << options_.group_id;

@@ -17,15 +17,6 @@ namespace {
 
 constexpr absl::string_view kFlagPrefix = "kgwctl-";
 
-// RFC 6750 b64token and the other opaque tokens in use are visible ASCII; a
-// space or control character would make an invalid HTTP/2 header value.
-std::optional<std::string> CheckToken(absl::string_view token) {
-  for (char c : token) {
-    if (c < '!' || c > '~') return "the token must be visible ASCII without spaces";
-  }
-  return std::nullopt;
-}
-
 std::optional<std::string> CheckReadableFile(absl::string_view path) {
   if (access(std::string(path).c_str(), R_OK) != 0) return "cannot read the file";
   return std::nullopt;
@@ -72,7 +63,7 @@ std::vector<config::SettingSpec> KgwctlSettingSpecs() {
        .type = SettingType::kString,
        .description = "Admin token sent as \"authorization: Bearer <token>\" on every call; "
                       "prefer the environment variable, a flag shows in the process list",
-       .validator = CheckToken,
+       .validator = config::CheckBearerToken,
        .allowed_hint = "visible ASCII"},
       {.name = "KGWCTL_TLS",
        .type = SettingType::kBool,
