@@ -43,6 +43,8 @@ PortMap MakePorts(const AgentConfig& config) {
 
 // How often certificate files are checked for changes.
 constexpr auto kCertificateCheckInterval = std::chrono::seconds(10);
+// How often log lines held back by the limiter are summed up.
+constexpr auto kLogSummaryInterval = std::chrono::seconds(10);
 
 }  // namespace
 
@@ -56,11 +58,16 @@ Agent::Agent(AgentConfig config)
       metrics_(*registry_),
       kafka_tls_(cluster::OwnTls(config_.kafka)),
       refresher_(directory_, RefresherOptions(config_, kafka_tls_)),
+      request_budget_(config_.max_buffered_request_bytes, Pipe::kInitialBuffer),
+      connections_({.max_connections = config_.max_connections,
+                    .max_per_address = config_.max_connections_per_address,
+                    .max_new_per_second = static_cast<double>(config_.max_connection_rate)}),
       http_(main_),
       signals_(main_, SIGTERM, SIGINT),
       shutdown_timer_(main_),
       maintenance_timer_(main_),
       certificate_timer_(main_),
+      log_timer_(main_),
       sighup_(main_, SIGHUP) {
   env_.config = &config_;
   env_.sni = ports_.sni.get();
@@ -68,6 +75,8 @@ Agent::Agent(AgentConfig config)
   env_.router = &router_;
   env_.directory = &directory_;
   env_.metrics = &metrics_;
+  env_.request_budget = &request_budget_;
+  env_.log_limiter = &log_limiter_;
   env_.brokers_seen = [this](const std::vector<BrokerEndpoint>& seen) {
     if (directory_.Get()->Lacks(seen)) refresher_.RefreshSoon();
   };
@@ -100,7 +109,13 @@ int Agent::Run() {
     std::cerr << "kgw-agent: " << s.message() << std::endl;
     return config::kExitBadConfig;
   }
-  http::AddHealthAndMetrics(http_, registry_, [this] { return ready_.load(); });
+  metrics_.request_buffer_limit().Set(static_cast<double>(request_budget_.limit()));
+  http::AddHealthAndMetrics(http_, registry_, [this] { return ready_.load(); }, [this] {
+    metrics_.request_buffer_bytes().Set(static_cast<double>(request_budget_.used()));
+    const double waits = static_cast<double>(request_budget_.refusals());
+    prometheus::Counter& counter = metrics_.request_buffer_waits();
+    if (waits > counter.Value()) counter.Increment(waits - counter.Value());
+  });
   if (absl::Status s = http_.Listen(bind_address_.to_string(), config_.node.http_port); !s.ok()) {
     LOG(ERROR) << "cannot serve GATEWAY_HTTP_PORT: " << s.message();
     return config::kExitFailure;
@@ -130,6 +145,7 @@ int Agent::Run() {
   refresher_.Start();
   control_->Start();
   WatchCertificates();
+  SumUpHeldBackLogs();
   WaitForSighup();
   LOG(INFO) << "kgw-agent " << config_.node.node_id << " started: reading the cluster's brokers from "
             << absl::StrJoin(config_.node.bootstrap_servers, ",") << "; operations endpoint on "
@@ -194,6 +210,17 @@ void Agent::WatchCertificates() {
       }
     }
     WatchCertificates();
+  });
+}
+
+void Agent::SumUpHeldBackLogs() {
+  log_timer_.expires_after(kLogSummaryInterval);
+  log_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    for (const auto& [kind, count] : log_limiter_.TakeEnded(absl::Now())) {
+      LOG(WARNING) << LogLimiter::HeldBackLine(kind, count);
+    }
+    SumUpHeldBackLogs();
   });
 }
 
@@ -280,6 +307,23 @@ absl::Status Agent::Listen(int port) {
   return absl::OkStatus();
 }
 
+void Agent::Refuse(asio::ip::tcp::socket& socket, int port, ConnectionLimiter::Refusal why) {
+  metrics_.ConnectionsRefused(ConnectionLimiter::Name(why)).Increment();
+  asio::error_code ec;
+  const asio::ip::tcp::endpoint peer = socket.remote_endpoint(ec);
+  log_limiter_.Warning(
+      "refused",
+      absl::StrCat("refusing client ", ec ? "unknown" : peer.address().to_string(), " on port ",
+                   port, ": ",
+                   why == ConnectionLimiter::Refusal::kRate
+                       ? absl::StrCat("more than GATEWAY_MAX_CONNECTION_RATE (",
+                                      config_.max_connection_rate, ") new connections a second")
+                       : absl::StrCat("GATEWAY_MAX_CONNECTIONS (", config_.max_connections,
+                                      ") connections are open")));
+  asio::error_code ignored;
+  socket.close(ignored);
+}
+
 void Agent::Accept(asio::ip::tcp::acceptor& acceptor, int port) {
   Worker& worker = *workers_[next_worker_++ % workers_.size()];
   acceptor.async_accept(
@@ -296,8 +340,16 @@ void Agent::Accept(asio::ip::tcp::acceptor& acceptor, int port) {
           return;
         }
         metrics_.connections_total().Increment();
-        asio::post(worker.io, [this, &worker, port, s = std::move(socket)]() mutable {
-          auto session = std::make_shared<Session>(std::move(s), port, env_, worker.sessions);
+        ConnectionLimiter::Admission admission = connections_.Accept(absl::Now());
+        if (admission.refused) {
+          Refuse(socket, port, *admission.refused);
+          Accept(acceptor, port);
+          return;
+        }
+        asio::post(worker.io, [this, &worker, port, s = std::move(socket),
+                               t = std::move(admission.ticket)]() mutable {
+          auto session = std::make_shared<Session>(std::move(s), port, env_, worker.sessions,
+                                                   std::move(t));
           worker.sessions.insert(session);
           session->Start();
         });
@@ -432,6 +484,7 @@ void Agent::Finish() {
   signals_.cancel();
   sighup_.cancel();
   certificate_timer_.cancel();
+  log_timer_.cancel();
   main_.stop();
 }
 

@@ -62,12 +62,16 @@ class Agent {
   // configuration cannot be served.
   absl::Status PrepareSecurity();
   void WatchCertificates();
+  // Now and then, one line per kind of event whose lines were held back.
+  void SumUpHeldBackLogs();
   void WaitForSighup();
   void OnBrokersChanged(const ClusterSnapshot& cluster);  // main thread
   // Opens every port the cluster needs; false when one cannot be bound.
   bool EnsureListeners(const ClusterSnapshot& cluster);
   absl::Status Listen(int port);
   void Accept(asio::ip::tcp::acceptor& acceptor, int port);
+  // Closes a connection the limits do not admit, counted and (rate-limited) logged.
+  void Refuse(asio::ip::tcp::socket& socket, int port, ConnectionLimiter::Refusal why);
   // On the worker's thread: drains its sessions (those of `broker` when set).
   static void DrainSessions(Worker& worker, std::chrono::steady_clock::time_point deadline,
                             std::optional<int32_t> broker = std::nullopt);
@@ -97,6 +101,10 @@ class Agent {
   std::shared_ptr<control::ClusterKey> cluster_key_;
   std::unique_ptr<AgentControl> control_;
   std::thread control_stopper_;  // leaves the group during shutdown
+  // Shared by every session; declared before them so they outlive them.
+  BufferBudget request_budget_;
+  ConnectionLimiter connections_;
+  LogLimiter log_limiter_;
   SessionEnv env_;
   http::HttpServer http_;
   asio::signal_set signals_;
@@ -110,6 +118,7 @@ class Agent {
   bool maintenance_drain_ = false;
   asio::steady_timer maintenance_timer_;
   asio::steady_timer certificate_timer_;
+  asio::steady_timer log_timer_;  // sums up log lines held back
   asio::signal_set sighup_;
   int shutdown_polls_ = 0;
   int exit_code_ = 0;

@@ -30,6 +30,13 @@ constexpr absl::string_view kMaxFrameSize = "GATEWAY_MAX_FRAME_SIZE";
 constexpr absl::string_view kHighWaterMark = "GATEWAY_BUFFER_HIGH_WATER_MARK";
 constexpr absl::string_view kMaxInflight = "GATEWAY_MAX_INFLIGHT_REQUESTS";
 constexpr absl::string_view kWorkerThreads = "GATEWAY_WORKER_THREADS";
+constexpr absl::string_view kMaxBuffered = "GATEWAY_MAX_BUFFERED_REQUEST_BYTES";
+constexpr absl::string_view kSaslMaxReceive = "GATEWAY_SASL_MAX_RECEIVE_SIZE";
+constexpr absl::string_view kFrameTimeout = "GATEWAY_FRAME_TIMEOUT";
+constexpr absl::string_view kFirstRequestTimeout = "GATEWAY_FIRST_REQUEST_TIMEOUT";
+constexpr absl::string_view kMaxConnections = "GATEWAY_MAX_CONNECTIONS";
+constexpr absl::string_view kMaxPerAddress = "GATEWAY_MAX_CONNECTIONS_PER_ADDRESS";
+constexpr absl::string_view kMaxConnectionRate = "GATEWAY_MAX_CONNECTION_RATE";
 constexpr absl::string_view kConnectTimeout = "GATEWAY_UPSTREAM_CONNECT_TIMEOUT";
 constexpr absl::string_view kIdleTimeout = "GATEWAY_IDLE_TIMEOUT";
 constexpr absl::string_view kMetadataRefresh = "GATEWAY_METADATA_REFRESH_INTERVAL";
@@ -155,6 +162,60 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .default_value = "1000",
        .min = 1,
        .max = 1000000},
+      {.name = kMaxBuffered,
+       .type = SettingType::kByteSize,
+       .description = "Bytes all client connections together may hold in request buffers; when "
+                      "they are spent the agent stops reading clients until some are forwarded "
+                      "(like a broker's queued.max.request.bytes)",
+       .default_value = "256MiB",
+       .min = int64_t{1} << 20,
+       .max = int64_t{1} << 40},
+      {.name = kSaslMaxReceive,
+       .type = SettingType::kByteSize,
+       .description = "With GATEWAY_SECURITY_PROTOCOL SASL_PLAINTEXT or SASL_SSL, the largest "
+                      "frame a client may send before it has authenticated (like a broker's "
+                      "sasl.server.max.receive.size)",
+       .default_value = "512KiB",
+       .min = 1024,
+       .max = int64_t{1} << 30},
+      {.name = kFrameTimeout,
+       .type = SettingType::kDuration,
+       .description = "A request frame the client has started must arrive whole within this "
+                      "time, not counting time the agent itself held off reading; a slower one "
+                      "closes the connection",
+       .default_value = "30s",
+       .min = 100,
+       .max = 3600 * 1000},
+      {.name = kFirstRequestTimeout,
+       .type = SettingType::kDuration,
+       .description = "A client connection that has sent no whole request this long after its "
+                      "broker connection is up is closed",
+       .default_value = "10s",
+       .min = 100,
+       .max = 3600 * 1000},
+      {.name = kMaxConnections,
+       .type = SettingType::kInt,
+       .description = "Client connections the agent holds at once; more are closed as they are "
+                      "accepted (like a broker's max.connections)",
+       .default_value = "50000",
+       .min = 1,
+       .max = 10000000},
+      {.name = kMaxPerAddress,
+       .type = SettingType::kInt,
+       .description = "Client connections from one address (the PROXY header's original source "
+                      "when there is one); 0 for no limit (like a broker's "
+                      "max.connections.per.ip)",
+       .default_value = "0",
+       .min = 0,
+       .max = 10000000},
+      {.name = kMaxConnectionRate,
+       .type = SettingType::kInt,
+       .description = "New client connections accepted per second, in bursts of up to one "
+                      "second's worth; more are closed at once; 0 for no limit (like a broker's "
+                      "max.connection.creation.rate)",
+       .default_value = "0",
+       .min = 0,
+       .max = 10000000},
       {.name = kWorkerThreads,
        .type = SettingType::kInt,
        .description = "Threads serving connections; each connection and its broker connection "
@@ -307,6 +368,13 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   c.max_frame_size = settings.GetInt(kMaxFrameSize);
   c.buffer_high_water_mark = settings.GetInt(kHighWaterMark);
   c.max_inflight_requests = static_cast<int>(settings.GetInt(kMaxInflight));
+  c.max_buffered_request_bytes = settings.GetInt(kMaxBuffered);
+  c.sasl_max_receive_size = settings.GetInt(kSaslMaxReceive);
+  c.frame_timeout = absl::Milliseconds(settings.GetInt(kFrameTimeout));
+  c.first_request_timeout = absl::Milliseconds(settings.GetInt(kFirstRequestTimeout));
+  c.max_connections = settings.GetInt(kMaxConnections);
+  c.max_connections_per_address = settings.GetInt(kMaxPerAddress);
+  c.max_connection_rate = settings.GetInt(kMaxConnectionRate);
   c.worker_threads = settings.Has(kWorkerThreads)
                          ? static_cast<int>(settings.GetInt(kWorkerThreads))
                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -325,6 +393,13 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   if (c.node.node_id.empty()) {
     c.node.node_id = absl::StrCat(c.node.advertised_host, ":", c.port_start);
     settings.SetComputed(config::kNodeId, c.node.node_id);
+  }
+
+  if (c.max_buffered_request_bytes < c.max_frame_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kMaxBuffered, " (", c.max_buffered_request_bytes, " bytes) is below ", kMaxFrameSize,
+        " (", c.max_frame_size, " bytes): a request of the largest allowed size could never be "
+        "buffered; raise the first or lower the second"));
   }
 
   const std::string client_auth = settings.GetString(kSslClientAuth);

@@ -58,6 +58,10 @@ struct AgentConfig {
   SniConfig sni;        // used with RoutingMechanism::kHost
   AuditConfig audit;
 
+  bool client_sasl() const {
+    return security_protocol == SecurityProtocol::kSaslPlaintext ||
+           security_protocol == SecurityProtocol::kSaslSsl;
+  }
   bool client_tls() const {
     return security_protocol == SecurityProtocol::kSsl ||
            security_protocol == SecurityProtocol::kSaslSsl;
@@ -67,6 +71,13 @@ struct AgentConfig {
   int64_t max_frame_size = 0;            // bytes, either direction
   int64_t buffer_high_water_mark = 0;    // bytes queued for one socket before reading pauses
   int max_inflight_requests = 0;         // per client connection
+  int64_t max_buffered_request_bytes = 0;  // request buffers of all connections together
+  int64_t sasl_max_receive_size = 0;     // frames before authentication on a SASL listener
+  absl::Duration frame_timeout;          // for a started request frame to arrive whole
+  absl::Duration first_request_timeout;  // for a connection's first request
+  int64_t max_connections = 0;           // client connections at once
+  int64_t max_connections_per_address = 0;  // 0: no limit
+  int64_t max_connection_rate = 0;       // new connections per second; 0: no limit
   int worker_threads = 0;
   absl::Duration upstream_connect_timeout;
   absl::Duration idle_timeout;

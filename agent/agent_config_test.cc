@@ -32,6 +32,22 @@ TEST(AgentConfigTest, DefaultsMatchTheDocumentedOnes) {
   EXPECT_EQ(c->node.group_id, "kgw_gateway");
 }
 
+TEST(AgentConfigTest, HostileClientLimitsHaveSafeDefaultsAndMustFit) {
+  absl::StatusOr<AgentConfig> c = Load({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_buffered_request_bytes, int64_t{256} << 20);
+  EXPECT_EQ(c->sasl_max_receive_size, 512 * 1024);
+  EXPECT_EQ(c->frame_timeout, absl::Seconds(30));
+  EXPECT_EQ(c->first_request_timeout, absl::Seconds(10));
+  // The budget must hold at least one frame of the largest allowed size.
+  c = Load({{"GATEWAY_MAX_BUFFERED_REQUEST_BYTES", "64MiB"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("GATEWAY_MAX_FRAME_SIZE"));
+  EXPECT_TRUE(Load({{"GATEWAY_MAX_BUFFERED_REQUEST_BYTES", "64MiB"},
+                    {"GATEWAY_MAX_FRAME_SIZE", "64MiB"}})
+                  .ok());
+}
+
 TEST(AgentConfigTest, PortRangeMustEndAtOrBelow65535) {
   absl::StatusOr<AgentConfig> c =
       Load({{"GATEWAY_PORT_START", "65530"}, {"GATEWAY_PORT_COUNT", "10"}});

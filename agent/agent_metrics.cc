@@ -62,6 +62,28 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                                .Name("kgw_agent_assignments_refused_total")
                                .Help("Assignments refused because no holder of the cluster key "
                                      "made them, by source (coordinator, topic)")
+                               .Register(registry)),
+      request_buffer_bytes_(prometheus::BuildGauge()
+                                .Name("kgw_agent_request_buffer_bytes")
+                                .Help("Bytes client connections hold for requests now, against "
+                                      "GATEWAY_MAX_BUFFERED_REQUEST_BYTES")
+                                .Register(registry)
+                                .Add({})),
+      request_buffer_limit_(prometheus::BuildGauge()
+                                .Name("kgw_agent_request_buffer_limit_bytes")
+                                .Help("GATEWAY_MAX_BUFFERED_REQUEST_BYTES")
+                                .Register(registry)
+                                .Add({})),
+      request_buffer_waits_(prometheus::BuildCounter()
+                                .Name("kgw_agent_request_buffer_waits_total")
+                                .Help("Times a client was not read because the request buffer "
+                                      "budget was spent")
+                                .Register(registry)
+                                .Add({})),
+      connections_refused_(prometheus::BuildCounter()
+                               .Name("kgw_agent_connections_refused_total")
+                               .Help("Client connections closed by the connection limits, by "
+                                     "reason (max_connections, per_address, rate)")
                                .Register(registry)) {}
 
 const AgentMetrics::BrokerSeries& AgentMetrics::ForBroker(int32_t broker) {
@@ -94,6 +116,10 @@ const AgentMetrics::ApiSeries& AgentMetrics::ForApi(int16_t api_key) {
 
 prometheus::Counter& AgentMetrics::ClosedForBadInput(const std::string& reason) {
   return bad_input_.Add({{"reason", reason}});
+}
+
+prometheus::Counter& AgentMetrics::ConnectionsRefused(const std::string& reason) {
+  return connections_refused_.Add({{"reason", reason}});
 }
 
 prometheus::Counter& AgentMetrics::CertificateReloads(const std::string& result) {

@@ -54,6 +54,13 @@ class AgentMetrics {
   prometheus::Counter& CertificateReloads(const std::string& result);
   // Assignments refused for a missing or wrong cluster-key proof, by source.
   prometheus::Counter& AssignmentsRefused(const std::string& source);
+  // The request buffer budget; set when metrics are scraped.
+  prometheus::Gauge& request_buffer_bytes() { return request_buffer_bytes_; }
+  prometheus::Gauge& request_buffer_limit() { return request_buffer_limit_; }
+  prometheus::Counter& request_buffer_waits() { return request_buffer_waits_; }
+  // Client connections closed by the connection limits, by reason
+  // (max_connections, per_address, rate).
+  prometheus::Counter& ConnectionsRefused(const std::string& reason);
 
  private:
   static constexpr int kApiKeys = 128;  // beyond: one "other" series
@@ -70,6 +77,10 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& bad_input_;
   prometheus::Family<prometheus::Counter>& certificate_reloads_;
   prometheus::Family<prometheus::Counter>& assignments_refused_;
+  prometheus::Gauge& request_buffer_bytes_;
+  prometheus::Gauge& request_buffer_limit_;
+  prometheus::Counter& request_buffer_waits_;
+  prometheus::Family<prometheus::Counter>& connections_refused_;
 
   std::mutex mu_;
   std::map<int32_t, BrokerSeries> brokers_;

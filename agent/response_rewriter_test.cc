@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/port_map.h"
-#include "agent/request_peek.h"
 #include "common/kafka/header.h"
 #include "common/kafka/messages/all_messages.h"
 #include "common/kafka/messages/api_registry.h"
@@ -230,64 +229,6 @@ TEST(ResponseRewriterTest, ApiVersionsAreCappedToTheCodecForParsedApisOnly) {
   ASSERT_TRUE(out->has_value());
   EXPECT_EQ(Decode<kafka::ApiVersionsResponse>(**out, 0).api_keys[0].max_version,
             metadata->max_version);
-}
-
-TEST(PortMapTest, PortsFollowBrokerIds) {
-  const PortMap ports{.port_start = 9000, .min_broker_id = 100, .advertised_host = "a"};
-  EXPECT_EQ(ports.AddressFor(100).port, 9000);
-  EXPECT_EQ(ports.AddressFor(103).port, 9003);
-  EXPECT_EQ(ports.BrokerFor(9003), 103);
-  // Below the minimum id: the first (bootstrap) port, never a broker address.
-  EXPECT_EQ(ports.AddressFor(7).port, 9000);
-  EXPECT_EQ(ports.AddressFor(7).host, "a");
-  EXPECT_EQ(ports.AddressFor(100 + 70000).port, 9000);
-}
-
-TEST(PortMapTest, PortCountGrowsWithTheHighestBrokerId) {
-  const PortMap ports{.port_start = 6969, .min_broker_id = 0, .advertised_host = "a"};
-  EXPECT_EQ(ports.PortCount(std::nullopt, 3), 6);    // (3 - 0) + 3
-  EXPECT_EQ(ports.PortCount(std::nullopt, 7), 10);   // a broker 7 joins: ports up to 6978
-  EXPECT_EQ(ports.PortCount(5, 7), 5);               // GATEWAY_PORT_COUNT wins
-  const PortMap high{.port_start = 65530, .min_broker_id = 0, .advertised_host = "a"};
-  EXPECT_EQ(high.PortCount(std::nullopt, 100), 6);   // never past 65535
-  const PortMap offset{.port_start = 9000, .min_broker_id = 100, .advertised_host = "a"};
-  EXPECT_EQ(offset.PortCount(std::nullopt, 102), 5);
-}
-
-std::vector<uint8_t> ProduceFrame(int16_t version, int16_t acks,
-                                  std::optional<std::string> transactional_id) {
-  kafka::Writer w;
-  kafka::RequestHeader h;
-  h.request_api_key = 0;
-  h.request_api_version = version;
-  h.correlation_id = 42;
-  h.client_id = "test";
-  h.Encode(w, kafka::RequestHeaderVersion(0, version));
-  kafka::ProduceRequest p;
-  p.transactional_id = std::move(transactional_id);
-  p.acks = acks;
-  p.Encode(w, version);
-  return w.Release();
-}
-
-TEST(RequestPeekTest, ProduceAcksAtEveryVersion) {
-  for (int16_t v = kafka::ProduceRequest::kMinVersion; v <= kafka::ProduceRequest::kMaxVersion;
-       ++v) {
-    for (int16_t acks : {-1, 0, 1}) {
-      for (auto txn : {std::optional<std::string>(), std::optional<std::string>("txn-1")}) {
-        auto expects = ProduceExpectsResponse(ProduceFrame(v, acks, txn));
-        ASSERT_TRUE(expects.ok()) << expects.status();
-        EXPECT_EQ(*expects, acks != 0) << "v" << v << " acks " << acks;
-      }
-    }
-    auto start = PeekRequestStart(ProduceFrame(v, 1, std::nullopt));
-    ASSERT_TRUE(start.ok());
-    EXPECT_EQ(start->api_version, v);
-    EXPECT_EQ(start->correlation_id, 42);
-  }
-  std::vector<uint8_t> truncated = ProduceFrame(9, 0, "txn");
-  EXPECT_FALSE(ProduceExpectsResponse(absl::MakeConstSpan(truncated).subspan(0, 14)).ok());
-  EXPECT_FALSE(PeekRequestStart(std::vector<uint8_t>{0, 1, 2}).ok());
 }
 
 }  // namespace

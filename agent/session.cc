@@ -23,16 +23,12 @@
 namespace kgw::agent {
 namespace {
 
-constexpr size_t kInitialBuffer = 16 * 1024;
-// Buffers that grew past this for one large frame are released once empty.
-constexpr size_t kKeepBufferBelow = 1 << 20;
-constexpr size_t kMinReadSpace = 4096;
 // Frames at least this large are cut through when the agent does not need
 // them whole, read in pieces of at most kCutThroughRead.
 constexpr size_t kCutThroughAbove = 64 * 1024;
 constexpr size_t kCutThroughRead = 256 * 1024;
-
-constexpr int Index(bool broker) { return broker ? 1 : 0; }
+// How soon a client whose read the request budget refused is tried again.
+constexpr auto kBudgetRetry = std::chrono::milliseconds(20);
 
 std::string Host(const asio::ip::tcp::socket& s) {
   asio::error_code ec;
@@ -47,25 +43,6 @@ std::string Endpoint(const asio::ip::tcp::socket& s) {
   return absl::StrCat(e.address().to_string(), ":", e.port());
 }
 
-int32_t BigEndian32(const uint8_t* p) {
-  return static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
-                              (uint32_t{p[2]} << 8) | p[3]);
-}
-
-void PutBigEndian32(std::vector<uint8_t>& out, uint32_t v) {
-  const uint8_t bytes[4] = {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
-                            static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
-  out.insert(out.end(), bytes, bytes + 4);
-}
-
-// Raw token round trips that follow a successful SaslHandshake v0; zero when
-// the mechanism's length is not known in advance.
-int LegacySaslRounds(const std::string& mechanism) {
-  if (mechanism == "PLAIN" || mechanism == "OAUTHBEARER") return 1;
-  if (mechanism == "SCRAM-SHA-256" || mechanism == "SCRAM-SHA-512") return 2;
-  return 0;
-}
-
 std::atomic<uint32_t> next_bootstrap_broker{0};
 
 // Bytes looked at in one go while reading a PROXY header; a longer header
@@ -74,11 +51,10 @@ constexpr size_t kProxyPeekBytes = 512;
 
 // Whether a connection's first bytes are a PROXY protocol header (v1 text or
 // the v2 signature), which a client sends only to an agent expecting one.
-template <typename Buffer>
-bool StartsWithProxyHeader(const Buffer& b) {
+bool StartsWithProxyHeader(absl::Span<const uint8_t> b) {
   static constexpr std::string_view kV1 = "PROXY ";
   static constexpr std::string_view kV2 = std::string_view("\r\n\r\n\0\r\nQUIT\n", 12);
-  const std::string_view head(reinterpret_cast<const char*>(b.data.data() + b.begin), b.size());
+  const std::string_view head(reinterpret_cast<const char*>(b.data()), b.size());
   return head.substr(0, kV1.size()) == kV1 || head.substr(0, kV2.size()) == kV2;
 }
 
@@ -90,16 +66,19 @@ std::string FormatAddress(const net::ProxyAddress& a) {
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket client, int local_port, const SessionEnv& env,
-                 SessionSet& owner)
+                 SessionSet& owner, ConnectionLimiter::Ticket ticket)
     : client_(std::move(client)),
       upstream_(client_.tcp().get_executor()),
       resolver_(client_.tcp().get_executor()),
       timer_(client_.tcp().get_executor()),
+      budget_timer_(client_.tcp().get_executor()),
       local_port_(local_port),
       env_(env),
       owner_(owner),
       client_address_(Endpoint(client_.tcp())),
       client_host_(Host(client_.tcp())),
+      ticket_(std::move(ticket)),
+      requests_(env.request_budget),
       last_activity_(Clock::now()) {}
 
 void Session::Start() {
@@ -179,6 +158,16 @@ void Session::ReadProxyHeader() {
 }
 
 void Session::AfterProxyHeader() {
+  // The client's address is known now (the PROXY header's source, if any).
+  if (!ticket_.AddAddress(client_host_)) {
+    env_.metrics->ConnectionsRefused("per_address").Increment();
+    LogLimited("refused",
+               absl::StrCat("closing ", Who(), ": its address already holds the most connections "
+                                               "GATEWAY_MAX_CONNECTIONS_PER_ADDRESS allows (",
+                            env_.config->max_connections_per_address, ")"));
+    Close("too many connections from the client's address");
+    return;
+  }
   if (env_.tls_server == nullptr) {
     PickBroker();
     return;
@@ -266,8 +255,8 @@ void Session::PickBroker() {
   }
   const BrokerEndpoint* target = wanted ? cluster->Find(*wanted) : nullptr;
   if (target == nullptr && env_.sni != nullptr && wanted) {
-    LOG(WARNING) << "closing " << Who() << ": the server name " << sni_ << " names broker "
-                 << *wanted << ", which is not in the cluster";
+    LogLimited("sni", absl::StrCat("closing ", Who(), ": the server name ", sni_,
+                                   " names broker ", *wanted, ", which is not in the cluster"));
     broker_ = *wanted;
     Close(absl::StrCat("broker ", *wanted, " named by the server name is not in the cluster"));
     return;
@@ -278,7 +267,7 @@ void Session::PickBroker() {
                                cluster->brokers.size()];
   }
   if (target == nullptr) {
-    LOG(WARNING) << "closing " << Who() << ": no broker is known yet";
+    LogLimited("no_broker", absl::StrCat("closing ", Who(), ": no broker is known yet"));
     Close("no broker is known yet");
     return;
   }
@@ -294,9 +283,10 @@ void Session::Connect(const BrokerEndpoint& target) {
     if (self->closed_) return;
     if (ec) {
       self->series_->upstream_connect_failures->Increment();
-      LOG(WARNING) << "closing " << self->Who() << ": cannot connect to broker "
-                   << target.node_id << " at " << target.host << ":" << target.port << ": "
-                   << ec.message();
+      self->LogLimited("connect", absl::StrCat("closing ", self->Who(),
+                                               ": cannot connect to broker ", target.node_id,
+                                               " at ", target.host, ":", target.port, ": ",
+                                               ec.message()));
       self->Close(absl::StrCat("cannot connect to broker ", target.node_id, ": ", ec.message()));
       return;
     }
@@ -340,9 +330,10 @@ void Session::OnTcpConnected(const BrokerEndpoint& target) {
         if (ec) {
           self->series_->upstream_connect_failures->Increment();
           const std::string why = TlsFailure(self->upstream_.ssl(), ec.message());
-          LOG(WARNING) << "closing " << self->Who() << ": TLS handshake with broker "
-                       << target.node_id << " at " << target.host << ":" << target.port
-                       << " failed: " << why;
+          self->LogLimited("connect", absl::StrCat("closing ", self->Who(),
+                                                   ": TLS handshake with broker ", target.node_id,
+                                                   " at ", target.host, ":", target.port,
+                                                   " failed: ", why));
           self->Close(absl::StrCat("TLS handshake with broker ", target.node_id, " failed: ",
                                    why));
           return;
@@ -358,24 +349,28 @@ void Session::OnConnected() {
   client_.tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
   upstream_.tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
   series_->active_connections->Increment();
-  last_activity_ = Clock::now();
-  ArmTimer(absl::ToChronoMilliseconds(env_.config->idle_timeout));
+  last_activity_ = connected_at_ = Clock::now();
+  ArmTimer(absl::ToChronoMilliseconds(
+      std::min(env_.config->idle_timeout, env_.config->first_request_timeout)));
   Pump(Side::kClient);
   Pump(Side::kBroker);
 }
 
-size_t Session::Queued(Side to) const {
-  const int i = Index(to == Side::kBroker);
-  return pending_[i].size() + writing_[i].size();
-}
+size_t Session::Queued(Side to) const { return To(to).queued(); }
 
 int32_t Session::MaxFrameSize(Side from) const {
   // Requests are client input and bounded like a broker's
   // socket.request.max.bytes. Responses come from the brokers, which bound
   // them by the sizes clients ask for (fetch.max.bytes), so only the
   // protocol's own limit applies.
-  return from == Side::kClient ? static_cast<int32_t>(env_.config->max_frame_size)
-                               : std::numeric_limits<int32_t>::max();
+  if (from == Side::kBroker) return std::numeric_limits<int32_t>::max();
+  // Before a SASL listener's client has authenticated, only small frames
+  // (ApiVersions, the SASL exchange) are expected.
+  if (env_.config->client_sasl() && !sasl_.authenticated()) {
+    return static_cast<int32_t>(
+        std::min(env_.config->max_frame_size, env_.config->sasl_max_receive_size));
+  }
+  return static_cast<int32_t>(env_.config->max_frame_size);
 }
 
 bool Session::CanRead(Side side) const {
@@ -385,7 +380,7 @@ bool Session::CanRead(Side side) const {
     if (Queued(Side::kBroker) >= hwm) return false;
     // The rest of a request being cut through is always taken: it is already
     // counted, and the broker cannot answer anything until it has it all.
-    return cut_through_[0] > 0 ||
+    return requests_.cut_through_left() > 0 ||
            (!draining_ &&
             inflight_.size() < static_cast<size_t>(env_.config->max_inflight_requests));
   }
@@ -393,58 +388,59 @@ bool Session::CanRead(Side side) const {
 }
 
 void Session::Read(Side side, bool readable) {
-  const bool from_broker = side == Side::kBroker;
-  Buffer& b = from_broker ? from_broker_ : from_client_;
-  Transport& t = from_broker ? upstream_ : client_;
-  if (b.size() == 0) {
-    b.begin = b.end = 0;
-    if (b.data.size() > kKeepBufferBelow) std::vector<uint8_t>().swap(b.data);
-    // Nothing is buffered: hold no buffer until the socket has something to
-    // read, so an idle connection costs its sockets and little else. (Not
-    // under TLS, whose stream may already hold decrypted bytes.)
-    if (!readable && !t.tls()) {
-      std::vector<uint8_t>().swap(b.data);
-      reading_[Index(from_broker)] = true;
-      t.tcp().async_wait(asio::socket_base::wait_read,
-                         [self = shared_from_this(), side](const asio::error_code& ec) {
-                           self->OnReadable(side, ec);
-                         });
-      return;
-    }
+  Pipe& pipe = From(side);
+  Transport& t = side == Side::kBroker ? upstream_ : client_;
+  pipe.TrimIfEmpty();
+  // Nothing is buffered: hold no buffer until the socket has something to
+  // read, so an idle connection costs its sockets and little else. (Not
+  // under TLS, whose stream may already hold decrypted bytes.)
+  if (!readable && !t.tls() && pipe.ReleaseIfEmpty()) {
+    pipe.reading = true;
+    t.tcp().async_wait(asio::socket_base::wait_read,
+                       [self = shared_from_this(), side](const asio::error_code& ec) {
+                         self->OnReadable(side, ec);
+                       });
+    return;
   }
-  if (b.data.empty()) b.data.resize(kInitialBuffer);
-  // Room for the frame being assembled (a piece of it when it is cut
-  // through), or at least kMinReadSpace.
-  size_t want = kMinReadSpace;
-  const size_t cutting = cut_through_[Index(from_broker)];
-  if (cutting > 0) {
-    want = std::max(want, std::min(cutting - std::min(cutting, b.size()), kCutThroughRead));
-  } else if (b.size() >= kafka::kFrameSizeBytes) {
-    const int64_t frame = BigEndian32(&b.data[b.begin]);
+  // What the frame being assembled still needs (a piece of it when it is
+  // cut through); the pipe decides how much of that it makes room for.
+  size_t want = 0;
+  const absl::Span<const uint8_t> buffered = pipe.buffered();
+  if (const size_t cutting = pipe.cut_through_left(); cutting > 0) {
+    want = std::min(cutting - std::min(cutting, buffered.size()), kCutThroughRead);
+  } else if (buffered.size() >= kafka::kFrameSizeBytes) {
+    const int64_t frame = kafka::PeekFrameSize(buffered.data());
     if (frame >= 0 && frame <= MaxFrameSize(side)) {
-      const size_t missing = kafka::kFrameSizeBytes + frame - b.size();
-      want = std::max(want, MayCutThrough(side, static_cast<size_t>(frame))
-                                ? std::min(missing, kCutThroughRead)
-                                : missing);
+      const size_t missing = kafka::kFrameSizeBytes + frame - buffered.size();
+      want = MayCutThrough(side, static_cast<size_t>(frame)) ? std::min(missing, kCutThroughRead)
+                                                              : missing;
     }
   }
-  if (b.data.size() - b.end < want) {
-    if (b.begin > 0) {
-      std::memmove(b.data.data(), b.data.data() + b.begin, b.size());
-      b.end -= b.begin;
-      b.begin = 0;
-    }
-    if (b.data.size() - b.end < want) b.data.resize(std::max(b.end + want, b.data.size() * 2));
+  const absl::Span<uint8_t> room = pipe.ReadSpace(want);
+  if (room.empty()) {
+    WaitForBudget();  // only the request pipe has a budget
+    return;
   }
-  reading_[Index(from_broker)] = true;
-  t.AsyncReadSome(asio::buffer(b.data.data() + b.end, b.data.size() - b.end),
+  pipe.reading = true;
+  t.AsyncReadSome(asio::buffer(room.data(), room.size()),
                   [self = shared_from_this(), side](const asio::error_code& ec, size_t n) {
                     self->OnRead(side, ec, n);
                   });
 }
 
+void Session::WaitForBudget() {
+  if (waiting_for_budget_) return;
+  waiting_for_budget_ = true;
+  frame_started_.reset();  // the agent holds the client off, not the other way round
+  budget_timer_.expires_after(kBudgetRetry);
+  budget_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    self->waiting_for_budget_ = false;
+    if (!ec) self->Pump(Side::kClient);
+  });
+}
+
 void Session::OnReadable(Side side, const asio::error_code& ec) {
-  reading_[Index(side == Side::kBroker)] = false;
+  From(side).reading = false;
   if (closed_) return;
   if (ec) {
     OnRead(side, ec, 0);  // the same as a failed read
@@ -457,24 +453,23 @@ void Session::OnReadable(Side side, const asio::error_code& ec) {
 
 void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
   const bool from_broker = side == Side::kBroker;
-  reading_[Index(from_broker)] = false;
+  Pipe& pipe = From(side);
+  pipe.reading = false;
   if (closed_) return;
   if (ec) {
     // The other side gets what is already queued for it, then both close.
-    eof_[Index(from_broker)] = true;
-    const Buffer& partial = from_client_;
-    auto head = kafka::NextFrame(absl::MakeConstSpan(partial.data.data() + partial.begin,
-                                                     partial.size()),
-                                 MaxFrameSize(Side::kClient));
-    if (!from_broker && cut_through_[0] > partial.size()) {
+    pipe.source_closed = true;
+    const absl::Span<const uint8_t> partial = requests_.buffered();
+    const size_t cutting = requests_.cut_through_left();
+    if (!from_broker && cutting > partial.size()) {
       CloseForBadInput("frame", "request",
                        absl::DataLossError(absl::StrCat(
-                           "the client closed the connection with ",
-                           cut_through_[0] - partial.size(), " bytes of a request still to come")));
+                           "the client closed the connection with ", cutting - partial.size(),
+                           " bytes of a request still to come")));
       return;
     }
-    if (!from_broker && cut_through_[0] == 0 && partial.size() > 0 && head.ok() &&
-        !head->has_value()) {
+    auto head = kafka::NextFrame(partial, MaxFrameSize(Side::kClient));
+    if (!from_broker && cutting == 0 && !partial.empty() && head.ok() && !head->has_value()) {
       // Nothing can be done with half a request; say so once, like any bad input.
       CloseForBadInput("frame", "request",
                        absl::DataLossError(absl::StrCat("the client closed the connection ",
@@ -497,11 +492,10 @@ void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
     return;
   }
   last_activity_ = Clock::now();
+  pipe.Received(n);
   if (from_broker) {
-    from_broker_.end += n;
     series_->bytes_broker_to_client->Increment(static_cast<double>(n));
   } else {
-    from_client_.end += n;
     bytes_from_client_ += n;
     series_->bytes_client_to_broker->Increment(static_cast<double>(n));
   }
@@ -518,26 +512,38 @@ void Session::Pump(Side side) {
   if (closed_) return;
   Flush(Side::kBroker);
   Flush(Side::kClient);
-  const int i = Index(side == Side::kBroker);
-  if (!reading_[i] && !eof_[i] && CanRead(side)) Read(side);
+  const Pipe& pipe = From(side);
+  const bool held_off = side == Side::kClient && waiting_for_budget_;
+  if (!pipe.reading && !pipe.source_closed && !held_off && CanRead(side)) Read(side);
+  if (side == Side::kClient) NoteFrameProgress();
   MaybeFinish();
   // Answers free in-flight slots and buffer room for the client side.
-  if (side == Side::kBroker && !reading_[0] && !eof_[0] && CanRead(Side::kClient)) {
+  if (side == Side::kBroker && !requests_.reading && !requests_.source_closed &&
+      !waiting_for_budget_ && CanRead(Side::kClient)) {
     Pump(Side::kClient);
   }
 }
 
 void Session::ProcessRequests() {
-  Buffer& b = from_client_;
   while (!closed_ && CanRead(Side::kClient)) {
-    if (cut_through_[0] > 0) {
-      if (!MoveCutThrough(Side::kClient)) return;
+    if (requests_.cut_through_left() > 0) {
+      if (!requests_.MoveCutThrough()) return;
       continue;
     }
-    auto frame = kafka::NextFrame(absl::MakeConstSpan(b.data.data() + b.begin, b.size()),
-                                  MaxFrameSize(Side::kClient));
+    const absl::Span<const uint8_t> buffered = requests_.buffered();
+    const int32_t max_frame = MaxFrameSize(Side::kClient);
+    auto frame = kafka::NextFrame(buffered, max_frame);
+    if (!frame.ok() && max_frame < env_.config->max_frame_size &&
+        kafka::PeekFrameSize(buffered.data()) > max_frame) {
+      CloseForBadInput("frame", "request",
+                       absl::InvalidArgumentError(absl::StrCat(
+                           "frame size ", kafka::PeekFrameSize(buffered.data()),
+                           " before authentication; GATEWAY_SASL_MAX_RECEIVE_SIZE allows ",
+                           max_frame)));
+      return;
+    }
     if (!frame.ok()) {
-      if (!seen_request_ && StartsWithProxyHeader(b)) {
+      if (!seen_request_ && StartsWithProxyHeader(buffered)) {
         CloseForBadInput("proxy", "start of the connection",
                          absl::InvalidArgumentError(
                              "it is a PROXY protocol header, but "
@@ -553,34 +559,34 @@ void Session::ProcessRequests() {
     }
     seen_request_ = true;
     if (!HandleRequest(**frame)) return;
-    b.begin += kafka::kFrameSizeBytes + (*frame)->size();
+    requests_.Skip(kafka::kFrameSizeBytes + (*frame)->size());
   }
 }
 
 bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
-  const uint8_t* whole = frame.data() - kafka::kFrameSizeBytes;
-  std::vector<uint8_t>& out = pending_[Index(true)];
-  if (raw_tokens_left_ > 0 || (raw_until_request_ && !LooksLikeRequest(frame))) {
-    if (raw_tokens_left_ > 0) --raw_tokens_left_;
-    if (env_.audit != nullptr && sasl_principal_.empty()) {
-      sasl_principal_ = SaslPrincipal(
-          sasl_mechanism_, std::string_view(reinterpret_cast<const char*>(frame.data()),
-                                            frame.size()));
-    }
+  const auto whole = absl::MakeConstSpan(frame.data() - kafka::kFrameSizeBytes,
+                                         kafka::kFrameSizeBytes + frame.size());
+  if (sasl_.IsRawToken(frame)) {
     inflight_.push_back({.api_key = -1, .sent = Clock::now()});
-    out.insert(out.end(), whole, whole + kafka::kFrameSizeBytes + frame.size());
+    requests_.Forward(whole);
     return true;
   }
-  raw_until_request_ = false;
   absl::StatusOr<RequestStart> start = PeekRequestStart(frame);
   if (!start.ok()) {
     CloseForBadInput("request", "request header", start.status());
     return false;
   }
   NoteRequest(*start, frame);
-  if (env_.audit != nullptr) NoteSaslRequest(*start, frame);
+  if (start->api_key == kafka::SaslHandshakeRequest::kApiKey && start->api_version == 0) {
+    // Raw tokens follow an accepted v0 handshake, so its mechanism must be known.
+    if (absl::StatusOr<std::string> mechanism = SaslHandshakeMechanism(frame); !mechanism.ok()) {
+      CloseForBadInput("request", "SaslHandshake v0 request", mechanism.status());
+      return false;
+    }
+  }
+  AuditAuthentication(sasl_.OnRequest(*start, frame));
   bool expects_response = true;
-  if (start->api_key == kafka::ProduceResponse::kApiKey) {
+  if (start->api_key == kafka::ProduceRequest::kApiKey) {
     absl::StatusOr<bool> expects = ProduceExpectsResponse(frame);
     if (!expects.ok()) {
       CloseForBadInput("request", absl::StrCat("Produce v", start->api_version, " request"),
@@ -589,20 +595,13 @@ bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
     }
     expects_response = *expects;
   }
-  InFlight entry{.correlation_id = start->correlation_id,
-                 .api_key = start->api_key,
-                 .api_version = start->api_version,
-                 .sent = Clock::now()};
-  if (start->api_key == kafka::SaslHandshakeRequest::kApiKey && start->api_version == 0) {
-    absl::StatusOr<std::string> mechanism = SaslHandshakeMechanism(frame);
-    if (!mechanism.ok()) {
-      CloseForBadInput("request", "SaslHandshake v0 request", mechanism.status());
-      return false;
-    }
-    entry.handshake_v0_mechanism = *mechanism;
+  if (expects_response) {
+    inflight_.push_back({.correlation_id = start->correlation_id,
+                         .api_key = start->api_key,
+                         .api_version = start->api_version,
+                         .sent = Clock::now()});
   }
-  if (expects_response) inflight_.push_back(std::move(entry));
-  out.insert(out.end(), whole, whole + kafka::kFrameSizeBytes + frame.size());
+  requests_.Forward(whole);
   return true;
 }
 
@@ -618,23 +617,20 @@ void Session::NoteRequest(const RequestStart& start, absl::Span<const uint8_t> f
 bool Session::MayCutThrough(Side side, size_t size) const {
   if (size < kCutThroughAbove) return false;
   if (side == Side::kBroker) return !inflight_.empty() && ResponsePassesThrough(inflight_.front());
-  const Buffer& b = from_client_;
-  if (raw_tokens_left_ > 0 || raw_until_request_ || b.size() < kafka::kFrameSizeBytes + 2) {
-    return false;
-  }
-  const uint8_t* key = &b.data[b.begin + kafka::kFrameSizeBytes];
-  return ((key[0] << 8) | key[1]) == kafka::ProduceResponse::kApiKey;
+  const absl::Span<const uint8_t> b = requests_.buffered();
+  if (sasl_.expecting_raw_tokens() || b.size() < kafka::kFrameSizeBytes + 2) return false;
+  const uint8_t* key = &b[kafka::kFrameSizeBytes];
+  return ((key[0] << 8) | key[1]) == kafka::ProduceRequest::kApiKey;
 }
 
 bool Session::StartRequestCutThrough() {
-  const Buffer& b = from_client_;
+  const absl::Span<const uint8_t> b = requests_.buffered();
   if (b.size() < kafka::kFrameSizeBytes) return false;
-  const auto size = static_cast<size_t>(BigEndian32(&b.data[b.begin]));  // checked by NextFrame
+  const auto size = static_cast<size_t>(kafka::PeekFrameSize(b.data()));  // checked by NextFrame
   if (!MayCutThrough(Side::kClient, size)) return false;
   // The header and acks come first; until they have arrived (or if they do
   // not parse) the request is assembled whole and checked then.
-  const auto head = absl::MakeConstSpan(b.data.data() + b.begin + kafka::kFrameSizeBytes,
-                                        b.size() - kafka::kFrameSizeBytes);
+  const auto head = b.subspan(kafka::kFrameSizeBytes);
   absl::StatusOr<RequestStart> start = PeekRequestStart(head);
   if (!start.ok()) return false;
   absl::StatusOr<bool> expects_response = ProduceExpectsResponse(head);
@@ -647,25 +643,24 @@ bool Session::StartRequestCutThrough() {
                          .api_version = start->api_version,
                          .sent = Clock::now()});
   }
-  cut_through_[0] = kafka::kFrameSizeBytes + size;
+  requests_.StartCutThrough(kafka::kFrameSizeBytes + size);
   return true;
 }
 
 bool Session::ResponsePassesThrough(const InFlight& request) const {
-  return request.api_key >= 0 && request.handshake_v0_mechanism.empty() &&
-         request.api_key != kafka::SaslHandshakeRequest::kApiKey &&
+  return request.api_key >= 0 && request.api_key != kafka::SaslHandshakeRequest::kApiKey &&
          request.api_key != kafka::SaslAuthenticateRequest::kApiKey &&
          !MayRewrite(request.api_key, request.api_version);
 }
 
 bool Session::StartResponseCutThrough() {
-  const Buffer& b = from_broker_;
+  const absl::Span<const uint8_t> b = responses_.buffered();
   if (b.size() < kafka::kFrameSizeBytes + 4) return false;  // size and correlation id
-  const auto size = static_cast<size_t>(BigEndian32(&b.data[b.begin]));  // checked by NextFrame
+  const auto size = static_cast<size_t>(kafka::PeekFrameSize(b.data()));  // checked by NextFrame
   if (!MayCutThrough(Side::kBroker, size)) return false;
   InFlight request = std::move(inflight_.front());
   inflight_.pop_front();
-  if (const int32_t id = BigEndian32(&b.data[b.begin + kafka::kFrameSizeBytes]);
+  if (const int32_t id = kafka::PeekFrameSize(&b[kafka::kFrameSizeBytes]);
       id != request.correlation_id) {
     CloseForBadInput("correlation",
                      absl::StrCat("api key ", request.api_key, " v", request.api_version,
@@ -676,32 +671,18 @@ bool Session::StartResponseCutThrough() {
   }
   env_.metrics->ForApi(request.api_key)
       .latency->Observe(std::chrono::duration<double>(Clock::now() - request.sent).count());
-  cut_through_[1] = kafka::kFrameSizeBytes + size;
-  return true;
-}
-
-bool Session::MoveCutThrough(Side from) {
-  const int i = Index(from == Side::kBroker);
-  Buffer& b = i == 1 ? from_broker_ : from_client_;
-  const size_t n = std::min(b.size(), cut_through_[i]);
-  if (n == 0) return false;
-  std::vector<uint8_t>& out = pending_[1 - i];  // pending_ is indexed by destination
-  out.insert(out.end(), b.data.data() + b.begin, b.data.data() + b.begin + n);
-  b.begin += n;
-  cut_through_[i] -= n;
+  responses_.StartCutThrough(kafka::kFrameSizeBytes + size);
   return true;
 }
 
 void Session::ProcessResponses() {
-  Buffer& b = from_broker_;
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   while (!closed_ && Queued(Side::kClient) < hwm) {
-    if (cut_through_[1] > 0) {
-      if (!MoveCutThrough(Side::kBroker)) return;
+    if (responses_.cut_through_left() > 0) {
+      if (!responses_.MoveCutThrough()) return;
       continue;
     }
-    auto frame = kafka::NextFrame(absl::MakeConstSpan(b.data.data() + b.begin, b.size()),
-                                  MaxFrameSize(Side::kBroker));
+    auto frame = kafka::NextFrame(responses_.buffered(), MaxFrameSize(Side::kBroker));
     if (!frame.ok()) {
       CloseForBadInput("frame", "response", frame.status());
       return;
@@ -711,13 +692,13 @@ void Session::ProcessResponses() {
       return;
     }
     if (!HandleResponse(**frame)) return;
-    b.begin += kafka::kFrameSizeBytes + (*frame)->size();
+    responses_.Skip(kafka::kFrameSizeBytes + (*frame)->size());
   }
 }
 
 bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
-  const uint8_t* whole = frame.data() - kafka::kFrameSizeBytes;
-  std::vector<uint8_t>& out = pending_[Index(false)];
+  const auto whole = absl::MakeConstSpan(frame.data() - kafka::kFrameSizeBytes,
+                                         kafka::kFrameSizeBytes + frame.size());
   if (inflight_.empty()) {
     CloseForBadInput("correlation", "response",
                      absl::DataLossError("the broker answered with no request in flight"));
@@ -727,12 +708,12 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
   inflight_.pop_front();
   const double seconds = std::chrono::duration<double>(Clock::now() - request.sent).count();
   if (request.api_key < 0) {  // a raw SASL token answer
-    out.insert(out.end(), whole, whole + kafka::kFrameSizeBytes + frame.size());
+    sasl_.OnRawTokenAnswered();
+    responses_.Forward(whole);
     return true;
   }
   const AgentMetrics::ApiSeries& api = env_.metrics->ForApi(request.api_key);
   api.latency->Observe(seconds);
-  if (env_.audit != nullptr) NoteSaslResponse(request, frame);
   // Only built for the log line of a connection being closed.
   auto what = [&request] {
     return absl::StrCat("api key ", request.api_key, " v", request.api_version, " response");
@@ -741,20 +722,15 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
     CloseForBadInput("response", what(), absl::DataLossError("shorter than a correlation id"));
     return false;
   }
-  if (const int32_t id = BigEndian32(frame.data()); id != request.correlation_id) {
+  if (const int32_t id = kafka::PeekFrameSize(frame.data()); id != request.correlation_id) {
     CloseForBadInput("correlation", what(),
                      absl::DataLossError(absl::StrCat("correlation id ", id, " where ",
                                                       request.correlation_id, " was expected")));
     return false;
   }
-  if (!request.handshake_v0_mechanism.empty() && frame.size() >= 6 &&
-      frame[4] == 0 && frame[5] == 0) {
-    // Accepted: raw SASL tokens follow, without Kafka headers.
-    raw_tokens_left_ = LegacySaslRounds(request.handshake_v0_mechanism);
-    raw_until_request_ = raw_tokens_left_ == 0;
-  }
+  AuditAuthentication(sasl_.OnResponse(request.api_key, request.api_version, frame));
   if (!MayRewrite(request.api_key, request.api_version)) {
-    out.insert(out.end(), whole, whole + kafka::kFrameSizeBytes + frame.size());
+    responses_.Forward(whole);
     return true;
   }
   // ApiVersions answers always use header v0, whatever version was asked.
@@ -785,32 +761,27 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
     return false;
   }
   if (!rewritten->has_value()) {
-    out.insert(out.end(), whole, whole + kafka::kFrameSizeBytes + frame.size());
+    responses_.Forward(whole);
     return true;
   }
   api.rewrites->Increment();
-  const std::vector<uint8_t>& body = **rewritten;
-  PutBigEndian32(out, static_cast<uint32_t>(header_size + body.size()));
-  out.insert(out.end(), frame.data(), frame.data() + header_size);
-  out.insert(out.end(), body.begin(), body.end());
+  responses_.ForwardFrame(frame.subspan(0, header_size), **rewritten);
   return true;
 }
 
 void Session::Flush(Side to) {
-  const int i = Index(to == Side::kBroker);
-  if (closed_ || write_busy_[i] || pending_[i].empty()) return;
-  std::swap(pending_[i], writing_[i]);
-  write_busy_[i] = true;
+  if (closed_) return;
+  const absl::Span<const uint8_t> bytes = To(to).BeginWrite();
+  if (bytes.empty()) return;
   Transport& t = to == Side::kBroker ? upstream_ : client_;
-  t.AsyncWrite(asio::buffer(writing_[i]),
+  t.AsyncWrite(asio::buffer(bytes.data(), bytes.size()),
                [self = shared_from_this(), to](const asio::error_code& ec, size_t) {
                  self->OnWritten(to, ec);
                });
 }
 
 void Session::OnWritten(Side to, const asio::error_code& ec) {
-  const int i = Index(to == Side::kBroker);
-  write_busy_[i] = false;
+  const size_t written = To(to).EndWrite();
   if (closed_) return;
   if (ec) {
     VLOG(1) << Who() << ": write to " << (to == Side::kBroker ? "broker" : "client")
@@ -820,12 +791,7 @@ void Session::OnWritten(Side to, const asio::error_code& ec) {
     return;
   }
   last_activity_ = Clock::now();
-  if (to == Side::kClient) bytes_to_client_ += writing_[i].size();
-  if (writing_[i].capacity() > kKeepBufferBelow) {
-    std::vector<uint8_t>().swap(writing_[i]);
-  } else {
-    writing_[i].clear();
-  }
+  if (to == Side::kClient) bytes_to_client_ += written;
   Flush(to);
   // Room was made: the side that feeds this socket may read again.
   Pump(to == Side::kBroker ? Side::kClient : Side::kBroker);
@@ -847,15 +813,16 @@ void Session::MaybeFinish() {
   if (closed_) return;
   const bool flushed = Queued(Side::kClient) == 0 && Queued(Side::kBroker) == 0;
   // A closed side: deliver what is queued for the other one, then close.
-  if ((eof_[0] || eof_[1]) && flushed) {
+  if ((requests_.source_closed || responses_.source_closed) && flushed) {
     Close();
     return;
   }
-  if (eof_[0] && Queued(Side::kBroker) == 0) Close();
+  if (requests_.source_closed && Queued(Side::kBroker) == 0) Close();
   if (closed_) return;
-  if (eof_[1] && Queued(Side::kClient) == 0) Close();
+  if (responses_.source_closed && Queued(Side::kClient) == 0) Close();
   if (closed_) return;
-  if (draining_ && inflight_.empty() && flushed && cut_through_[0] == 0 && cut_through_[1] == 0) {
+  if (draining_ && inflight_.empty() && flushed && requests_.cut_through_left() == 0 &&
+      responses_.cut_through_left() == 0) {
     Close("drained");
   }
 }
@@ -880,26 +847,52 @@ void Session::OnTimer() {
   }
   if (!connected_) {
     std::string what;
+    absl::string_view kind;
     switch (phase_) {
       case Phase::kProxyHeader:
         what = "no complete PROXY protocol header arrived";
+        kind = "proxy";
         env_.metrics->ClosedForBadInput("proxy").Increment();
         break;
       case Phase::kTlsHandshake:
         what = "the TLS handshake did not complete";
+        kind = "tls";
         env_.metrics->ClosedForBadInput("tls").Increment();
         break;
       case Phase::kConnecting:
       case Phase::kForwarding:
         what = absl::StrCat("connecting to broker ", broker_, " timed out");
+        kind = "connect";
         if (series_ != nullptr) series_->upstream_connect_failures->Increment();
         break;
     }
     if (phase_ != Phase::kConnecting) {
       absl::StrAppend(&what, " within GATEWAY_UPSTREAM_CONNECT_TIMEOUT");
     }
-    LOG(WARNING) << "closing " << Who() << ": " << what;
+    LogLimited(kind, absl::StrCat("closing ", Who(), ": ", what));
     Close(what);
+    return;
+  }
+  const auto first_request = absl::ToChronoMilliseconds(env_.config->first_request_timeout);
+  if (!seen_request_ && now - connected_at_ >= first_request) {
+    CloseForBadInput("silent", "start of the connection",
+                     absl::DeadlineExceededError(absl::StrCat(
+                         "no whole request within GATEWAY_FIRST_REQUEST_TIMEOUT (",
+                         absl::FormatDuration(env_.config->first_request_timeout), "); ",
+                         requests_.buffered_size(), " bytes arrived")));
+    return;
+  }
+  const auto frame_timeout = absl::ToChronoMilliseconds(env_.config->frame_timeout);
+  if (frame_started_ && now - *frame_started_ >= frame_timeout) {
+    const size_t cutting = requests_.cut_through_left();
+    CloseForBadInput(
+        "slow", "request",
+        absl::DeadlineExceededError(absl::StrCat(
+            "a request frame did not arrive whole within GATEWAY_FRAME_TIMEOUT (",
+            absl::FormatDuration(env_.config->frame_timeout), "); ",
+            cutting > 0 ? absl::StrCat(cutting - std::min(cutting, requests_.buffered_size()),
+                                       " bytes were still to come")
+                        : absl::StrCat(requests_.buffered_size(), " bytes of it arrived"))));
     return;
   }
   const auto idle = absl::ToChronoMilliseconds(env_.config->idle_timeout);
@@ -910,22 +903,47 @@ void Session::OnTimer() {
   }
   Clock::time_point next = last_activity_ + idle;
   if (draining_) next = std::min(next, drain_deadline_);
+  if (!seen_request_) next = std::min(next, connected_at_ + first_request);
+  if (frame_started_) next = std::min(next, *frame_started_ + frame_timeout);
   ArmTimerAt(next);
+}
+
+void Session::NoteFrameProgress() {
+  const bool partial = requests_.buffered_size() > 0 || requests_.cut_through_left() > 0;
+  // Only while the agent waits for the client: time it held off reading
+  // (backpressure, the budget, a drain) is not the client's to answer for.
+  if (!partial || !requests_.reading) {
+    frame_started_.reset();
+    return;
+  }
+  if (frame_started_) return;
+  frame_started_ = Clock::now();
+  const Clock::time_point deadline =
+      *frame_started_ + absl::ToChronoMilliseconds(env_.config->frame_timeout);
+  if (deadline < timer_.expiry()) ArmTimerAt(deadline);
+}
+
+void Session::LogLimited(absl::string_view kind, const std::string& line) {
+  if (env_.log_limiter == nullptr) {
+    LOG(WARNING) << line;
+    return;
+  }
+  env_.log_limiter->Warning(kind, line);
 }
 
 void Session::CloseForBadInput(absl::string_view kind, const std::string& what,
                                const absl::Status& status) {
   int16_t api_key = -1;
   const bool client_input = kind == "request" || what == "request";
-  if (client_input && cut_through_[0] == 0 && from_client_.size() >= 6) {
+  if (const absl::Span<const uint8_t> b = requests_.buffered();
+      client_input && requests_.cut_through_left() == 0 && b.size() >= 6) {
     // The request being framed when it failed starts at the buffer's head.
-    api_key = static_cast<int16_t>((from_client_.data[from_client_.begin + 4] << 8) |
-                                   from_client_.data[from_client_.begin + 5]);
+    api_key = static_cast<int16_t>((b[4] << 8) | b[5]);
   }
   const std::string broker = broker_ >= 0 ? absl::StrCat(" (broker ", broker_, ")") : "";
   const std::string api = api_key >= 0 ? absl::StrCat(" (api key ", api_key, ")") : "";
-  LOG(WARNING) << "closing " << Who() << broker << ": bad " << what << api << ": "
-               << status.message();
+  LogLimited(kind, absl::StrCat("closing ", Who(), broker, ": bad ", what, api, ": ",
+                                status.message()));
   env_.metrics->ClosedForBadInput(std::string(kind)).Increment();
   Close(absl::StrCat("bad ", what, api, ": ", status.message()));
 }
@@ -954,7 +972,7 @@ audit::AuditEvent Session::NewAuditEvent(audit::EventType type) const {
   e.tls_version = tls_version_;
   e.sni = sni_;
   e.client_certificate_subject = peer_subject_;
-  e.sasl_mechanism = sasl_mechanism_;
+  e.sasl_mechanism = sasl_.mechanism();
   return e;
 }
 
@@ -963,48 +981,14 @@ void Session::AuditOpen() {
   env_.audit->Record(NewAuditEvent(audit::EventType::kConnectionOpen));
 }
 
-void Session::AuditAuthentication(bool success, int16_t error_code, std::string error_message) {
-  sasl_pending_ = false;
+void Session::AuditAuthentication(const std::optional<SaslWatcher::Outcome>& outcome) {
+  if (env_.audit == nullptr || !outcome) return;
   audit::AuditEvent e = NewAuditEvent(audit::EventType::kAuthentication);
-  e.principal = sasl_principal_;
-  e.success = success;
-  e.error_code = error_code;
-  e.error_message = std::move(error_message);
+  e.principal = sasl_.principal();
+  e.success = outcome->success;
+  e.error_code = outcome->error_code;
+  e.error_message = outcome->error_message;
   env_.audit->Record(std::move(e));
-}
-
-void Session::NoteSaslRequest(const RequestStart& start, absl::Span<const uint8_t> frame) {
-  if (start.api_key == kafka::SaslHandshakeRequest::kApiKey) {
-    // A new exchange (also a re-authentication): forget the last one's user.
-    absl::StatusOr<std::string> mechanism = SaslHandshakeMechanism(frame);
-    if (mechanism.ok()) sasl_mechanism_ = *mechanism;
-    sasl_principal_.clear();
-    sasl_pending_ = true;
-    return;
-  }
-  if (start.api_key == kafka::SaslAuthenticateRequest::kApiKey) {
-    if (sasl_principal_.empty()) {
-      absl::StatusOr<std::string> bytes = SaslAuthenticateBytes(frame);
-      if (bytes.ok()) sasl_principal_ = SaslPrincipal(sasl_mechanism_, *bytes);
-    }
-    sasl_pending_ = true;
-    return;
-  }
-  // The first other request after an exchange the broker did not refuse:
-  // the client is authenticated.
-  if (sasl_pending_) AuditAuthentication(true, 0, "");
-}
-
-void Session::NoteSaslResponse(const InFlight& request, absl::Span<const uint8_t> frame) {
-  if (request.api_key != kafka::SaslHandshakeRequest::kApiKey &&
-      request.api_key != kafka::SaslAuthenticateRequest::kApiKey) {
-    return;
-  }
-  absl::StatusOr<SaslOutcome> outcome =
-      PeekSaslResponse(request.api_key, request.api_version, frame);
-  if (outcome.ok() && outcome->error_code != 0) {
-    AuditAuthentication(false, outcome->error_code, std::move(outcome->error_message));
-  }
 }
 
 void Session::Close(std::string reason) {
@@ -1013,14 +997,14 @@ void Session::Close(std::string reason) {
   closed_ = true;
   if (!reason.empty()) close_reason_ = std::move(reason);
   if (connected_) series_->active_connections->Decrement();
+  ticket_.Release();
   timer_.cancel();
+  budget_timer_.cancel();
   resolver_.cancel();
   client_.Close();
   upstream_.Close();
   if (env_.audit != nullptr) {
-    if (sasl_pending_) {
-      AuditAuthentication(false, 0, "the connection closed before authentication completed");
-    }
+    AuditAuthentication(sasl_.OnClose());
     audit::AuditEvent e = NewAuditEvent(audit::EventType::kConnectionClose);
     e.bytes_from_client = bytes_from_client_;
     e.bytes_to_client = bytes_to_client_;

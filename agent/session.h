@@ -15,8 +15,15 @@
 //
 // Flow control: a side is read only while the bytes queued for the other
 // side stay under GATEWAY_BUFFER_HIGH_WATER_MARK and, for the client, while
-// fewer than GATEWAY_MAX_INFLIGHT_REQUESTS requests await responses. A
+// fewer than GATEWAY_MAX_INFLIGHT_REQUESTS requests await responses and the
+// agent's request budget (GATEWAY_MAX_BUFFERED_REQUEST_BYTES) has room. A
 // socket that stops reading therefore slows its peer down through TCP.
+//
+// Hostile clients: request buffers grow with the bytes that arrive (see
+// pipe.h); a started frame must complete within GATEWAY_FRAME_TIMEOUT and the
+// first request arrive within GATEWAY_FIRST_REQUEST_TIMEOUT; on a SASL
+// listener, frames before authentication are capped at
+// GATEWAY_SASL_MAX_RECEIVE_SIZE.
 #ifndef KGW_AGENT_SESSION_H_
 #define KGW_AGENT_SESSION_H_
 
@@ -25,22 +32,29 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
+#include "agent/buffer_budget.h"
+#include "agent/connection_limiter.h"
+#include "agent/log_limiter.h"
+#include "agent/pipe.h"
+#include "agent/port_map.h"
 #include "agent/request_peek.h"
 #include "agent/router.h"
+#include "agent/sasl_watcher.h"
 #include "agent/sni_route.h"
 #include "agent/tls_server.h"
 #include "agent/transport.h"
 #include "common/audit/audit_log.h"
 #include "common/net/proxy_protocol.h"
 #include "common/cluster/broker_directory.h"
-#include "agent/port_map.h"
 #include "asio.hpp"
 
 namespace kgw::agent {
@@ -63,6 +77,10 @@ struct SessionEnv {
   bool upstream_verify_hostname = true;   // the broker's certificate must name its host
   const SniRoute* sni = nullptr;          // host routing when set
   audit::AuditLog* audit = nullptr;       // audit events are recorded when set
+  // Shared by every session's request buffers; unlimited when null.
+  BufferBudget* request_budget = nullptr;
+  // Bounds the log lines about bad input and refusals; all are logged when null.
+  LogLimiter* log_limiter = nullptr;
   // Brokers named by a Metadata response that passed through.
   std::function<void(const std::vector<BrokerEndpoint>&)> brokers_seen;
 };
@@ -74,8 +92,10 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // `ticket` is the connection's place under the agent's connection limits;
+  // the session adds the client's address to it and gives it back on close.
   Session(asio::ip::tcp::socket client, int local_port, const SessionEnv& env,
-          SessionSet& owner);
+          SessionSet& owner, ConnectionLimiter::Ticket ticket = {});
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -92,19 +112,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // Where a session is before it forwards traffic.
   enum class Phase { kProxyHeader, kTlsHandshake, kConnecting, kForwarding };
 
-  struct Buffer {
-    std::vector<uint8_t> data;
-    size_t begin = 0;
-    size_t end = 0;
-    size_t size() const { return end - begin; }
-  };
-
   struct InFlight {
     int32_t correlation_id = 0;
     int16_t api_key = -1;  // -1: a raw SASL token
     int16_t api_version = 0;
     Clock::time_point sent;
-    std::string handshake_v0_mechanism;  // SaslHandshake v0: raw tokens follow
   };
 
   void WaitForProxyHeader();
@@ -140,9 +152,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool StartRequestCutThrough();
   bool StartResponseCutThrough();
   bool ResponsePassesThrough(const InFlight& request) const;
-  // Moves what has arrived of the frame being cut through from `from` to
-  // the other side's queue; false when nothing was there to move.
-  bool MoveCutThrough(Side from);
   // Whether the incomplete frame of `size` bytes at the head of the buffer
   // from `side` may be cut through, so reading need not make room for all of it.
   bool MayCutThrough(Side side, size_t size) const;
@@ -154,6 +163,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void ArmTimer(Clock::duration after);
   void ArmTimerAt(Clock::time_point when);
   void OnTimer();
+  // Starts or stops the clock of the request frame under way: it runs while
+  // part of a frame has arrived and the agent waits for the rest.
+  void NoteFrameProgress();
+  // The budget refused more room: reading the client resumes a little later.
+  void WaitForBudget();
+  // Logs `line` at WARNING unless lines of `kind` are being held back.
+  void LogLimited(absl::string_view kind, const std::string& line);
   void MaybeFinish();
   // Closes both sockets; `reason` goes to the audit log.
   void Close(std::string reason = "");
@@ -165,15 +181,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // Audit events; no-ops without an audit log.
   audit::AuditEvent NewAuditEvent(audit::EventType type) const;
   void AuditOpen();
-  void AuditAuthentication(bool success, int16_t error_code, std::string error_message);
-  // SASL requests and answers, watched for the audit log.
-  void NoteSaslRequest(const RequestStart& start, absl::Span<const uint8_t> frame);
-  void NoteSaslResponse(const InFlight& request, absl::Span<const uint8_t> frame);
+  void AuditAuthentication(const std::optional<SaslWatcher::Outcome>& outcome);
+  // The pipe that reads from `side`, and the one that writes to it.
+  Pipe& From(Side side) { return side == Side::kClient ? requests_ : responses_; }
+  const Pipe& From(Side side) const { return side == Side::kClient ? requests_ : responses_; }
+  Pipe& To(Side side) { return side == Side::kClient ? responses_ : requests_; }
+  const Pipe& To(Side side) const { return side == Side::kClient ? responses_ : requests_; }
 
   Transport client_;
   Transport upstream_;
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer timer_;
+  asio::steady_timer budget_timer_;
   const int local_port_;
   const SessionEnv& env_;
   SessionSet& owner_;
@@ -185,11 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string tls_version_;
   std::string sni_;
   std::string peer_subject_;
-  // SASL, for the audit log: the mechanism chosen, the user the client
-  // named, and whether an exchange is under way.
-  std::string sasl_mechanism_;
-  std::string sasl_principal_;
-  bool sasl_pending_ = false;
+  SaslWatcher sasl_;
   std::string close_reason_;
   uint64_t bytes_from_client_ = 0;
   uint64_t bytes_to_client_ = 0;
@@ -199,22 +214,18 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<std::string> client_key_;
   int32_t broker_ = -1;
   const AgentMetrics::BrokerSeries* series_ = nullptr;
+  ConnectionLimiter::Ticket ticket_;
 
-  Buffer from_client_;
-  Buffer from_broker_;
-  std::vector<uint8_t> pending_[2];  // by destination side
-  std::vector<uint8_t> writing_[2];
-  bool reading_[2] = {false, false};
-  bool write_busy_[2] = {false, false};
-  bool eof_[2] = {false, false};  // by source side
-  size_t cut_through_[2] = {0, 0};  // by source side: bytes of the frame still to forward
-
+  Pipe requests_;   // client to broker
+  Pipe responses_;  // broker to client
+  // Requests awaiting their responses, oldest first: Kafka answers in order.
   std::deque<InFlight> inflight_;
-  // Legacy SASL (SaslHandshake v0): client frames that are raw tokens.
-  int raw_tokens_left_ = 0;
-  bool raw_until_request_ = false;
 
   bool seen_request_ = false;  // a request was framed: no PROXY header can follow
+  bool waiting_for_budget_ = false;
+  Clock::time_point connected_at_;
+  // When the agent began waiting for the rest of the request frame under way.
+  std::optional<Clock::time_point> frame_started_;
   bool connected_ = false;
   bool closed_ = false;
   bool draining_ = false;

@@ -29,6 +29,21 @@ namespace kgw::kafka {
 
 inline constexpr size_t kFrameSizeBytes = 4;
 
+// The size a frame declares in its first kFrameSizeBytes bytes at `p`
+// (negative when the sender declared nonsense).
+inline int32_t PeekFrameSize(const uint8_t* p) {
+  return static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                              (uint32_t{p[2]} << 8) | p[3]);
+}
+
+// Appends a frame's size prefix to `out`.
+inline void AppendFrameSize(std::vector<uint8_t>& out, uint32_t size) {
+  const uint8_t bytes[kFrameSizeBytes] = {
+      static_cast<uint8_t>(size >> 24), static_cast<uint8_t>(size >> 16),
+      static_cast<uint8_t>(size >> 8), static_cast<uint8_t>(size)};
+  out.insert(out.end(), bytes, bytes + kFrameSizeBytes);
+}
+
 // Looks for one complete frame at the front of `buffer`. Returns the frame's
 // contents (header and body, without the size prefix) as a view into
 // `buffer`, or nullopt when more bytes are needed. A negative size or one

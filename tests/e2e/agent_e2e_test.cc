@@ -424,18 +424,6 @@ TEST_F(AgentTest, IdleConnectionsAreClosed) {
   delete idle;
 }
 
-// Reads the value of one Prometheus series from the agent's /metrics.
-double MetricValue(int http_port, const std::string& series) {
-  auto [status, body] = HttpGet(http_port, "/metrics");
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (absl::ConsumePrefix(&line, series + " ")) {
-      double v = 0;
-      if (absl::SimpleAtod(line, &v)) return v;
-    }
-  }
-  return 0;
-}
-
 // A client that sends many requests and reads no answers must not make the
 // agent buffer without bound: once GATEWAY_BUFFER_HIGH_WATER_MARK bytes wait
 // for the client and GATEWAY_MAX_INFLIGHT_REQUESTS are unanswered, the agent

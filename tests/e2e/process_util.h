@@ -166,6 +166,20 @@ inline std::pair<int, std::string> HttpGet(int port, const std::string& path,
   return {status, body == std::string::npos ? "" : response.substr(body + 4)};
 }
 
+// The value of one Prometheus series (`name{labels}` as exported) on
+// host:http_port's /metrics; 0 when it is not there.
+inline double MetricValue(int http_port, absl::string_view series,
+                          const char* host = "127.0.0.1") {
+  const std::string body = HttpGet(http_port, "/metrics", host).second;
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (absl::ConsumePrefix(&line, series) && absl::ConsumePrefix(&line, " ")) {
+      double v = 0;
+      if (absl::SimpleAtod(line, &v)) return v;
+    }
+  }
+  return 0;
+}
+
 // True once `process` answers 200 on /health/ready at host:http_port within
 // `timeout`; false at once if it exits first.
 inline bool WaitReady(Child& process, const std::string& host, int http_port,

@@ -144,14 +144,7 @@ void ProduceAndConsume(const std::string& kcat, const std::string& name, int n =
 }
 
 double Metric(const Agent& a, absl::string_view series) {
-  const std::string body = HttpGet(kHttpPort, "/metrics", a.host.c_str()).second;
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (absl::ConsumePrefix(&line, series) && absl::ConsumePrefix(&line, " ")) {
-      double v;
-      if (absl::SimpleAtod(line, &v)) return v;
-    }
-  }
-  return 0;
+  return MetricValue(kHttpPort, series, a.host.c_str());
 }
 
 // Sends `bytes` on a fresh TCP connection to `host`:`port` and returns once
