@@ -77,6 +77,8 @@ Agent::Agent(AgentConfig config)
   env_.metrics = &metrics_;
   env_.request_budget = &request_budget_;
   env_.log_limiter = &log_limiter_;
+  env_.broker_health = &broker_health_;
+  env_.broker_unreachable = [this] { refresher_.RefreshSoon(); };
   env_.brokers_seen = [this](const std::vector<BrokerEndpoint>& seen) {
     if (directory_.Get()->Lacks(seen)) refresher_.RefreshSoon();
   };

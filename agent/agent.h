@@ -104,6 +104,7 @@ class Agent {
   // Shared by every session; declared before them so they outlive them.
   BufferBudget request_budget_;
   ConnectionLimiter connections_;
+  BrokerHealth broker_health_;
   LogLimiter log_limiter_;
   SessionEnv env_;
   http::HttpServer http_;

@@ -263,8 +263,8 @@ void Session::PickBroker() {
   }
   if (target == nullptr && !cluster->brokers.empty()) {
     // A bootstrap port or name: any live broker will do.
-    target = &cluster->brokers[next_bootstrap_broker.fetch_add(1, std::memory_order_relaxed) %
-                               cluster->brokers.size()];
+    bootstrap_ = true;
+    target = NextBootstrapBroker(*cluster);
   }
   if (target == nullptr) {
     LogLimited("no_broker", absl::StrCat("closing ", Who(), ": no broker is known yet"));
@@ -274,7 +274,55 @@ void Session::PickBroker() {
   broker_ = target->node_id;
   series_ = &env_.metrics->ForBroker(broker_);
   AuditOpen();
+  if (!bootstrap_ && env_.broker_health != nullptr &&
+      env_.broker_health->IsDown(broker_, Clock::now())) {
+    // This port's own broker could not be reached a moment ago: say so at
+    // once rather than make every client wait for the same failure.
+    env_.metrics->ConnectionsRefused("broker_down").Increment();
+    LogLimited("broker_down",
+               absl::StrCat("closing ", Who(), ": broker ", broker_,
+                            " could not be reached lately; trying it again shortly"));
+    Close(absl::StrCat("broker ", broker_, " is down"));
+    return;
+  }
   Connect(*target);
+}
+
+const BrokerEndpoint* Session::NextBootstrapBroker(const ClusterSnapshot& cluster) const {
+  const size_t n = cluster.brokers.size();
+  if (n == 0) return nullptr;
+  const size_t start = next_bootstrap_broker.fetch_add(1, std::memory_order_relaxed) % n;
+  const Clock::time_point now = Clock::now();
+  const BrokerEndpoint* fallback = nullptr;
+  for (size_t i = 0; i < n; ++i) {
+    const BrokerEndpoint& b = cluster.brokers[(start + i) % n];
+    if (std::find(tried_.begin(), tried_.end(), b.node_id) != tried_.end()) continue;
+    if (env_.broker_health == nullptr || !env_.broker_health->IsDown(b.node_id, now)) return &b;
+    if (fallback == nullptr) fallback = &b;
+  }
+  return fallback;
+}
+
+void Session::OnConnectFailed(const BrokerEndpoint& target, const asio::error_code& ec) {
+  series_->upstream_connect_failures->Increment();
+  if (env_.broker_health != nullptr) env_.broker_health->Failed(target.node_id, Clock::now());
+  if (env_.broker_unreachable) env_.broker_unreachable();
+  if (bootstrap_) {
+    tried_.push_back(target.node_id);
+    if (const BrokerEndpoint* next = NextBootstrapBroker(*env_.directory->Get())) {
+      LogLimited("connect", absl::StrCat(Who(), ": cannot connect to broker ", target.node_id,
+                                         " at ", target.host, ":", target.port, ": ",
+                                         ec.message(), "; trying broker ", next->node_id));
+      broker_ = next->node_id;
+      series_ = &env_.metrics->ForBroker(broker_);
+      Connect(*next);
+      return;
+    }
+  }
+  LogLimited("connect", absl::StrCat("closing ", Who(), ": cannot connect to broker ",
+                                     target.node_id, " at ", target.host, ":", target.port, ": ",
+                                     ec.message()));
+  Close(absl::StrCat("cannot connect to broker ", target.node_id, ": ", ec.message()));
 }
 
 void Session::Connect(const BrokerEndpoint& target) {
@@ -282,14 +330,10 @@ void Session::Connect(const BrokerEndpoint& target) {
   auto on_connect = [self, target](const asio::error_code& ec, const asio::ip::tcp::endpoint&) {
     if (self->closed_) return;
     if (ec) {
-      self->series_->upstream_connect_failures->Increment();
-      self->LogLimited("connect", absl::StrCat("closing ", self->Who(),
-                                               ": cannot connect to broker ", target.node_id,
-                                               " at ", target.host, ":", target.port, ": ",
-                                               ec.message()));
-      self->Close(absl::StrCat("cannot connect to broker ", target.node_id, ": ", ec.message()));
+      self->OnConnectFailed(target, ec);
       return;
     }
+    if (self->env_.broker_health != nullptr) self->env_.broker_health->Reached(target.node_id);
     self->OnTcpConnected(target);
   };
   resolver_.async_resolve(
@@ -864,6 +908,10 @@ void Session::OnTimer() {
         what = absl::StrCat("connecting to broker ", broker_, " timed out");
         kind = "connect";
         if (series_ != nullptr) series_->upstream_connect_failures->Increment();
+        if (env_.broker_health != nullptr && broker_ >= 0) {
+          env_.broker_health->Failed(broker_, now);
+          if (env_.broker_unreachable) env_.broker_unreachable();
+        }
         break;
     }
     if (phase_ != Phase::kConnecting) {

@@ -41,6 +41,7 @@
 #include "absl/status/status.h"
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
+#include "agent/broker_health.h"
 #include "agent/buffer_budget.h"
 #include "agent/connection_limiter.h"
 #include "agent/log_limiter.h"
@@ -81,6 +82,10 @@ struct SessionEnv {
   BufferBudget* request_budget = nullptr;
   // Bounds the log lines about bad input and refusals; all are logged when null.
   LogLimiter* log_limiter = nullptr;
+  // Brokers the agent could not reach lately; none are avoided when null.
+  BrokerHealth* broker_health = nullptr;
+  // A broker could not be reached: the broker list may have changed.
+  std::function<void()> broker_unreachable;
   // Brokers named by a Metadata response that passed through.
   std::function<void(const std::vector<BrokerEndpoint>&)> brokers_seen;
 };
@@ -125,7 +130,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void StartTlsHandshake();
   void OnTlsHandshake(const asio::error_code& ec);
   void PickBroker();
+  // The next broker for a bootstrap connection: round robin over those not
+  // marked down and not tried yet (any untried one when all are down).
+  const BrokerEndpoint* NextBootstrapBroker(const ClusterSnapshot& cluster) const;
   void Connect(const BrokerEndpoint& target);
+  // Connecting to `target` failed: a bootstrap connection tries another
+  // broker, any other closes.
+  void OnConnectFailed(const BrokerEndpoint& target, const asio::error_code& ec);
   void OnTcpConnected(const BrokerEndpoint& target);
   void OnConnected();
   // Reads what `side` sent. With nothing buffered from it (and no TLS) it
@@ -213,6 +224,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // parses) and client host; decides which agent each broker is advertised at.
   std::optional<std::string> client_key_;
   int32_t broker_ = -1;
+  // A bootstrap connection (its port or name names no broker): any broker
+  // will do, so a broker that cannot be reached is replaced by another.
+  bool bootstrap_ = false;
+  std::vector<int32_t> tried_;  // brokers a bootstrap connection could not reach
   const AgentMetrics::BrokerSeries* series_ = nullptr;
   ConnectionLimiter::Ticket ticket_;
 

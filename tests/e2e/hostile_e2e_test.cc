@@ -45,11 +45,15 @@ constexpr int kBudgetPorts = 32120;
 constexpr int kBudgetHttp = 32192;
 constexpr int kLimitPorts = 32130;
 constexpr int kLimitHttp = 32193;
+constexpr int kDownPorts = 32140;
+constexpr int kDownHttp = 32194;
 
 struct Env {
   std::string agent_bin = EnvOr("KGW_AGENT_BIN", "");
   std::string kafka_bootstrap = EnvOr("KGW_KAFKA_BOOTSTRAP", "");
   std::string sasl_bootstrap = EnvOr("KGW_KAFKA_SASL_BOOTSTRAP", "");
+  std::string kafka_dir = EnvOr("KGW_KAFKA_DIR", "");
+  std::string source_dir = EnvOr("KGW_SOURCE_DIR", ".");
   std::string work_dir;
 };
 
@@ -403,6 +407,48 @@ TEST_F(HostileClientTest, ConnectionLimitsPerAddressAndInTotal) {
   for (int fd : second) close(fd);
   auto [rc, listing] = Shell(Kcat(kLimitPorts, "-L -m 10"));
   EXPECT_EQ(rc, 0) << listing;
+  Stop(agent);
+}
+
+// A broker stops. Every new connection to the bootstrap port is served on
+// its first try (a broker that cannot be reached is marked down and another
+// one taken), and the stopped broker's own port refuses at once.
+TEST_F(HostileClientTest, BootstrapConnectionsAvoidAStoppedBroker) {
+  ASSERT_FALSE(E().kafka_dir.empty()) << "KGW_KAFKA_DIR is not set (it is in cluster.env)";
+  const std::string cluster = absl::StrCat(E().source_dir, "/tests/kafka/kafka-cluster.sh");
+  auto agent = StartAgent(kDownPorts, kDownHttp, E().kafka_bootstrap,
+                          {{"GATEWAY_METADATA_REFRESH_INTERVAL", "1h"}}, "broker-down");
+  auto [stop_rc, stop_out] = Shell(absl::StrCat(cluster, " stop-node 3 --dir ", E().kafka_dir));
+  ASSERT_EQ(stop_rc, 0) << stop_out;
+  constexpr int kClients = 30;
+  int served = 0;
+  for (int i = 0; i < kClients; ++i) {
+    const int fd = ConnectLoopback(kDownPorts);  // broker 0 does not exist: a bootstrap port
+    ASSERT_GE(fd, 0);
+    served += Served(fd);
+    close(fd);
+  }
+  EXPECT_EQ(served, kClients) << agent->Log();
+  // Broker 3's own port: refused at once while it is down, or (once the
+  // agent has learned it is gone) served by another broker.
+  const int fd = ConnectLoopback(kDownPorts + 3);
+  ASSERT_GE(fd, 0);
+  const Clock::time_point asked = Clock::now();
+  const bool answered = Served(fd);
+  close(fd);
+  EXPECT_LT(Clock::now() - asked, seconds(2));
+  std::cout << "broker 3's port after it stopped: " << (answered ? "served" : "refused")
+            << std::endl;
+  EXPECT_LE(CountLines(agent->Log(), "cannot connect to broker 3"), 10) << agent->Log();
+  auto [start_rc, start_out] = Shell(absl::StrCat(cluster, " start-node 3 --dir ", E().kafka_dir));
+  EXPECT_EQ(start_rc, 0) << start_out;
+  // Leave the cluster whole for the suites that follow.
+  EXPECT_TRUE(::kgw::testing::WaitFor(
+      [] {
+        auto [rc, out] = Shell(absl::StrCat("kcat -b ", E().kafka_bootstrap, " -L -m 5"));
+        return rc == 0 && absl::StrContains(out, "3 brokers");
+      },
+      seconds(60)));
   Stop(agent);
 }
 
