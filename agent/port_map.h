@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "agent/response_rewriter.h"
+#include "agent/advertised_address.h"
 #include "agent/sni_route.h"
 
 namespace kgw::agent {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/kafka/header.h"
+#include "common/kafka/messages/produce.h"
 #include "common/kafka/messages/sasl_authenticate.h"
 #include "common/kafka/messages/sasl_handshake.h"
 #include "common/kafka/wire/reader.h"
@@ -17,7 +18,6 @@ namespace {
 // Produce request versions: transactional id from v3, compact encodings from v9.
 constexpr int16_t kFirstProduceWithTransactionalId = 3;
 constexpr int16_t kFirstFlexibleProduce = 9;
-constexpr int16_t kProduceApiKey = 0;
 
 absl::Status SkipRequestHeader(kafka::Reader& r) {
   kafka::RequestHeader header;
@@ -41,7 +41,7 @@ absl::StatusOr<bool> ProduceExpectsResponse(absl::Span<const uint8_t> frame) {
   kafka::Reader r(frame);
   KGW_RETURN_IF_ERROR(SkipRequestHeader(r));
   KGW_ASSIGN_OR_RETURN(RequestStart start, PeekRequestStart(frame));
-  if (start.api_key != kProduceApiKey) {
+  if (start.api_key != kafka::ProduceRequest::kApiKey) {
     return absl::InvalidArgumentError(absl::StrCat("api key ", start.api_key, " is not Produce"));
   }
   r.BeginMessage("ProduceRequest", start.api_version);

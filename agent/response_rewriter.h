@@ -20,15 +20,10 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "agent/advertised_address.h"
 #include "common/cluster/broker_directory.h"
 
 namespace kgw::agent {
-
-// Where clients reach one broker.
-struct AdvertisedAddress {
-  std::string host;
-  int32_t port = 0;
-};
 
 using cluster::BrokerEndpoint;
 

@@ -61,6 +61,7 @@
 namespace kgw::agent {
 
 using cluster::BrokerDirectory;
+using cluster::BrokerEndpoint;
 using cluster::ClusterSnapshot;
 using cluster::MetadataRefresher;
 
