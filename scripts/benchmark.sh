@@ -5,8 +5,14 @@
 # mode and through the peer gateways that install here, prints a table and the
 # ratios, and stops everything it started. Arguments go to bench/compare.py
 # (--help lists them; --quick is a smoke run, --repeat N takes medians).
+# With --hostile first, it runs bench/hostile.py instead: legitimate clients
+# through one agent, alone and then under attack.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/build.sh"
+if [[ "${1:-}" == --hostile ]]; then
+  shift
+  exec python3 "$ROOT/bench/hostile.py" --build-dir "$ROOT/build" "$@"
+fi
 exec python3 "$ROOT/bench/compare.py" --build-dir "$ROOT/build" "$@"
