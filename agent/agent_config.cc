@@ -1,9 +1,6 @@
 #include "agent/agent_config.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -39,7 +36,6 @@ constexpr absl::string_view kMaxPerAddress = "GATEWAY_MAX_CONNECTIONS_PER_ADDRES
 constexpr absl::string_view kMaxConnectionRate = "GATEWAY_MAX_CONNECTION_RATE";
 constexpr absl::string_view kConnectTimeout = "GATEWAY_UPSTREAM_CONNECT_TIMEOUT";
 constexpr absl::string_view kIdleTimeout = "GATEWAY_IDLE_TIMEOUT";
-constexpr absl::string_view kMetadataRefresh = "GATEWAY_METADATA_REFRESH_INTERVAL";
 constexpr absl::string_view kDrainTimeout = "GATEWAY_SHUTDOWN_DRAIN_TIMEOUT";
 constexpr absl::string_view kDelayBetweenBrokers = "GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS";
 constexpr absl::string_view kCoordinators = "GATEWAY_COORDINATORS";
@@ -57,12 +53,6 @@ constexpr absl::string_view kAuditFile = "GATEWAY_AUDIT_LOG_FILE";
 constexpr absl::string_view kAuditQueue = "GATEWAY_AUDIT_LOG_QUEUE_SIZE";
 constexpr absl::string_view kAuditRetention = "GATEWAY_AUDIT_LOG_RETENTION";
 constexpr absl::string_view kNodeIdPlaceholder = "{{nodeId}}";
-
-std::optional<std::string> CheckReadableFile(absl::string_view path) {
-  std::ifstream in{std::string(path)};
-  if (!in) return absl::StrCat("cannot read ", path, ": ", std::strerror(errno));
-  return std::nullopt;
-}
 
 std::optional<std::string> CheckSniPattern(absl::string_view pattern) {
   const size_t at = pattern.find(kNodeIdPlaceholder);
@@ -235,13 +225,6 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .default_value = "10m",
        .min = 1000,
        .max = int64_t{7} * 24 * 3600 * 1000},
-      {.name = kMetadataRefresh,
-       .type = SettingType::kDuration,
-       .description = "How often the agent reads the cluster's broker list (also refreshed at "
-                      "once when a client's Metadata names a broker it does not know)",
-       .default_value = "30s",
-       .min = 100,
-       .max = 3600 * 1000},
       {.name = kDrainTimeout,
        .type = SettingType::kDuration,
        .description = "On SIGTERM, how long connections may take to finish their in-flight "
@@ -279,13 +262,13 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .description = "PEM certificate chain (leaf first) the agent presents to clients; "
                       "reloaded when the file changes",
        .default_description = "required with SSL and SASL_SSL",
-       .validator = CheckReadableFile,
+       .validator = config::CheckReadableFile,
        .allowed_hint = "a readable PEM file"},
       {.name = kSslKeyFile,
        .type = SettingType::kString,
        .description = "PEM private key of GATEWAY_SSL_CERT_FILE; reloaded when the file changes",
        .default_description = "required with SSL and SASL_SSL",
-       .validator = CheckReadableFile,
+       .validator = config::CheckReadableFile,
        .allowed_hint = "a readable PEM file"},
       {.name = kSslKeyPassword,
        .type = SettingType::kString,
@@ -294,7 +277,7 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .type = SettingType::kString,
        .description = "PEM CA certificates that verify client certificates (mTLS)",
        .default_description = "unset: no client certificate is asked for",
-       .validator = CheckReadableFile,
+       .validator = config::CheckReadableFile,
        .allowed_hint = "a readable PEM file"},
       {.name = kSslClientAuth,
        .type = SettingType::kEnum,
@@ -380,7 +363,8 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   c.upstream_connect_timeout = absl::Milliseconds(settings.GetInt(kConnectTimeout));
   c.idle_timeout = absl::Milliseconds(settings.GetInt(kIdleTimeout));
-  c.metadata_refresh_interval = absl::Milliseconds(settings.GetInt(kMetadataRefresh));
+  c.metadata_refresh_interval =
+      absl::Milliseconds(settings.GetInt(config::kMetadataRefreshInterval));
   c.shutdown_drain_timeout = absl::Milliseconds(settings.GetInt(kDrainTimeout));
   c.shutdown_delay_between_brokers = absl::Milliseconds(settings.GetInt(kDelayBetweenBrokers));
   if (settings.Has(kCoordinators)) {

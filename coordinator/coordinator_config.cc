@@ -12,7 +12,6 @@ using config::SettingType;
 constexpr absl::string_view kGrpcBindHost = "GATEWAY_GRPC_BIND_HOST";
 constexpr absl::string_view kGrpcPort = "GATEWAY_GRPC_PORT";
 constexpr absl::string_view kAdminToken = "GATEWAY_ADMIN_TOKEN";
-constexpr absl::string_view kMetadataRefreshInterval = "GATEWAY_METADATA_REFRESH_INTERVAL";
 constexpr absl::string_view kMaxAgentStreams = "GATEWAY_MAX_AGENT_STREAMS";
 
 }  // namespace
@@ -37,12 +36,6 @@ std::vector<SettingSpec> CoordinatorSettingSpecs() {
                                   "who reaches the gRPC port",
                    .validator = config::CheckBearerToken,
                    .allowed_hint = "visible ASCII without spaces, as kgwctl can send it"});
-  specs.push_back({.name = kMetadataRefreshInterval,
-                   .type = SettingType::kDuration,
-                   .description = "How often the coordinator re-reads the brokers and their racks",
-                   .default_value = "30s",
-                   .min = 1000,
-                   .max = 24 * 3600 * 1000});
   specs.push_back({.name = kMaxAgentStreams,
                    .type = SettingType::kInt,
                    .description = "Agent streams this coordinator serves at once; more are "
@@ -68,7 +61,8 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(config::Settings& settin
   KGW_ASSIGN_OR_RETURN(c.grpc_tls, config::ReadGrpcTlsConfig(settings));
   KGW_RETURN_IF_ERROR(config::RequireGrpcServerCertificate(c.grpc_tls));
   if (settings.Has(kAdminToken)) c.admin_token = settings.GetString(kAdminToken);
-  c.metadata_refresh_interval = absl::Milliseconds(settings.GetInt(kMetadataRefreshInterval));
+  c.metadata_refresh_interval =
+      absl::Milliseconds(settings.GetInt(config::kMetadataRefreshInterval));
   c.max_agent_streams = static_cast<int>(settings.GetInt(kMaxAgentStreams));
   if (c.node.node_id.empty()) {
     c.node.node_id = absl::StrCat(c.node.advertised_host, ":", c.grpc_port);

@@ -1,10 +1,6 @@
 #include "common/config/gateway_settings.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <climits>
-#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -40,18 +36,7 @@ std::optional<std::string> CheckNoWhitespace(absl::string_view v) {
 template <size_t kMax>
 std::optional<std::string> CheckDescriptorField(absl::string_view v) {
   if (v.size() > kMax) return absl::StrCat("longer than ", kMax, " characters");
-  for (char c : v) {
-    if (c <= ' ' || c >= 0x7f) {
-      return std::string("contains whitespace, control or non-ASCII characters");
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> CheckReadableFile(absl::string_view path) {
-  if (access(std::string(path).c_str(), R_OK) != 0) {
-    return absl::StrCat("cannot read the file: ", std::strerror(errno));
-  }
+  if (!IsVisibleAscii(v)) return std::string("contains whitespace, control or non-ASCII characters");
   return std::nullopt;
 }
 
@@ -160,6 +145,14 @@ std::vector<SettingSpec> GatewayNodeSettings() {
        .default_description = "none: the control plane is not authenticated",
        .validator = CheckReadableFile,
        .allowed_hint = "a readable file"},
+      {.name = kMetadataRefreshInterval,
+       .type = SettingType::kDuration,
+       .description = "How often the node reads the cluster's brokers and their racks (an agent "
+                      "also reads them at once when a client's Metadata names a broker it does "
+                      "not know, or a broker cannot be reached)",
+       .default_value = "30s",
+       .min = 100,
+       .max = 24 * 3600 * 1000},
       {.name = kHttpPort,
        .type = SettingType::kInt,
        .description = "Port of the HTTP endpoint for health checks and metrics",

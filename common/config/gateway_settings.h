@@ -23,6 +23,7 @@ inline constexpr absl::string_view kNodeId = "GATEWAY_NODE_ID";
 inline constexpr absl::string_view kGroupSessionTimeout = "GATEWAY_GROUP_SESSION_TIMEOUT";
 inline constexpr absl::string_view kGroupHeartbeatInterval = "GATEWAY_GROUP_HEARTBEAT_INTERVAL";
 inline constexpr absl::string_view kClusterKeyFile = "GATEWAY_CLUSTER_KEY_FILE";
+inline constexpr absl::string_view kMetadataRefreshInterval = "GATEWAY_METADATA_REFRESH_INTERVAL";
 inline constexpr absl::string_view kKafkaSecurityProtocol = "KAFKA_SECURITY_PROTOCOL";
 inline constexpr absl::string_view kKafkaSaslMechanism = "KAFKA_SASL_MECHANISM";
 inline constexpr absl::string_view kKafkaSaslUsername = "KAFKA_SASL_USERNAME";

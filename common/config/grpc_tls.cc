@@ -1,6 +1,5 @@
 #include "common/config/grpc_tls.h"
 
-#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -30,11 +29,6 @@ struct PkeyFree {
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-std::optional<std::string> CheckReadableFile(absl::string_view path) {
-  if (access(std::string(path).c_str(), R_OK) != 0) return std::string("cannot read the file");
-  return std::nullopt;
-}
 
 absl::Status Invalid(absl::string_view setting, absl::string_view path, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("invalid ", setting, "=\"", path, "\": ", what));

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <set>
 
@@ -188,9 +191,18 @@ HostPort SplitHostPort(absl::string_view validated) {
   return hp;
 }
 
+bool IsVisibleAscii(absl::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= '!' && c <= '~'; });
+}
+
 std::optional<std::string> CheckBearerToken(absl::string_view token) {
-  for (char c : token) {
-    if (c < '!' || c > '~') return std::string("the token must be visible ASCII without spaces");
+  if (!IsVisibleAscii(token)) return std::string("the token must be visible ASCII without spaces");
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckReadableFile(absl::string_view path) {
+  if (access(std::string(path).c_str(), R_OK) != 0) {
+    return absl::StrCat("cannot read the file: ", std::strerror(errno));
   }
   return std::nullopt;
 }

@@ -73,11 +73,22 @@ absl::string_view SourceName(Source source);
 // The flag spelling of a setting: GATEWAY_PORT_START -> gateway-port-start.
 std::string FlagName(absl::string_view setting_name);
 
+// Whether `text` is visible ASCII: no spaces, control or non-ASCII
+// characters. What node ids, hosts, racks and tokens may hold, so that a log
+// line or an HTTP/2 header can carry them as they are.
+bool IsVisibleAscii(absl::string_view text);
+
 // A validator for bearer tokens (RFC 6750 b64token and the other opaque tokens
 // in use): visible ASCII without spaces, since a space or a control character
 // would make an invalid HTTP/2 header value. kgwctl and the coordinators
 // check their tokens with it alike.
 std::optional<std::string> CheckBearerToken(absl::string_view token);
+
+// A validator for settings that name a file the process reads (certificates,
+// keys, CA bundles, key files): it must exist and be readable now, so a typo
+// is reported at start-up with the reason ("cannot read the file: No such
+// file or directory") rather than at first use.
+std::optional<std::string> CheckReadableFile(absl::string_view path);
 
 // Parsed, validated values. Getters CHECK that the setting exists and has the
 // requested type: asking for an undeclared setting is a programming error.

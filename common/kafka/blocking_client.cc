@@ -13,6 +13,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_join.h"
+#include "common/kafka/errors.h"
 #include "common/kafka/messages/api_versions.h"
 #include "common/kafka/messages/sasl_authenticate.h"
 #include "common/kafka/messages/sasl_handshake.h"
@@ -162,8 +163,9 @@ absl::Status BlockingConnection::Authenticate(const SaslCredentials& credentials
   KGW_RETURN_IF_ERROR(Call(handshake, /*version=*/1, &offered));
   if (offered.error_code != 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat(peer_, " does not offer SASL mechanism ", credentials.mechanism,
-                     " (it offers ", absl::StrJoin(offered.mechanisms, ", "), ")"));
+        absl::StrCat(peer_, " does not offer SASL mechanism ", credentials.mechanism, ": ",
+                     DescribeError(offered.error_code), "; it offers ",
+                     absl::StrJoin(offered.mechanisms, ", ")));
   }
   KGW_ASSIGN_OR_RETURN(std::string message, mechanism->Start());
   while (true) {
@@ -174,7 +176,8 @@ absl::Status BlockingConnection::Authenticate(const SaslCredentials& credentials
     if (response.error_code != 0) {
       return absl::PermissionDeniedError(absl::StrCat(
           peer_, " refused SASL ", credentials.mechanism, " authentication for user ",
-          credentials.username, ": ", response.error_message.value_or("no message")));
+          credentials.username, ": ", DescribeError(response.error_code), ", ",
+          response.error_message.value_or("no message")));
     }
     KGW_ASSIGN_OR_RETURN(
         std::optional<std::string> next,
@@ -192,7 +195,7 @@ absl::Status BlockingConnection::FetchApiVersions(absl::string_view software_ver
   KGW_RETURN_IF_ERROR(Call(request, /*version=*/3, &response));
   if (response.error_code != 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat(peer_, " answered ApiVersions v3 with error ", response.error_code));
+        absl::StrCat(peer_, " answered ApiVersions v3 with ", DescribeError(response.error_code)));
   }
   versions_.clear();
   for (const auto& v : response.api_keys) versions_[v.api_key] = {v.min_version, v.max_version};

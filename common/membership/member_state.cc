@@ -4,15 +4,10 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/config/settings.h"
 
 namespace kgw::membership {
 namespace {
-
-// Printable ASCII without spaces: what configuration accepts for ids, hosts
-// and racks, and what a log line can show as it is.
-bool Printable(const std::string& s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
-}
 
 absl::Status CheckField(const char* name, const std::string& value, size_t max_length,
                         bool required) {
@@ -21,7 +16,8 @@ absl::Status CheckField(const char* name, const std::string& value, size_t max_l
     return absl::InvalidArgumentError(
         absl::StrCat(name, " is ", value.size(), " bytes long; at most ", max_length, " allowed"));
   }
-  if (!Printable(value)) {
+  // What configuration accepts for ids, hosts and racks.
+  if (!config::IsVisibleAscii(value)) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, " holds spaces, control or non-ASCII characters"));
   }

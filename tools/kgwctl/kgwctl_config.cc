@@ -1,7 +1,6 @@
 #include "tools/kgwctl/kgwctl_config.h"
 
 #include <arpa/inet.h>
-#include <unistd.h>
 
 #include <optional>
 #include <set>
@@ -16,11 +15,6 @@ namespace kgw::kgwctl {
 namespace {
 
 constexpr absl::string_view kFlagPrefix = "kgwctl-";
-
-std::optional<std::string> CheckReadableFile(absl::string_view path) {
-  if (access(std::string(path).c_str(), R_OK) != 0) return "cannot read the file";
-  return std::nullopt;
-}
 
 std::optional<std::string> CheckIpAddress(absl::string_view text) {
   std::string s(text);
@@ -73,18 +67,18 @@ std::vector<config::SettingSpec> KgwctlSettingSpecs() {
        .type = SettingType::kString,
        .description = "PEM file of the CA certificates that verify the coordinator (with "
                       "KGWCTL_TLS=true); unset: the system's roots",
-       .validator = CheckReadableFile,
+       .validator = config::CheckReadableFile,
        .allowed_hint = "a readable PEM file"},
       {.name = "KGWCTL_TLS_CERT_FILE",
        .type = SettingType::kString,
        .description = "PEM client certificate (chain) kgwctl presents to coordinators that ask "
                       "for one (GATEWAY_GRPC_TLS_CLIENT_AUTH); with KGWCTL_TLS_KEY_FILE",
-       .validator = CheckReadableFile,
+       .validator = config::CheckReadableFile,
        .allowed_hint = "a readable PEM file"},
       {.name = "KGWCTL_TLS_KEY_FILE",
        .type = SettingType::kString,
        .description = "PEM private key (unencrypted) of KGWCTL_TLS_CERT_FILE",
-       .validator = CheckReadableFile,
+       .validator = config::CheckReadableFile,
        .allowed_hint = "a readable PEM file"},
       {.name = "KGWCTL_CLIENT_ID",
        .type = SettingType::kString,
