@@ -4,8 +4,6 @@
 #include <cstring>
 #include <utility>
 
-#include "common/kafka/header.h"
-
 namespace kgw::agent {
 
 Pipe::~Pipe() {
@@ -63,13 +61,6 @@ void Pipe::TrimIfEmpty() {
 
 void Pipe::Forward(absl::Span<const uint8_t> bytes) {
   pending_.insert(pending_.end(), bytes.begin(), bytes.end());
-  Settle();
-}
-
-void Pipe::ForwardFrame(absl::Span<const uint8_t> header, absl::Span<const uint8_t> body) {
-  kafka::AppendFrameSize(pending_, static_cast<uint32_t>(header.size() + body.size()));
-  pending_.insert(pending_.end(), header.begin(), header.end());
-  pending_.insert(pending_.end(), body.begin(), body.end());
   Settle();
 }
 

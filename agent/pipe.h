@@ -2,9 +2,10 @@
 // and those queued for the other (the destination). A session has two:
 // requests (client to broker) and responses (broker to client).
 //
-// The pipe holds bytes and nothing about Kafka but its framing: the session
-// decides what each frame is and calls Forward (whole frames, possibly
-// rewritten) or StartCutThrough (a large frame passed on as it arrives).
+// The pipe holds bytes and knows nothing of Kafka: the session frames what
+// arrives, decides what each frame is and calls Forward (whole frames,
+// possibly rewritten) or StartCutThrough (a large frame passed on as it
+// arrives).
 //
 // Memory follows what arrived, never what a peer declared: the read buffer
 // grows only when the last read nearly filled it, and then at most doubles,
@@ -65,8 +66,6 @@ class Pipe {
 
   // --- What is queued for the destination.
   void Forward(absl::Span<const uint8_t> bytes);
-  // Queues a frame made of `header` and a new `body`, with its size prefix.
-  void ForwardFrame(absl::Span<const uint8_t> header, absl::Span<const uint8_t> body);
   // Bytes queued or being written.
   size_t queued() const { return pending_.size() + writing_.size(); }
   bool write_busy() const { return write_busy_; }

@@ -96,16 +96,6 @@ TEST(PipeTest, QueuedBytesAreWrittenInOrder) {
   EXPECT_TRUE(pipe.BeginWrite().empty());
 }
 
-TEST(PipeTest, ForwardFramePrefixesTheNewSize) {
-  Pipe pipe;
-  const std::vector<uint8_t> header = {0, 0, 0, 9};
-  const std::vector<uint8_t> body = {1, 2, 3};
-  pipe.ForwardFrame(header, body);
-  absl::Span<const uint8_t> out = pipe.BeginWrite();
-  EXPECT_EQ(std::vector<uint8_t>(out.begin(), out.end()),
-            (std::vector<uint8_t>{0, 0, 0, 7, 0, 0, 0, 9, 1, 2, 3}));
-}
-
 TEST(PipeTest, CutThroughMovesOnlyTheFramesBytes) {
   Pipe pipe;
   ASSERT_TRUE(Arrive(pipe, 100, 100, 1));

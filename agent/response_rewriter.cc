@@ -1,10 +1,13 @@
 #include "agent/response_rewriter.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/kafka/messages/all_messages.h"
+#include "common/kafka/header.h"
 #include "common/kafka/messages/api_registry.h"
 #include "common/kafka/metadata_rewrite.h"
 #include "common/kafka/node_endpoints.h"
@@ -17,25 +20,6 @@ namespace {
 
 using kafka::Reader;
 using kafka::Writer;
-
-// APIs whose requests or responses the agent parses; their versions are
-// capped to the codec's in ApiVersions answers.
-constexpr int16_t kParsedApis[] = {
-    kafka::ProduceResponse::kApiKey,          kafka::FetchResponse::kApiKey,
-    kafka::MetadataResponse::kApiKey,         kafka::FindCoordinatorResponse::kApiKey,
-    kafka::SaslHandshakeResponse::kApiKey,    kafka::ApiVersionsResponse::kApiKey,
-    kafka::DescribeQuorumResponse::kApiKey,   kafka::DescribeClusterResponse::kApiKey,
-    kafka::ShareFetchResponse::kApiKey,       kafka::ShareAcknowledgeResponse::kApiKey,
-};
-
-// First versions carrying KIP-951 NodeEndpoints.
-constexpr int16_t kFirstProduceNodeEndpoints = 10;
-constexpr int16_t kFirstFetchNodeEndpoints = 16;
-
-bool IsParsed(int16_t api_key) {
-  return std::find(std::begin(kParsedApis), std::end(kParsedApis), api_key) !=
-         std::end(kParsedApis);
-}
 
 template <typename Message>
 absl::Status DecodeWhole(absl::Span<const uint8_t> body, int16_t version, Message* message) {
@@ -82,7 +66,7 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteMetadata(
 }
 
 absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteFindCoordinator(
-    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for) {
+    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for, BrokersSeen) {
   kafka::FindCoordinatorResponse m;
   KGW_RETURN_IF_ERROR(DecodeWhole(body, version, &m));
   // An error answer carries node id -1 and an empty host: left alone.
@@ -108,7 +92,7 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteFindCoordinator(
 }
 
 absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteDescribeCluster(
-    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for) {
+    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for, BrokersSeen) {
   kafka::DescribeClusterResponse m;
   KGW_RETURN_IF_ERROR(DecodeWhole(body, version, &m));
   if (m.brokers.empty()) return std::nullopt;
@@ -121,7 +105,7 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteDescribeCluster(
 }
 
 absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteDescribeQuorum(
-    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for) {
+    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for, BrokersSeen) {
   kafka::DescribeQuorumResponse m;
   KGW_RETURN_IF_ERROR(DecodeWhole(body, version, &m));
   bool changed = false;
@@ -141,7 +125,7 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteDescribeQuorum(
 // (leadership moved) is decoded and re-encoded.
 template <typename Response>
 absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteNodeEndpointsIfAny(
-    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for) {
+    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for, BrokersSeen) {
   KGW_ASSIGN_OR_RETURN(kafka::NodeEndpointsLocation where,
                        kafka::FindNodeEndpoints(Response::kApiKey, version, body));
   if (!where.present) return std::nullopt;
@@ -154,7 +138,7 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteNodeEndpointsIfAny(
 // ShareFetch and ShareAcknowledge: decoded whole (records stay views).
 template <typename Response>
 absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteShareResponse(
-    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for) {
+    absl::Span<const uint8_t> body, int16_t version, AddressFor address_for, BrokersSeen) {
   Response m;
   KGW_RETURN_IF_ERROR(DecodeWhole(body, version, &m));
   if (m.node_endpoints.empty()) return std::nullopt;
@@ -163,7 +147,7 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteShareResponse(
 }
 
 absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteApiVersions(
-    absl::Span<const uint8_t> body, int16_t version) {
+    absl::Span<const uint8_t> body, int16_t version, AddressFor, BrokersSeen) {
   kafka::ApiVersionsResponse m;
   if (!DecodeWhole(body, version, &m).ok()) {
     // A broker answers a version it does not support with an error in v0
@@ -195,59 +179,102 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteApiVersions(
   return EncodeBody(m, version);
 }
 
+using Rewriter = absl::StatusOr<std::optional<std::vector<uint8_t>>> (*)(
+    absl::Span<const uint8_t> body, int16_t version, AddressFor, BrokersSeen);
+
+// What the agent does with each API's responses; an API without a row passes
+// through as opaque bytes, and may be cut through when large. Adding an API
+// the agent must understand is adding a row.
+struct ApiRule {
+  int16_t api_key;
+  // Its versions are capped to the codec's in ApiVersions answers, so that
+  // every response the agent reads is one it can parse.
+  bool capped;
+  // From this version on, responses may carry broker addresses and are
+  // given to `rewrite`; kNever: not rewritten.
+  int16_t first_rewritten;
+  Rewriter rewrite;
+  // Read whole for the SASL watcher (not rewritten).
+  bool watched;
+};
+constexpr int16_t kNever = std::numeric_limits<int16_t>::max();
+
+constexpr ApiRule kApiRules[] = {
+    // KIP-951 NodeEndpoints: Produce from v10, Fetch from v16.
+    {kafka::ProduceResponse::kApiKey, true, 10, RewriteNodeEndpointsIfAny<kafka::ProduceResponse>,
+     false},
+    {kafka::FetchResponse::kApiKey, true, 16, RewriteNodeEndpointsIfAny<kafka::FetchResponse>,
+     false},
+    {kafka::MetadataResponse::kApiKey, true, 0, RewriteMetadata, false},
+    {kafka::FindCoordinatorResponse::kApiKey, true, 0, RewriteFindCoordinator, false},
+    {kafka::ApiVersionsResponse::kApiKey, true, 0, RewriteApiVersions, false},
+    {kafka::DescribeQuorumResponse::kApiKey, true, 0, RewriteDescribeQuorum, false},
+    {kafka::DescribeClusterResponse::kApiKey, true, 0, RewriteDescribeCluster, false},
+    {kafka::ShareFetchResponse::kApiKey, true, 0,
+     RewriteShareResponse<kafka::ShareFetchResponse>, false},
+    {kafka::ShareAcknowledgeResponse::kApiKey, true, 0,
+     RewriteShareResponse<kafka::ShareAcknowledgeResponse>, false},
+    {kafka::SaslHandshakeResponse::kApiKey, true, kNever, nullptr, true},
+    {kafka::SaslAuthenticateResponse::kApiKey, false, kNever, nullptr, true},
+};
+
+const ApiRule* FindRule(int16_t api_key) {
+  for (const ApiRule& rule : kApiRules) {
+    if (rule.api_key == api_key) return &rule;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 bool MayRewrite(int16_t api_key, int16_t api_version) {
-  switch (api_key) {
-    case kafka::ProduceResponse::kApiKey:
-      return api_version >= kFirstProduceNodeEndpoints;
-    case kafka::FetchResponse::kApiKey:
-      return api_version >= kFirstFetchNodeEndpoints;
-    case kafka::MetadataResponse::kApiKey:
-    case kafka::FindCoordinatorResponse::kApiKey:
-    case kafka::ApiVersionsResponse::kApiKey:
-    case kafka::DescribeQuorumResponse::kApiKey:
-    case kafka::DescribeClusterResponse::kApiKey:
-    case kafka::ShareFetchResponse::kApiKey:
-    case kafka::ShareAcknowledgeResponse::kApiKey:
-      return true;
-    default:
-      return false;
-  }
+  const ApiRule* rule = FindRule(api_key);
+  return rule != nullptr && api_version >= rule->first_rewritten;
+}
+
+bool NeedsWholeResponse(int16_t api_key, int16_t api_version) {
+  const ApiRule* rule = FindRule(api_key);
+  return rule != nullptr && (rule->watched || api_version >= rule->first_rewritten);
 }
 
 absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteResponse(
     int16_t api_key, int16_t api_version, absl::Span<const uint8_t> body, AddressFor address_for,
     BrokersSeen brokers_seen) {
-  switch (api_key) {
-    case kafka::ProduceResponse::kApiKey:
-      if (api_version < kFirstProduceNodeEndpoints) return std::nullopt;
-      return RewriteNodeEndpointsIfAny<kafka::ProduceResponse>(body, api_version, address_for);
-    case kafka::FetchResponse::kApiKey:
-      if (api_version < kFirstFetchNodeEndpoints) return std::nullopt;
-      return RewriteNodeEndpointsIfAny<kafka::FetchResponse>(body, api_version, address_for);
-    case kafka::MetadataResponse::kApiKey:
-      return RewriteMetadata(body, api_version, address_for, brokers_seen);
-    case kafka::FindCoordinatorResponse::kApiKey:
-      return RewriteFindCoordinator(body, api_version, address_for);
-    case kafka::DescribeClusterResponse::kApiKey:
-      return RewriteDescribeCluster(body, api_version, address_for);
-    case kafka::DescribeQuorumResponse::kApiKey:
-      return RewriteDescribeQuorum(body, api_version, address_for);
-    case kafka::ShareFetchResponse::kApiKey:
-      return RewriteShareResponse<kafka::ShareFetchResponse>(body, api_version, address_for);
-    case kafka::ShareAcknowledgeResponse::kApiKey:
-      return RewriteShareResponse<kafka::ShareAcknowledgeResponse>(body, api_version,
-                                                                   address_for);
-    case kafka::ApiVersionsResponse::kApiKey:
-      return RewriteApiVersions(body, api_version);
-    default:
-      return std::nullopt;
+  const ApiRule* rule = FindRule(api_key);
+  if (rule == nullptr || api_version < rule->first_rewritten) return std::nullopt;
+  return rule->rewrite(body, api_version, address_for, brokers_seen);
+}
+
+absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteResponseFrame(
+    int16_t api_key, int16_t api_version, absl::Span<const uint8_t> frame,
+    AddressFor address_for, BrokersSeen brokers_seen) {
+  if (!MayRewrite(api_key, api_version)) return std::nullopt;
+  // ApiVersions answers always use header v0, whatever version was asked.
+  const int16_t header_version = api_key == kafka::ApiVersionsResponse::kApiKey
+                                     ? 0
+                                     : kafka::ResponseHeaderVersion(api_key, api_version);
+  if (header_version < 0) {
+    return absl::UnimplementedError("the agent cannot parse this version");
   }
+  Reader r(frame);
+  kafka::ResponseHeader header;
+  KGW_RETURN_IF_ERROR(header.Decode(r, header_version));
+  const size_t header_size = r.position();
+  KGW_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> body,
+                       RewriteResponse(api_key, api_version, frame.subspan(header_size),
+                                       address_for, brokers_seen));
+  if (!body) return std::nullopt;
+  std::vector<uint8_t> out;
+  out.reserve(kafka::kFrameSizeBytes + header_size + body->size());
+  kafka::AppendFrameSize(out, static_cast<uint32_t>(header_size + body->size()));
+  out.insert(out.end(), frame.begin(), frame.begin() + static_cast<ptrdiff_t>(header_size));
+  out.insert(out.end(), body->begin(), body->end());
+  return out;
 }
 
 std::optional<VersionRange> IntersectApiVersions(int16_t api_key, VersionRange broker) {
-  if (!IsParsed(api_key)) return broker;
+  const ApiRule* rule = FindRule(api_key);
+  if (rule == nullptr || !rule->capped) return broker;
   const kafka::ApiInfo* codec = kafka::FindApi(api_key);
   if (codec == nullptr) return broker;
   VersionRange r{std::max(broker.min_version, codec->min_version),

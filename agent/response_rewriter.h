@@ -8,7 +8,10 @@
 // parse for the APIs the agent parses, so no client negotiates a version the
 // agent would have to forward blind.
 //
-// Everything else passes through as the bytes it arrived as.
+// What is done with each API is one table in response_rewriter.cc (whether
+// its versions are capped, from which version it is rewritten and how,
+// whether the SASL watcher reads it): adding an API the agent must understand
+// is adding a row. Everything else passes through as the bytes it arrived as.
 #ifndef KGW_AGENT_RESPONSE_REWRITER_H_
 #define KGW_AGENT_RESPONSE_REWRITER_H_
 
@@ -37,6 +40,19 @@ using BrokersSeen = absl::FunctionRef<void(const std::vector<BrokerEndpoint>&)>;
 // True when responses to `api_key` at `api_version` must be parsed: the
 // agent may rewrite them. Cheap; called for every request.
 bool MayRewrite(int16_t api_key, int16_t api_version);
+
+// Whether the agent needs responses to `api_key` at `api_version` whole:
+// it may rewrite them, or the SASL watcher reads them. Others pass through
+// as opaque bytes and may be cut through.
+bool NeedsWholeResponse(int16_t api_key, int16_t api_version);
+
+// A response frame (header and body, without the size prefix) as the agent
+// forwards it: the whole new frame with its size prefix, or nullopt when the
+// frame is to be forwarded unchanged. Errors as for RewriteResponse, plus a
+// header that does not parse.
+absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteResponseFrame(
+    int16_t api_key, int16_t api_version, absl::Span<const uint8_t> frame,
+    AddressFor address_for, BrokersSeen brokers_seen);
 
 // The rewritten body of a response (after its header), or nullopt when the
 // body is to be forwarded unchanged. Errors are the codec's, naming message,

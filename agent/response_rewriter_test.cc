@@ -1,5 +1,6 @@
 #include "agent/response_rewriter.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -229,6 +230,81 @@ TEST(ResponseRewriterTest, ApiVersionsAreCappedToTheCodecForParsedApisOnly) {
   ASSERT_TRUE(out->has_value());
   EXPECT_EQ(Decode<kafka::ApiVersionsResponse>(**out, 0).api_keys[0].max_version,
             metadata->max_version);
+}
+
+// A response frame (header and body, no size prefix) as a broker sends it.
+template <typename M>
+std::vector<uint8_t> ResponseFrame(const M& m, int16_t version, int32_t correlation_id) {
+  kafka::Writer w;
+  kafka::ResponseHeader header;
+  header.correlation_id = correlation_id;
+  header.Encode(w, M::kApiKey == kafka::ApiVersionsResponse::kApiKey
+                       ? 0
+                       : kafka::ResponseHeaderVersion(M::kApiKey, version));
+  m.Encode(w, version);
+  return w.Release();
+}
+
+TEST(ResponseRewriterTest, WholeFramesKeepTheirHeaderAndGetANewSize) {
+  kafka::testing::RandomSource rnd(9);
+  for (int16_t v : {int16_t{1}, int16_t{9}, kafka::MetadataResponse::kMaxVersion}) {
+    kafka::MetadataResponse m;
+    kafka::testing::FillRandom(&m, v, rnd);
+    m.brokers.resize(1);
+    m.brokers[0].node_id = 2;
+    m.brokers[0].host = "broker-2.internal";
+    const std::vector<uint8_t> frame = ResponseFrame(m, v, 77);
+    auto out = RewriteResponseFrame(kafka::MetadataResponse::kApiKey, v, frame, AddressFor,
+                                    [](const std::vector<BrokerEndpoint>&) {});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_TRUE(out->has_value());
+    const std::vector<uint8_t>& rewritten = **out;
+    // The size prefix counts what follows; the header (correlation id 77) is kept.
+    auto inner = kafka::NextFrame(rewritten, std::numeric_limits<int32_t>::max());
+    ASSERT_TRUE(inner.ok() && inner->has_value());
+    EXPECT_EQ((*inner)->size(), rewritten.size() - kafka::kFrameSizeBytes);
+    kafka::Reader r(**inner);
+    kafka::ResponseHeader header;
+    ASSERT_TRUE(header.Decode(r, kafka::ResponseHeaderVersion(kafka::MetadataResponse::kApiKey, v))
+                    .ok());
+    EXPECT_EQ(header.correlation_id, 77);
+    kafka::MetadataResponse got;
+    ASSERT_TRUE(got.Decode(r, v).ok());
+    EXPECT_EQ(got.brokers[0].host, "agent.test");
+    EXPECT_EQ(got.brokers[0].port, 6971);
+  }
+  // Nothing to rewrite: forwarded as it came.
+  kafka::ProduceResponse produce;
+  auto untouched = RewriteResponseFrame(kafka::ProduceResponse::kApiKey, 9,
+                                        ResponseFrame(produce, 9, 1), AddressFor,
+                                        [](const std::vector<BrokerEndpoint>&) {});
+  ASSERT_TRUE(untouched.ok());
+  EXPECT_FALSE(untouched->has_value());
+  // A header that ends early is an error, not a frame forwarded blind.
+  const std::vector<uint8_t> cut = {0, 0};
+  EXPECT_FALSE(RewriteResponseFrame(kafka::MetadataResponse::kApiKey, 12, cut, AddressFor,
+                                    [](const std::vector<BrokerEndpoint>&) {})
+                   .ok());
+}
+
+TEST(ResponseRewriterTest, TheTableSaysWhichResponsesAreNeededWhole) {
+  // Rewritten from the version that can carry addresses.
+  EXPECT_FALSE(NeedsWholeResponse(kafka::FetchResponse::kApiKey, 15));
+  EXPECT_TRUE(NeedsWholeResponse(kafka::FetchResponse::kApiKey, 16));
+  EXPECT_FALSE(MayRewrite(kafka::ProduceResponse::kApiKey, 9));
+  EXPECT_TRUE(MayRewrite(kafka::ProduceResponse::kApiKey, 10));
+  // Read by the SASL watcher, never rewritten.
+  EXPECT_TRUE(NeedsWholeResponse(kafka::SaslAuthenticateResponse::kApiKey, 2));
+  EXPECT_FALSE(MayRewrite(kafka::SaslAuthenticateResponse::kApiKey, 2));
+  EXPECT_TRUE(NeedsWholeResponse(kafka::SaslHandshakeResponse::kApiKey, 1));
+  // APIs without a row pass through, their versions as the broker says.
+  constexpr int16_t kListOffsets = 2;
+  EXPECT_FALSE(NeedsWholeResponse(kListOffsets, 8));
+  EXPECT_EQ(IntersectApiVersions(kListOffsets, {0, 99})->max_version, 99);
+  EXPECT_EQ(IntersectApiVersions(kafka::SaslAuthenticateResponse::kApiKey, {0, 99})->max_version,
+            99);
+  EXPECT_EQ(IntersectApiVersions(kafka::SaslHandshakeResponse::kApiKey, {0, 99})->max_version,
+            kafka::SaslHandshakeResponse::kMaxVersion);
 }
 
 }  // namespace

@@ -2,22 +2,18 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/tls/tls_context.h"
 #include "agent/request_peek.h"
 #include "agent/response_rewriter.h"
 #include "common/assignment/rendezvous.h"
 #include "common/kafka/header.h"
-#include "common/kafka/messages/api_versions.h"
 #include "common/kafka/messages/produce.h"
-#include "common/kafka/messages/sasl_authenticate.h"
 #include "common/kafka/messages/sasl_handshake.h"
-#include "common/kafka/wire/reader.h"
+#include "common/tls/tls_context.h"
 #include "glog/logging.h"
 
 namespace kgw::agent {
@@ -41,6 +37,12 @@ std::string Endpoint(const asio::ip::tcp::socket& s) {
   auto e = s.remote_endpoint(ec);
   if (ec) return "unknown";
   return absl::StrCat(e.address().to_string(), ":", e.port());
+}
+
+// The correlation id that starts every response header (a big-endian int32).
+int32_t CorrelationIdAt(const uint8_t* p) {
+  return static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                              (uint32_t{p[2]} << 8) | p[3]);
 }
 
 std::atomic<uint32_t> next_bootstrap_broker{0};
@@ -692,9 +694,7 @@ bool Session::StartRequestCutThrough() {
 }
 
 bool Session::ResponsePassesThrough(const InFlight& request) const {
-  return request.api_key >= 0 && request.api_key != kafka::SaslHandshakeRequest::kApiKey &&
-         request.api_key != kafka::SaslAuthenticateRequest::kApiKey &&
-         !MayRewrite(request.api_key, request.api_version);
+  return request.api_key >= 0 && !NeedsWholeResponse(request.api_key, request.api_version);
 }
 
 bool Session::StartResponseCutThrough() {
@@ -704,7 +704,7 @@ bool Session::StartResponseCutThrough() {
   if (!MayCutThrough(Side::kBroker, size)) return false;
   InFlight request = std::move(inflight_.front());
   inflight_.pop_front();
-  if (const int32_t id = kafka::PeekFrameSize(&b[kafka::kFrameSizeBytes]);
+  if (const int32_t id = CorrelationIdAt(&b[kafka::kFrameSizeBytes]);
       id != request.correlation_id) {
     CloseForBadInput("correlation",
                      absl::StrCat("api key ", request.api_key, " v", request.api_version,
@@ -766,7 +766,7 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
     CloseForBadInput("response", what(), absl::DataLossError("shorter than a correlation id"));
     return false;
   }
-  if (const int32_t id = kafka::PeekFrameSize(frame.data()); id != request.correlation_id) {
+  if (const int32_t id = CorrelationIdAt(frame.data()); id != request.correlation_id) {
     CloseForBadInput("correlation", what(),
                      absl::DataLossError(absl::StrCat("correlation id ", id, " where ",
                                                       request.correlation_id, " was expected")));
@@ -777,27 +777,10 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
     responses_.Forward(whole);
     return true;
   }
-  // ApiVersions answers always use header v0, whatever version was asked.
-  const int16_t header_version =
-      request.api_key == kafka::ApiVersionsResponse::kApiKey
-          ? 0
-          : kafka::ResponseHeaderVersion(request.api_key, request.api_version);
-  if (header_version < 0) {
-    CloseForBadInput("response", what(),
-                     absl::UnimplementedError("the agent cannot parse this version"));
-    return false;
-  }
-  kafka::Reader r(frame);
-  kafka::ResponseHeader header;
-  if (absl::Status s = header.Decode(r, header_version); !s.ok()) {
-    CloseForBadInput("response", what(), s);
-    return false;
-  }
-  const size_t header_size = r.position();
   const std::shared_ptr<const control::RouteIndex> routes = env_.router->Snapshot();
   const std::string_view client_key = client_key_ ? *client_key_ : std::string_view();
-  auto rewritten = RewriteResponse(
-      request.api_key, request.api_version, frame.subspan(header_size),
+  auto rewritten = RewriteResponseFrame(
+      request.api_key, request.api_version, frame,
       [&](int32_t node) { return env_.router->AddressFor(routes.get(), node, client_key); },
       [this](const std::vector<BrokerEndpoint>& seen) { env_.brokers_seen(seen); });
   if (!rewritten.ok()) {
@@ -809,7 +792,7 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
     return true;
   }
   api.rewrites->Increment();
-  responses_.ForwardFrame(frame.subspan(0, header_size), **rewritten);
+  responses_.Forward(**rewritten);
   return true;
 }
 
