@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "common/testing/test_certs.h"
 #include "gtest/gtest.h"
 #include "openssl/evp.h"
 #include "openssl/pem.h"
-#include "openssl/x509.h"
 
 namespace kgw::config {
 namespace {
@@ -33,58 +33,35 @@ std::string ToPem(const std::function<int(BIO*)>& write) {
   return pem;
 }
 
-struct KeyAndCert {
-  std::string key_pem;
-  std::string cert_pem;
-};
-
-// A self-signed certificate valid from an hour ago for `valid_seconds` from now
-// (negative: already expired).
-KeyAndCert MakeCertificate(long valid_seconds) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert), valid_seconds);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("grpc tls test"), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509_sign(cert, key, EVP_sha256());
-  KeyAndCert out{
-      .key_pem = ToPem([&](BIO* bio) {
-        return PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-      }),
-      .cert_pem = ToPem([&](BIO* bio) { return PEM_write_bio_X509(bio, cert); }),
-  };
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return out;
-}
-
 class GrpcTlsConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = absl::StrCat(::testing::TempDir(), "grpc_tls_test_", getpid(), "_",
                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
-    KeyAndCert good = MakeCertificate(3600);
-    KeyAndCert other = MakeCertificate(3600);
-    KeyAndCert expired = MakeCertificate(-60);
-    cert_ = Write("node.pem", good.cert_pem);
-    key_ = Write("node.key", good.key_pem);
-    other_key_ = Write("other.key", other.key_pem);
-    ca_ = Write("ca.pem", absl::StrCat(other.cert_pem, good.cert_pem));
-    expired_cert_ = Write("expired.pem", expired.cert_pem);
-    expired_key_ = Write("expired.key", expired.key_pem);
+    absl::StatusOr<testing::TestCa> ca = testing::TestCa::Create("grpc tls test CA");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    cert_ = Path("node.pem");
+    key_ = Path("node.key");
+    other_key_ = Path("other.key");
+    ca_ = Path("ca.pem");
+    expired_cert_ = Path("expired.pem");
+    expired_key_ = Path("expired.key");
+    ASSERT_TRUE(ca->WriteCertificate(ca_).ok());
+    ASSERT_TRUE(ca->Issue({.common_name = "grpc tls test"}, cert_, key_).ok());
+    ASSERT_TRUE(ca->Issue({.common_name = "other"}, Path("other.pem"), other_key_).ok());
+    ASSERT_TRUE(ca->Issue({.common_name = "expired",
+                           .not_before = absl::Hours(-2),
+                           .not_after = absl::Minutes(-1)},
+                          expired_cert_, expired_key_)
+                    .ok());
     not_pem_ = Write("not.pem", "hello\n");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  std::string Path(const std::string& name) const { return absl::StrCat(dir_, "/", name); }
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = absl::StrCat(dir_, "/", name);
+    const std::string path = Path(name);
     std::ofstream(path) << text;
     return path;
   }
