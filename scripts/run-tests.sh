@@ -82,8 +82,8 @@ stop_cluster() {
 # Keep a failing command's exit code (set -e) when it is the reason we exit.
 trap 'rc=$?; stop_cluster; if ((rc == 0)); then rc=$status; fi; exit "$rc"' EXIT
 
-step "starting Kafka (3 brokers, racks a/b/c, SASL and TLS listeners, a relay listener for the benchmark's HAProxy)"
-cluster start --security --relay "127.0.0.1:${KGW_KAFKA_RELAY_PORT:-29800}"
+step "starting Kafka (3 brokers, racks a/b/c, SASL and TLS listeners, ACLs enforced where set, a relay listener for the benchmark's HAProxy)"
+cluster start --security --authorizer --relay "127.0.0.1:${KGW_KAFKA_RELAY_PORT:-29800}"
 set -a
 # shellcheck disable=SC1091
 source "$KGW_KAFKA_DIR/cluster.env"

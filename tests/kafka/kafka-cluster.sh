@@ -6,7 +6,9 @@
 #   tests/kafka/kafka-cluster.sh stop-node|start-node ID [options]
 #
 # The brokers run straight from the Maven-resolved jars (see pom.xml next to this
-# file), so no Kafka distribution has to be downloaded or installed.
+# file), so no Kafka distribution has to be downloaded or installed. With
+# --security they also open SASL and TLS listeners, and with --authorizer they
+# enforce ACLs on the resources that have some (everything else stays open).
 set -euo pipefail
 
 SCRIPT="$(readlink -f "${BASH_SOURCE[0]}")"
@@ -15,8 +17,15 @@ readonly SCRIPT_DIR="${SCRIPT%/*}"
 readonly POM="$SCRIPT_DIR/pom.xml"
 readonly NODES=(1 2 3)
 readonly RACKS=(- a b c) # indexed by node id
-readonly USERS=(admin alice)
-readonly PASSWORDS=(admin-secret alice-secret)
+# admin is a super user under --authorizer; alice stands for an ordinary user
+# (KGW_KAFKA_SASL_USER); mallory is a second principal, for ACL tests
+# (KGW_KAFKA_SASL_OTHER_USER).
+readonly USERS=(admin alice mallory)
+readonly PASSWORDS=(admin-secret alice-secret mallory-secret)
+readonly AUTHORIZER_CLASS=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+# PLAINTEXT and CONTROLLER (inter-broker and controller traffic, and PLAINTEXT
+# clients) authenticate nobody: their principal is ANONYMOUS.
+readonly SUPER_USERS="User:ANONYMOUS;User:${USERS[0]}"
 readonly WATCHDOG_TAG=kgw-kafka-watchdog
 readonly NODE_STOP_TIMEOUT=60 # seconds stop-node waits after SIGTERM
 
@@ -59,6 +68,13 @@ Options (each overrides the environment variable named after it):
                      SCRAM-SHA-256/512), SSL and MTLS listeners, with generated
                      certificates.
                      [KGW_KAFKA_SECURITY=1, default off]
+  --authorizer       Run Kafka's StandardAuthorizer on every node (needs
+                     --security). Super users: User:ANONYMOUS (the PLAINTEXT
+                     and CONTROLLER listeners, so inter-broker traffic and
+                     PLAINTEXT clients) and User:admin. Resources without ACLs
+                     stay open to everyone (allow.everyone.if.no.acl.found), so
+                     only what a test puts ACLs on is restricted.
+                     [KGW_KAFKA_AUTHORIZER=1, default off]
   --timeout SECS     Give up if the cluster is not ready after SECS seconds.
                      [KGW_KAFKA_START_TIMEOUT, default 120]
   --ttl SECS         A watchdog stops the cluster SECS seconds after start.
@@ -79,9 +95,10 @@ Other environment:
                      first run and used by later ones to start faster; 0 = off.
   JAVA_HOME          If set, \$JAVA_HOME/bin/java is used instead of java.
 
-Users (with --security): admin/admin-secret and alice/alice-secret, for PLAIN,
-SCRAM-SHA-256 and SCRAM-SHA-512. After start, DIR/cluster.env holds the
-bootstrap lists, certificate paths and credentials as KEY=value lines.
+Users (with --security): admin/admin-secret, alice/alice-secret and
+mallory/mallory-secret, for PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. After
+start, DIR/cluster.env holds the bootstrap lists, certificate paths and
+credentials as KEY=value lines.
 EOF
 }
 
@@ -99,6 +116,7 @@ DIR="${KGW_KAFKA_DIR:-/tmp/kgw-kafka}"
 PORT_BASE="${KGW_KAFKA_PORT_BASE:-19090}"
 HEAP="${KGW_KAFKA_HEAP:-384m}"
 SECURITY="${KGW_KAFKA_SECURITY:-0}"
+AUTHORIZER="${KGW_KAFKA_AUTHORIZER:-0}"
 START_TIMEOUT="${KGW_KAFKA_START_TIMEOUT:-120}"
 TTL="${KGW_KAFKA_TTL:-10800}"
 CDS="${KGW_KAFKA_CDS:-1}"
@@ -149,6 +167,7 @@ while [[ $# -gt 0 ]]; do
 		;;
 	--ttl=*) TTL=${1#*=} ;;
 	--security) SECURITY=1 ;;
+	--authorizer) AUTHORIZER=1 ;;
 	--relay)
 		need_arg "$@"
 		RELAY=$2
@@ -177,6 +196,15 @@ case $SECURITY in
 0 | false | no | off | "") SECURITY=0 ;;
 *) die "KGW_KAFKA_SECURITY must be 0 or 1, not '$SECURITY'" ;;
 esac
+case $AUTHORIZER in
+1 | true | yes | on) AUTHORIZER=1 ;;
+0 | false | no | off | "") AUTHORIZER=0 ;;
+*) die "KGW_KAFKA_AUTHORIZER must be 0 or 1, not '$AUTHORIZER'" ;;
+esac
+# Without SASL every client is ANONYMOUS, a super user: ACLs would test nothing.
+if ((AUTHORIZER && !SECURITY)) && [[ $CMD == start ]]; then
+	die "--authorizer needs --security (ACLs name SASL users; without them every client is a super user)"
+fi
 if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 603 > 65535)); then
 	die "port base must be a number from 1024 to 64932, not '$PORT_BASE'"
 fi
@@ -646,6 +674,17 @@ group.initial.rebalance.delay.ms=0
 broker.heartbeat.interval.ms=500
 num.recovery.threads.per.data.dir=1
 EOF
+		if ((AUTHORIZER)); then
+			cat <<EOF
+
+# ACLs are enforced only where some exist: a resource without any stays open
+# to everyone. The listeners without authentication (inter-broker, controller,
+# PLAINTEXT clients) are ANONYMOUS and, like admin, super users.
+authorizer.class.name=$AUTHORIZER_CLASS
+super.users=$SUPER_USERS
+allow.everyone.if.no.acl.found=true
+EOF
+		fi
 		if ((SECURITY)); then
 			local plain_users="" i
 			for i in "${!USERS[@]}"; do plain_users+=" user_${USERS[$i]}=\"${PASSWORDS[$i]}\""; done
@@ -804,7 +843,12 @@ write_env() {
 			echo "KGW_KAFKA_CLIENT_KEY_FILE=$DIR/tls/client.key"
 			echo "KGW_KAFKA_SASL_USER=${USERS[1]}"
 			echo "KGW_KAFKA_SASL_PASSWORD=${PASSWORDS[1]}"
+			# Another principal, for tests of what the brokers refuse it.
+			echo "KGW_KAFKA_SASL_OTHER_USER=${USERS[2]}"
+			echo "KGW_KAFKA_SASL_OTHER_PASSWORD=${PASSWORDS[2]}"
 		fi
+		# Whether ACLs are enforced (see --authorizer); admin is a super user.
+		if ((AUTHORIZER)); then echo "KGW_KAFKA_AUTHORIZER=1"; fi
 	} >"$f.tmp"
 	mv "$f.tmp" "$f"
 }
@@ -856,6 +900,9 @@ do_start() {
 			if ((SECURITY)) && ! grep -q '^KGW_KAFKA_MTLS_BOOTSTRAP=' "$DIR/cluster.env" 2>/dev/null; then
 				die "the cluster running in $DIR lacks the --security listeners (or some of them); stop it and start again with --security"
 			fi
+			if ((AUTHORIZER)) && ! grep -q '^KGW_KAFKA_AUTHORIZER=1$' "$DIR/cluster.env" 2>/dev/null; then
+				die "the cluster running in $DIR runs without an authorizer; stop it and start again with --authorizer"
+			fi
 			log "cluster already running:"
 			do_status 2
 			return 0
@@ -900,10 +947,13 @@ do_start() {
 	log "Kafka cluster up in $((SECONDS - START_T0)) s (state dir $DIR, stops itself after $TTL s)"
 	log "  PLAINTEXT       $(bootstrap_for 0)"
 	if ((SECURITY)); then
-		log "  SASL_PLAINTEXT  $(bootstrap_for 200)  users ${USERS[0]}/${PASSWORDS[0]} ${USERS[1]}/${PASSWORDS[1]}"
+		log "  SASL_PLAINTEXT  $(bootstrap_for 200)  users ${USERS[0]}/${PASSWORDS[0]} ${USERS[1]}/${PASSWORDS[1]} ${USERS[2]}/${PASSWORDS[2]}"
 		log "  SSL             $(bootstrap_for 300)  CA $DIR/tls/ca.pem"
 		log "  SASL_SSL        $(bootstrap_for 400)  same users, same CA"
 		log "  MTLS            $(bootstrap_for 500)  client certificate $DIR/tls/client.pem required"
+	fi
+	if ((AUTHORIZER)); then
+		log "  authorizer      ACLs enforced where set; super users $SUPER_USERS"
 	fi
 	log "  environment     $DIR/cluster.env"
 	log "  broker logs     $DIR/node-{1,2,3}/server.log"
