@@ -363,6 +363,7 @@ v1::ClusterStatus ControlState::Status() const {
       *s.add_coordinators() = m->node();
     }
     s.set_agents(static_cast<int32_t>(view_->WithRole(v1::NodeDescriptor::ROLE_AGENT).size()));
+    s.set_refused_members(static_cast<int32_t>(view_->refused.size()));
   }
   if (current_) {
     s.set_assignment_generation_id(current_->generation_id());
@@ -394,6 +395,14 @@ v1::ListNodesResponse ControlState::Nodes() const {
         }
       }
     }
+  }
+  for (const membership::RefusedMember& r : view_->refused) {
+    v1::NodeStatus* n = out.add_nodes();
+    n->mutable_node()->set_node_id(r.node_id);
+    n->mutable_node()->set_advertised_host(r.client_host);
+    n->set_member_id(r.member_id);
+    n->set_health(v1::NodeStatus::HEALTH_REFUSED);
+    n->set_refusal(r.reason);
   }
   return out;
 }

@@ -1,5 +1,8 @@
 #include "coordinator/coordinator_config.h"
 
+#include <arpa/inet.h>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 
@@ -13,6 +16,34 @@ constexpr absl::string_view kGrpcBindHost = "GATEWAY_GRPC_BIND_HOST";
 constexpr absl::string_view kGrpcPort = "GATEWAY_GRPC_PORT";
 constexpr absl::string_view kAdminToken = "GATEWAY_ADMIN_TOKEN";
 constexpr absl::string_view kMaxAgentStreams = "GATEWAY_MAX_AGENT_STREAMS";
+constexpr absl::string_view kAllowUnauthenticated = "GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED";
+
+// True for a bind address only this host can reach.
+bool IsLoopback(const std::string& host) {
+  if (absl::AsciiStrToLower(host) == "localhost") return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;  // a name: assume others can reach it
+}
+
+// Whoever reaches the gRPC port may drain agents unless a token or a client
+// certificate is needed; beyond loopback that takes an explicit choice.
+absl::Status CheckAdminIsProtected(const CoordinatorConfig& c) {
+  const bool certificates =
+      c.grpc_tls.enabled && c.grpc_tls.client_auth == config::GrpcClientAuth::kRequire;
+  if (!c.admin_token.empty() || certificates || IsLoopback(c.grpc_bind_host) ||
+      c.admin_allow_unauthenticated) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "refusing to serve the admin API on ", c.grpc_bind_host, ":", c.grpc_port,
+      " without authentication: anyone who reaches it could drain agents. Set "
+      "GATEWAY_ADMIN_TOKEN, or require client certificates (GATEWAY_GRPC_TLS=true with "
+      "GATEWAY_GRPC_TLS_CLIENT_AUTH=REQUIRE), or bind GATEWAY_GRPC_BIND_HOST to a loopback "
+      "address; ", kAllowUnauthenticated, "=true accepts the risk"));
+}
 
 }  // namespace
 
@@ -36,6 +67,12 @@ std::vector<SettingSpec> CoordinatorSettingSpecs() {
                                   "who reaches the gRPC port",
                    .validator = config::CheckBearerToken,
                    .allowed_hint = "visible ASCII without spaces, as kgwctl can send it"});
+  specs.push_back({.name = kAllowUnauthenticated,
+                   .type = SettingType::kBool,
+                   .description = "Start even though the gRPC port listens beyond loopback with "
+                                  "neither GATEWAY_ADMIN_TOKEN nor required client certificates, "
+                                  "so that anyone who reaches it can drain agents",
+                   .default_value = "false"});
   specs.push_back({.name = kMaxAgentStreams,
                    .type = SettingType::kInt,
                    .description = "Agent streams this coordinator serves at once; more are "
@@ -64,6 +101,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(config::Settings& settin
   c.metadata_refresh_interval =
       absl::Milliseconds(settings.GetInt(config::kMetadataRefreshInterval));
   c.max_agent_streams = static_cast<int>(settings.GetInt(kMaxAgentStreams));
+  c.admin_allow_unauthenticated = settings.GetBool(kAllowUnauthenticated);
   if (c.node.node_id.empty()) {
     c.node.node_id = absl::StrCat(c.node.advertised_host, ":", c.grpc_port);
     settings.SetComputed(config::kNodeId, c.node.node_id);
@@ -73,6 +111,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(config::Settings& settin
         absl::StrCat("invalid GATEWAY_GRPC_PORT=", c.grpc_port,
                      ": it is also GATEWAY_HTTP_PORT; the two servers need different ports"));
   }
+  KGW_RETURN_IF_ERROR(CheckAdminIsProtected(c));
   return c;
 }
 

@@ -23,6 +23,9 @@ struct CoordinatorConfig {
   config::GrpcTlsConfig grpc_tls;
   // Required (as "authorization: Bearer <token>") for admin mutations; empty: none.
   std::string admin_token;
+  // GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED: start even when anyone beyond
+  // loopback may call the admin API.
+  bool admin_allow_unauthenticated = false;
   absl::Duration metadata_refresh_interval;
   // Agent streams served at once (GATEWAY_MAX_AGENT_STREAMS).
   int max_agent_streams = 10000;

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/version/version.h"
+#include "glog/logging.h"
 
 namespace kgw::config {
 
@@ -59,6 +60,23 @@ CommandLine ParseCommandLineOrExit(const ProgramInfo& info, int argc, char** arg
 void PrintEffectiveConfig(const Settings& settings) {
   for (const std::string& line : settings.Describe()) std::cout << line << "\n";
   std::cout.flush();
+}
+
+CommandLine StartNodeProgram(const ProgramInfo& info, int argc, char** argv) {
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  setenv("GRPC_DNS_RESOLVER", "native", /*overwrite=*/0);
+  return ParseCommandLineOrExit(info, argc, argv);
+}
+
+void FinishNodeConfig(const CommandLine& cmd) {
+  for (const std::string& name : cmd.unknown_variables) {
+    LOG(WARNING) << "ignoring unknown environment variable " << name;
+  }
+  if (cmd.check_config) {
+    PrintEffectiveConfig(cmd.settings);
+    std::exit(kExitOk);
+  }
 }
 
 }  // namespace kgw::config

@@ -6,9 +6,11 @@
 #define KGW_COMMON_CONFIG_PROGRAM_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
+#include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/config/settings.h"
 
 namespace kgw::config {
@@ -50,6 +52,29 @@ void PrintEffectiveConfig(const Settings& settings);
 
 // "<name> <version> (commit <hash>)".
 std::string VersionLine(absl::string_view program);
+
+// The first steps of a gateway node's main (kgw-agent, kgw-coordinator):
+// glog to stderr, gRPC resolving names like the rest of the process
+// (getaddrinfo, unless GRPC_DNS_RESOLVER says otherwise), then the command
+// line as ParseCommandLineOrExit reads it.
+CommandLine StartNodeProgram(const ProgramInfo& info, int argc, char** argv);
+
+// After a node's configuration has loaded: warns about unknown GATEWAY_*
+// variables, and for --check-config prints the effective configuration and
+// exits kExitOk.
+void FinishNodeConfig(const CommandLine& cmd);
+
+// A node's configuration from its command line and environment, read by
+// `load`; exits with one line when it is bad, and after --check-config.
+template <typename Config>
+Config LoadNodeConfigOrExit(const ProgramInfo& info, int argc, char** argv,
+                            absl::StatusOr<Config> (*load)(Settings&)) {
+  CommandLine cmd = StartNodeProgram(info, argc, argv);
+  absl::StatusOr<Config> config = load(cmd.settings);
+  if (!config.ok()) ExitWithConfigError(info.name, config.status().message());
+  FinishNodeConfig(cmd);
+  return *std::move(config);
+}
 
 }  // namespace kgw::config
 

@@ -119,10 +119,20 @@ int64_t GroupMember::fenced_count() const {
 
 int64_t GroupMember::refused_count() const { return refused_.load(); }
 
+std::string GroupMember::Everyone::Fingerprint() const {
+  std::string out;
+  for (const v1::Member& m : members) out += m.SerializeAsString();
+  for (const RefusedMember& r : refused) {
+    absl::StrAppend(&out, "|", r.member_id, "/", r.client_host, "/", r.node_id, "/", r.reason);
+  }
+  return out;
+}
+
 std::optional<v1::Member> GroupMember::Admit(const std::string& member_id,
                                              const std::optional<std::string>& instance_id,
                                              const std::vector<uint8_t>& metadata,
-                                             const std::string& host) {
+                                             const std::string& host,
+                                             std::vector<RefusedMember>* refused) {
   absl::StatusOr<v1::NodeDescriptor> node = ParseDescriptor(metadata);
   absl::Status admitted = node.status();
   if (admitted.ok() && instance_id && *instance_id != node->node_id()) {
@@ -134,6 +144,12 @@ std::optional<v1::Member> GroupMember::Admit(const std::string& member_id,
   if (admitted.ok() && options_.verify) admitted = options_.verify(*node);
   if (!admitted.ok()) {
     ++refused_;
+    if (refused != nullptr) {
+      refused->push_back({.member_id = member_id,
+                          .client_host = host,
+                          .node_id = node.ok() ? node->node_id() : std::string(),
+                          .reason = std::string(admitted.message())});
+    }
     // Once per refused member (it is refused again at every read of the
     // membership), within a bounded memory of those already reported.
     if (reported_.size() >= kMaxReported) reported_.clear();
@@ -410,19 +426,20 @@ void GroupMember::JoinAndHeartbeat() {
   sync.group_instance_id = instance_id;
   sync.protocol_type = kProtocolType;
   sync.protocol_name = kProtocolName;
-  std::optional<std::vector<v1::Member>> everyone;  // known to the leader
+  std::optional<Everyone> everyone;  // known to the leader
   if (joined.leader == member_id_ && !joined.skip_assignment) {
-    std::vector<v1::Member> members;
+    Everyone all;
     for (const auto& m : joined.members) {
-      std::optional<v1::Member> member = Admit(m.member_id, m.group_instance_id, m.metadata, "");
-      if (member) members.push_back(*std::move(member));
+      std::optional<v1::Member> member =
+          Admit(m.member_id, m.group_instance_id, m.metadata, "", &all.refused);
+      if (member) all.members.push_back(*std::move(member));
     }
-    SortMembers(members);
-    ForgetDuplicates(members);
+    SortMembers(all.members);
+    ForgetDuplicates(all);
     const std::vector<uint8_t> bytes =
-        Bytes(MemberAssignment(generation_id_, member_id_, members));
+        Bytes(MemberAssignment(generation_id_, member_id_, all.members));
     for (const auto& m : joined.members) sync.assignments.push_back({m.member_id, bytes});
-    everyone = std::move(members);
+    everyone = std::move(all);
   }
   absl::StatusOr<int16_t> sync_version = c->PickVersion<kafka::SyncGroupRequest>();
   if (!sync_version.ok()) return fail(sync_version.status(), "cannot sync");
@@ -450,7 +467,8 @@ void GroupMember::JoinAndHeartbeat() {
   if (everyone && full) {
     // The group leader knows everyone already; another member (or this one,
     // when it does not want them) learns the coordinators only.
-    view.members = *std::move(everyone);
+    view.members = std::move(everyone->members);
+    view.refused = std::move(everyone->refused);
     view.complete = true;
   } else {
     // An older leader's assignment lists everyone; today's only coordinators.
@@ -478,7 +496,7 @@ void GroupMember::JoinAndHeartbeat() {
   if (!full || have_complete) Publish(view);
   std::string published_members;
   if (have_complete) {
-    for (const v1::Member& m : view.members) published_members += m.SerializeAsString();
+    published_members = Everyone{.members = view.members, .refused = view.refused}.Fingerprint();
   }
 
   // Heartbeats until a rebalance, a stop or a request to rejoin. A lost
@@ -513,9 +531,9 @@ void GroupMember::JoinAndHeartbeat() {
       std::lock_guard<std::mutex> lock(mu_);
       c = &*connection_;
     }
-    std::optional<std::vector<v1::Member>> described;
+    std::optional<Everyone> described;
     if (full && (!have_complete || refresh || absl::Now() >= next_refresh)) {
-      absl::StatusOr<std::vector<v1::Member>> members = DescribeMembers(*c);
+      absl::StatusOr<Everyone> members = DescribeMembers(*c);
       if (members.ok()) {
         described = *std::move(members);
         next_refresh = absl::Now() + options_.view_refresh_interval;
@@ -542,11 +560,11 @@ void GroupMember::JoinAndHeartbeat() {
     if (beat.error_code == 0) {
       last_heartbeat_ok_ = absl::Now();
       if (described) {
-        std::string serialized;
-        for (const v1::Member& m : *described) serialized += m.SerializeAsString();
+        std::string serialized = described->Fingerprint();
         if (!have_complete || serialized != published_members) {
-          view.members = *std::move(described);
-          view.member_count = static_cast<int32_t>(view.members.size());
+          view.member_count = static_cast<int32_t>(described->members.size());
+          view.members = std::move(described->members);
+          view.refused = std::move(described->refused);
           view.complete = true;
           have_complete = true;
           published_members = std::move(serialized);
@@ -564,7 +582,7 @@ void GroupMember::JoinAndHeartbeat() {
   }
 }
 
-absl::StatusOr<std::vector<v1::Member>> GroupMember::DescribeMembers(
+absl::StatusOr<GroupMember::Everyone> GroupMember::DescribeMembers(
     kafka::BlockingConnection& c) {
   KGW_ASSIGN_OR_RETURN(int16_t version, c.PickVersion<kafka::DescribeGroupsRequest>());
   kafka::DescribeGroupsRequest request;
@@ -592,21 +610,25 @@ absl::StatusOr<std::vector<v1::Member>> GroupMember::DescribeMembers(
     return absl::FailedPreconditionError(absl::StrCat(
         "the group has protocol type \"", group.protocol_type, "\", not \"", kProtocolType, "\""));
   }
-  std::vector<v1::Member> members;
-  members.reserve(group.members.size());
+  Everyone all;
+  all.members.reserve(group.members.size());
   for (const auto& m : group.members) {
     std::optional<v1::Member> member =
-        Admit(m.member_id, m.group_instance_id, m.member_metadata, m.client_host);
-    if (member) members.push_back(*std::move(member));
+        Admit(m.member_id, m.group_instance_id, m.member_metadata, m.client_host, &all.refused);
+    if (member) all.members.push_back(*std::move(member));
   }
-  SortMembers(members);
-  ForgetDuplicates(members);
-  return members;
+  SortMembers(all.members);
+  ForgetDuplicates(all);
+  return all;
 }
 
-void GroupMember::ForgetDuplicates(std::vector<v1::Member>& members) {
-  for (const v1::Member& m : DropDuplicateNodeIds(members)) {
+void GroupMember::ForgetDuplicates(Everyone& everyone) {
+  for (const v1::Member& m : DropDuplicateNodeIds(everyone.members)) {
     ++refused_;
+    everyone.refused.push_back(
+        {.member_id = m.member_id(),
+         .node_id = m.node().node_id(),
+         .reason = "another member has this node id"});
     if (reported_.size() >= kMaxReported) reported_.clear();
     if (!reported_.insert(absl::StrCat(m.member_id(), "/duplicate")).second) continue;
     LOG(WARNING) << "group " << options_.group_id << ": member " << m.member_id()

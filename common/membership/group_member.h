@@ -53,6 +53,14 @@ namespace kgw::membership {
 inline constexpr char kProtocolType[] = "kgw";
 inline constexpr char kProtocolName[] = "v1";
 
+// A member left out of the views, and why.
+struct RefusedMember {
+  std::string member_id;
+  std::string client_host;  // as Kafka saw it; empty when unknown
+  std::string node_id;      // the node id it claims; empty when it has no valid descriptor
+  std::string reason;
+};
+
 // One generation's membership as this member learned it.
 struct View {
   int32_t generation_id = -1;
@@ -63,6 +71,8 @@ struct View {
   std::vector<v1::Member> members;
   bool complete = false;
   int32_t member_count = 0;  // members of the generation, agents included
+  // Complete views only: members of the generation that do not count.
+  std::vector<RefusedMember> refused;
 
   // Members with the given role, in node id order.
   std::vector<const v1::Member*> WithRole(v1::NodeDescriptor::Role role) const;
@@ -150,18 +160,28 @@ class GroupMember {
   Next OnGroupError(int16_t error_code, const char* api);
   void SetConnection(std::optional<kafka::BlockingConnection> connection);
   void Publish(std::optional<View> view);
+  // Every member of a generation: those that count and those refused.
+  struct Everyone {
+    std::vector<v1::Member> members;
+    std::vector<RefusedMember> refused;
+    // Equal for equal memberships.
+    std::string Fingerprint() const;
+  };
   // Reads every member with DescribeGroups; Unavailable while the group is
   // not stable.
-  absl::StatusOr<std::vector<v1::Member>> DescribeMembers(kafka::BlockingConnection& c);
+  absl::StatusOr<Everyone> DescribeMembers(kafka::BlockingConnection& c);
   // The group instance id as the requests carry it.
   std::optional<std::string> InstanceId() const;
   // The member as a view holds it, when its metadata is a valid descriptor
-  // that `verify` admits and its instance id (if any) is its node id.
+  // that `verify` admits and its instance id (if any) is its node id. A
+  // refusal is counted, logged once and added to `refused` when set.
   std::optional<v1::Member> Admit(const std::string& member_id,
                                   const std::optional<std::string>& instance_id,
-                                  const std::vector<uint8_t>& metadata, const std::string& host);
-  // Leaves all but the first member of each node id out, logging the others.
-  void ForgetDuplicates(std::vector<v1::Member>& members);
+                                  const std::vector<uint8_t>& metadata, const std::string& host,
+                                  std::vector<RefusedMember>* refused = nullptr);
+  // Leaves all but the first member of each node id out of `everyone`,
+  // refusing the others.
+  void ForgetDuplicates(Everyone& everyone);
   // Members refused so far (a forged or misconfigured node, or a duplicate).
   std::atomic<int64_t> refused_{0};
   // Refused members already logged (the member thread's).

@@ -440,6 +440,44 @@ TEST(DeployChecksTest, UndeclaredPortsAndUnknownEnvNamesInManifestsAreReported) 
               Contains(HasSubstr("GATEWAY_ADVERTISE_HOST is not a setting")));
 }
 
+TEST(DeployChecksTest, ACoordinatorWhoseAdminApiAnyoneCanCallIsReported) {
+  const std::string coordinator = R"(
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kgw-coordinator}
+spec:
+  selector: {matchLabels: {app: kgw-coordinator}}
+  template:
+    metadata: {labels: {app: kgw-coordinator}}
+    spec:
+      securityContext: {runAsNonRoot: true}
+      containers:
+        - name: kgw-coordinator
+          image: kgw:1
+          command: ["kgw-coordinator"]
+          env:
+%s
+          ports:
+            - {name: grpc, containerPort: 6900}
+            - {name: http, containerPort: 8888}
+          readinessProbe: {httpGet: {path: /health/ready, port: http}}
+          livenessProbe: {httpGet: {path: /health/live, port: http}}
+)";
+  const auto problems = [&](const std::string& env) {
+    std::string yaml = coordinator;
+    yaml.replace(yaml.find("%s"), 2, env);
+    return CheckManifest(yaml, "c.yaml");
+  };
+  EXPECT_THAT(problems("            - {name: GATEWAY_CLUSTER_ID, value: prod}"),
+              Contains(HasSubstr("its admin API on 0.0.0.0 has no GATEWAY_ADMIN_TOKEN")));
+  EXPECT_THAT(problems("            - name: GATEWAY_ADMIN_TOKEN\n"
+                       "              valueFrom: {secretKeyRef: {name: kgw-admin, key: token}}"),
+              IsEmpty());
+  EXPECT_THAT(problems("            - {name: GATEWAY_GRPC_BIND_HOST, value: 127.0.0.1}"), IsEmpty());
+  EXPECT_THAT(problems("            - {name: GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED, value: \"true\"}"),
+              IsEmpty());
+}
+
 TEST(DeployChecksTest, AServiceSelectingNoPodsIsReported) {
   const std::string service = R"(
 ---

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <exception>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -195,6 +196,28 @@ absl::StatusOr<int64_t> AgentShutdownBudgetMs(const std::map<std::string, std::s
   return brokers * delay_ms + drain_ms;
 }
 
+// The rule kgw-coordinator applies at start (coordinator_config.cc): an admin
+// API reachable beyond loopback needs a token, required client certificates
+// or the explicit opt-out. `token_set` also covers a token from a Secret.
+std::optional<std::string> OpenAdminProblem(const std::map<std::string, std::string>& env,
+                                            bool token_set, const SettingsDoc& doc) {
+  const auto value = [&](const char* name) {
+    return absl::AsciiStrToLower(EffectiveValue(env, name, doc));
+  };
+  const std::string bind = value("GATEWAY_GRPC_BIND_HOST");
+  const bool loopback = bind == "localhost" || absl::StartsWith(bind, "127.") || bind == "::1";
+  const bool certificates =
+      value("GATEWAY_GRPC_TLS") == "true" && value("GATEWAY_GRPC_TLS_CLIENT_AUTH") == "require";
+  if (token_set || certificates || loopback ||
+      value("GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED") == "true") {
+    return std::nullopt;
+  }
+  return absl::StrCat("its admin API on ", bind,
+                      " has no GATEWAY_ADMIN_TOKEN and requires no client certificates; "
+                      "kgw-coordinator refuses to start so unless "
+                      "GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED=true");
+}
+
 // ---- docker compose ----------------------------------------------------------
 
 bool ComposeService::IsKgw() const { return builds_image || absl::StartsWith(image, "kgw"); }
@@ -362,6 +385,8 @@ std::vector<std::string> CheckComposeFile(const ComposeFile& file, const Setting
       if (!Contains(ports, grpc)) {
         problem(s, absl::StrCat("does not expose its GATEWAY_GRPC_PORT ", grpc));
       }
+      const bool token = !EffectiveValue(s.environment, "GATEWAY_ADMIN_TOKEN", doc).empty();
+      if (auto open = OpenAdminProblem(s.environment, token, doc)) problem(s, *open);
     }
     if (*exe == Executable::kAgent) {
       const int start = IntOr(EffectiveValue(s.environment, "GATEWAY_PORT_START", doc), -1);
@@ -544,6 +569,9 @@ std::vector<std::string> CheckKubernetesObjectOrThrow(const YAML::Node& object,
       const int grpc = IntOr(EffectiveValue(env, "GATEWAY_GRPC_PORT", doc), -1);
       if (!Contains(ports, grpc))
         cproblem(absl::StrCat("no containerPort for GATEWAY_GRPC_PORT ", grpc));
+      const bool token =
+          std::find(names.begin(), names.end(), "GATEWAY_ADMIN_TOKEN") != names.end();
+      if (auto open = OpenAdminProblem(env, token, doc)) cproblem(*open);
     }
     for (const auto& [probe, path] :
          {std::pair<const char*, const char*>{"readinessProbe", "/health/ready"},

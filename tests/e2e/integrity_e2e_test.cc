@@ -190,6 +190,20 @@ int64_t ProcStatus(pid_t pid, absl::string_view field) {
   return -1;
 }
 
+// The HEALTH column of each row `kgwctl nodes` shows for `node_id`.
+std::vector<std::string> HealthOf(const std::string& coordinator, absl::string_view node_id) {
+  std::vector<std::string> health;
+  for (absl::string_view line : absl::StrSplit(Kgwctl(coordinator, "nodes"), '\n')) {
+    if (line.empty()) break;  // the node table ends; refused members' reasons follow
+    std::vector<absl::string_view> cells =
+        absl::StrSplit(line, absl::ByString("  "), absl::SkipWhitespace());
+    if (cells.size() > 6 && absl::StripAsciiWhitespace(cells[0]) == node_id) {
+      health.emplace_back(absl::StripAsciiWhitespace(cells[6]));
+    }
+  }
+  return health;
+}
+
 // Writes `value` to the assignments topic with the key the leader uses.
 bool ProduceToAssignments(const std::string& value) {
   const std::string file = absl::StrCat(E().work_dir, "/record-", absl::Uniform<uint32_t>(
@@ -316,9 +330,18 @@ TEST_F(IntegrityTest, AForgedAgentIsNeverCountedAssignedOrAdvertised) {
       << coordinator(0).process->Log();
 
   EXPECT_TRUE(EveryClientRoutedRackLocally(30));
-  EXPECT_FALSE(absl::StrContains(Kgwctl(coordinator(0).endpoint(), "nodes"), "agent-evil"));
   EXPECT_FALSE(absl::StrContains(Kgwctl(coordinator(1).endpoint(), "assignment"), "agent-evil"));
   EXPECT_EQ(StatusField(coordinator(1).endpoint(), "Agents:"), "3");
+  // Operators see it, as refused and why, and can alert on it.
+  EXPECT_TRUE(WaitFor([] { return HealthOf(coordinator(0).endpoint(), "agent-evil") ==
+                                  std::vector<std::string>{"refused"}; },
+                      seconds(15)))
+      << Kgwctl(coordinator(0).endpoint(), "nodes");
+  EXPECT_TRUE(absl::StrContains(Kgwctl(coordinator(0).endpoint(), "nodes"), "cluster key"))
+      << Kgwctl(coordinator(0).endpoint(), "nodes");
+  EXPECT_EQ(StatusField(coordinator(1).endpoint(), "Refused members:"),
+            "1 (they do not count; see kgwctl nodes)");
+  EXPECT_EQ(MetricValue(coordinator(1).http_port, "kgw_coordinator_members_refused"), 1);
   impostor->Stop();
 }
 
@@ -333,6 +356,13 @@ TEST_F(IntegrityTest, AMemberClaimingALiveNodeIdDoesNotTakeItsPlace) {
 
   EXPECT_TRUE(EveryClientRoutedRackLocally(12));
   EXPECT_FALSE(absl::StrContains(Kgwctl(coordinator(0).endpoint(), "nodes"), kEvilHost));
+  // Shown, and counted, as a refused second agent-a (for its missing proof:
+  // that comes before the duplicate check).
+  EXPECT_TRUE(WaitFor([] { return HealthOf(coordinator(0).endpoint(), "agent-a") ==
+                                  std::vector<std::string>{"live", "refused"}; },
+                      seconds(15)))
+      << Kgwctl(coordinator(0).endpoint(), "nodes");
+  EXPECT_EQ(MetricValue(coordinator(0).http_port, "kgw_coordinator_members_refused"), 1);
   impostor->Stop();
 }
 

@@ -3,6 +3,7 @@
 // line naming it and a non-zero exit.
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/process_util.h"
 
 namespace kgw {
 namespace {
@@ -76,8 +78,9 @@ TEST(BinariesTest, VersionPrintsNameVersionAndCommit) {
   for (const char* bin : {KGW_AGENT_BIN, KGW_COORDINATOR_BIN, KGWCTL_BIN}) {
     Result r = RunProgram(bin, {"--version"});
     EXPECT_EQ(r.exit_code, 0) << bin;
-    EXPECT_THAT(r.out, testing::MatchesRegex("kgw(-agent|-coordinator|ctl) [0-9]+\\.[0-9]+\\.[0-9]+ "
-                                             "\\(commit [0-9a-z]+\\)\n"))
+    EXPECT_THAT(r.out,
+                ::testing::MatchesRegex("kgw(-agent|-coordinator|ctl) [0-9]+\\.[0-9]+\\.[0-9]+ "
+                                        "\\(commit [0-9a-z]+\\)\n"))
         << bin;
   }
 }
@@ -131,6 +134,9 @@ TEST(BinariesTest, EachExecutableRejectsBadConfigurationWithOneLine) {
        "kgwctl: invalid KGWCTL_TIMEOUT=\"5\" (from flag): a duration needs a unit"},
       {KGWCTL_BIN, {"frobnicate"}, {}, "kgwctl: unknown command \"frobnicate\""},
       {KGWCTL_BIN, {}, {}, "kgwctl: missing command"},
+      {KGW_COORDINATOR_BIN, {}, kBootstrap,
+       "kgw-coordinator: refusing to serve the admin API on 0.0.0.0:6900 without "
+       "authentication: anyone who reaches it could drain agents. Set GATEWAY_ADMIN_TOKEN"},
   };
   for (const Case& c : cases) {
     Result r = RunProgram(c.bin, c.args, c.env);
@@ -149,6 +155,55 @@ TEST(BinariesTest, CheckConfigPrintsEffectiveConfigurationWithSources) {
   EXPECT_THAT(r.out, HasSubstr("GATEWAY_GROUP_ID=kgw_payments (default)\n"));
   EXPECT_THAT(r.out, HasSubstr("GATEWAY_RACK_ID=b (environment)\n"));
   EXPECT_THAT(r.out, HasSubstr("GATEWAY_PORT_START=6969 (default)\n"));
+}
+
+// The admin API beyond loopback needs a token, client certificates or an
+// explicit choice to leave it open.
+TEST(BinariesTest, ACoordinatorReachableFromOtherHostsStartsOnlyWithAdminProtection) {
+  const std::vector<std::vector<std::string>> accepted = {
+      {"GATEWAY_GRPC_BIND_HOST=127.0.0.2"},
+      {"GATEWAY_GRPC_BIND_HOST=::1"},
+      {"GATEWAY_ADMIN_TOKEN=s3cret-token"},
+      {"GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED=true"},
+  };
+  for (const std::vector<std::string>& extra : accepted) {
+    std::vector<std::string> env = kBootstrap;
+    env.insert(env.end(), extra.begin(), extra.end());
+    Result r = RunProgram(KGW_COORDINATOR_BIN, {"--check-config"}, env);
+    EXPECT_EQ(r.exit_code, 0) << extra[0] << ": " << r.err;
+  }
+  std::vector<std::string> env = kBootstrap;
+  env.push_back("GATEWAY_GRPC_BIND_HOST=10.1.2.3");
+  Result r = RunProgram(KGW_COORDINATOR_BIN, {"--check-config"}, env);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("refusing to serve the admin API on 10.1.2.3:6900"));
+}
+
+// With Kafka unreachable, each call to it waits for its own timeout (reading
+// the assignments topic: 15 s); a stop still ends within the 2 s bound and
+// says what it gave up on.
+TEST(BinariesTest, ACoordinatorStopsWithinTwoSecondsWhenKafkaDoesNotAnswer) {
+  const std::string log = ::testing::TempDir() + "/binaries_test_coordinator.log";
+  test::Child coordinator({KGW_COORDINATOR_BIN},
+                          {{"KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1"},
+                           {"GATEWAY_GRPC_BIND_HOST", "127.0.0.1"},
+                           {"GATEWAY_GRPC_PORT", "22390"},
+                           {"GATEWAY_HTTP_PORT", "22391"}},
+                          log);
+  ASSERT_TRUE(kgw::testing::WaitFor(
+      [&] { return absl::StrContains(coordinator.Log(), "serving gRPC"); },
+      std::chrono::seconds(20)))
+      << coordinator.Log();
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // its Kafka calls are under way
+  const auto signalled = std::chrono::steady_clock::now();
+  coordinator.Signal(SIGTERM);
+  const std::optional<int> code = coordinator.Wait(std::chrono::seconds(20));
+  const auto took = std::chrono::steady_clock::now() - signalled;
+  ASSERT_TRUE(code.has_value()) << "still running 20 s after SIGTERM";
+  EXPECT_EQ(*code, 0) << coordinator.Log();
+  // The bound is 2 s; the margin is for a loaded machine, not for Kafka's timeouts.
+  EXPECT_LT(took, std::chrono::milliseconds(3500)) << coordinator.Log();
+  EXPECT_THAT(coordinator.Log(), HasSubstr("Kafka has not answered; exiting without waiting"));
 }
 
 TEST(BinariesTest, UnknownGatewayVariablesAreWarnedAbout) {
@@ -172,6 +227,7 @@ TEST(BinariesTest, UnusableCertificatesStopStartUpWithOneLine) {
   std::vector<std::string> broker_tls = kBootstrap;
   broker_tls.push_back("KAFKA_SECURITY_PROTOCOL=SSL");
   broker_tls.push_back("KAFKA_SSL_CA_FILE=" + junk);
+  broker_tls.push_back("GATEWAY_GRPC_BIND_HOST=127.0.0.1");
   for (const char* bin : {KGW_AGENT_BIN, KGW_COORDINATOR_BIN}) {
     Result r = RunProgram(bin, {}, broker_tls);
     EXPECT_EQ(r.exit_code, 2) << bin << ": " << r.err;

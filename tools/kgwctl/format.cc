@@ -51,6 +51,7 @@ absl::string_view HealthName(const v1::NodeStatus& node) {
     return "draining";
   }
   if (node.health() == v1::NodeStatus::HEALTH_LIVE) return "live";
+  if (node.health() == v1::NodeStatus::HEALTH_REFUSED) return "refused";
   return "unknown";
 }
 
@@ -139,7 +140,7 @@ std::string FormatClusterStatus(const v1::ClusterStatus& status) {
     coordinator_ids.push_back(c.node_id());
     coordinators.AddRow({c.node_id(), c.grpc_endpoint(), c.rack(), c.version()});
   }
-  std::string out = KeyValues({
+  std::vector<std::pair<std::string, std::string>> rows = {
       {"Cluster", OrUnknown(status.cluster_id())},
       {"Group", OrUnknown(status.group_id())},
       {"Generation", absl::StrCat(status.generation_id())},
@@ -155,7 +156,12 @@ std::string FormatClusterStatus(const v1::ClusterStatus& status) {
                                   status.assignment_generation_id(), ", revision ",
                                   status.assignment_revision())},
       {"Version", OrUnknown(status.version())},
-  });
+  };
+  if (status.refused_members() > 0) {
+    rows.push_back({"Refused members", absl::StrCat(status.refused_members(),
+                                                    " (they do not count; see kgwctl nodes)")});
+  }
+  std::string out = KeyValues(rows);
   if (!coordinator_ids.empty()) absl::StrAppend(&out, "\n", coordinators.Render());
   return out;
 }
@@ -182,7 +188,18 @@ std::string FormatNodes(const v1::ListNodesResponse& nodes) {
         FormatBrokerIds(status.broker_ids()),
     });
   }
-  return table.Render();
+  std::string out = table.Render();
+  // Why members do not count: too long for a column.
+  Table refused({"REFUSED MEMBER", "CLAIMS NODE ID", "HOST", "WHY"});
+  bool any = false;
+  for (const v1::NodeStatus& status : nodes.nodes()) {
+    if (status.health() != v1::NodeStatus::HEALTH_REFUSED) continue;
+    any = true;
+    refused.AddRow({status.member_id(), status.node().node_id(),
+                    status.node().advertised_host(), status.refusal()});
+  }
+  if (any) absl::StrAppend(&out, "\n", refused.Render());
+  return out;
 }
 
 std::string FormatBrokers(const v1::ListBrokersResponse& brokers) {

@@ -478,6 +478,29 @@ TEST_F(KgwctlTest, NodesPrintsOneRowPerNodeWithLoadAndBrokers) {
                                    "-", "-", "-"));
 }
 
+TEST(KgwctlFormatTest, RefusedMembersAreCountedByStatusAndExplainedByNodes) {
+  v1::ClusterStatus status = CannedStatus();
+  EXPECT_FALSE(absl::StrContains(FormatClusterStatus(status), "Refused"));
+  status.set_refused_members(2);
+  EXPECT_THAT(Lines(FormatClusterStatus(status)),
+              ::testing::Contains("Refused members:  2 (they do not count; see kgwctl nodes)"));
+
+  v1::ListNodesResponse nodes = CannedNodes();
+  v1::NodeStatus* forged = nodes.add_nodes();
+  forged->mutable_node()->set_node_id("agent-1");
+  forged->mutable_node()->set_advertised_host("/10.9.9.9");
+  forged->set_member_id("kgw-9-evil");
+  forged->set_health(v1::NodeStatus::HEALTH_REFUSED);
+  forged->set_refusal("another member has this node id");
+  std::vector<std::vector<std::string>> rows = Rows(FormatNodes(nodes));
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_THAT(rows[4], ElementsAre("agent-1", "unknown", "/10.9.9.9", "-", "-", "-", "refused",
+                                   "-", "-", "-", "-"));
+  EXPECT_THAT(rows[5], ElementsAre("REFUSED MEMBER", "CLAIMS NODE ID", "HOST", "WHY"));
+  EXPECT_THAT(rows[6], ElementsAre("kgw-9-evil", "agent-1", "/10.9.9.9",
+                                   "another member has this node id"));
+}
+
 TEST_F(KgwctlTest, BrokersPrintsAddressRackAndAgents) {
   Result r = Run({"brokers"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
