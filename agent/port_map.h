@@ -1,5 +1,6 @@
-// Port routing: port(b) = GATEWAY_PORT_START + (b - GATEWAY_MIN_BROKERID); or,
-// with host routing, every broker at GATEWAY_PORT_START under its own name.
+// Port routing: port(b) = GATEWAY_PORT_START + (b - GATEWAY_MIN_BROKERID)
+// (control::BrokerPort); or, with host routing, every broker at
+// GATEWAY_PORT_START under its own name.
 #ifndef KGW_AGENT_PORT_MAP_H_
 #define KGW_AGENT_PORT_MAP_H_
 
@@ -11,6 +12,7 @@
 
 #include "agent/advertised_address.h"
 #include "agent/sni_route.h"
+#include "common/control/broker_port.h"
 
 namespace kgw::agent {
 
@@ -22,7 +24,7 @@ struct PortMap {
   std::shared_ptr<const SniRoute> sni;
 
   int64_t PortFor(int32_t broker) const {
-    return int64_t{port_start} + (int64_t{broker} - min_broker_id);
+    return control::BrokerPort(port_start, min_broker_id, broker);
   }
   int32_t BrokerFor(int port) const {
     return static_cast<int32_t>(int64_t{min_broker_id} + (port - port_start));

@@ -5,6 +5,7 @@
 
 #include "absl/time/clock.h"
 #include "common/assignment/rendezvous.h"
+#include "common/control/broker_port.h"
 
 namespace kgw::control {
 
@@ -111,7 +112,7 @@ bool SameRouting(const v1::Assignment& a, const v1::Assignment& b) {
 }
 
 int32_t PortFor(const v1::AgentEndpoint& agent, int32_t broker_id) {
-  return agent.port_start() + (broker_id - agent.min_broker_id());
+  return static_cast<int32_t>(BrokerPort(agent.port_start(), agent.min_broker_id(), broker_id));
 }
 
 RouteIndex::RouteIndex(v1::Assignment assignment, const absl::flat_hash_set<std::string>* live)
