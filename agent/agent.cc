@@ -378,27 +378,10 @@ void Agent::OnDrain(bool draining) {
   maintenance_timer_.expires_after(
       absl::ToChronoMilliseconds(config_.shutdown_delay_between_brokers));
   maintenance_timer_.async_wait([this, brokers](const asio::error_code& ec) {
-    if (!ec) DrainForMaintenance(0, brokers);
-  });
-}
-
-void Agent::DrainForMaintenance(size_t index, std::vector<int32_t> brokers) {
-  if (!maintenance_drain_ || shutting_down_ || index >= brokers.size()) return;
-  if (index == 0) {
+    if (ec || !maintenance_drain_ || shutting_down_) return;
     LOG(INFO) << "drained: closing this agent's client connections gracefully, broker by broker";
-  }
-  const Clock::time_point deadline =
-      Clock::now() + absl::ToChronoMilliseconds(config_.shutdown_drain_timeout);
-  const int32_t broker = brokers[index];
-  for (auto& w : workers_) {
-    asio::post(w->io, [worker = w.get(), broker, deadline] {
-      DrainSessions(*worker, deadline, broker);
-    });
-  }
-  maintenance_timer_.expires_after(
-      absl::ToChronoMilliseconds(config_.shutdown_delay_between_brokers));
-  maintenance_timer_.async_wait([this, index, brokers](const asio::error_code& ec) {
-    if (!ec) DrainForMaintenance(index + 1, brokers);
+    DrainBrokers(maintenance_timer_, 0, brokers,
+                 [this] { return maintenance_drain_ && !shutting_down_; }, nullptr);
   });
 }
 
@@ -422,18 +405,25 @@ void Agent::BeginShutdown(int signal_number) {
   }
   std::vector<int32_t> brokers;
   for (const BrokerEndpoint& b : directory_.Get()->brokers) brokers.push_back(b.node_id);
-  DrainBroker(0, std::move(brokers));
+  DrainBrokers(shutdown_timer_, 0, std::move(brokers), [] { return true; },
+               [this](Clock::time_point deadline) {
+                 // Whatever is left (sessions to brokers that left the cluster meanwhile).
+                 for (auto& w : workers_) {
+                   asio::post(w->io,
+                              [worker = w.get(), deadline] { DrainSessions(*worker, deadline); });
+                 }
+                 WaitForSessions(deadline + std::chrono::seconds(1));
+               });
 }
 
-void Agent::DrainBroker(size_t index, std::vector<int32_t> brokers) {
+void Agent::DrainBrokers(asio::steady_timer& timer, size_t index, std::vector<int32_t> brokers,
+                         std::function<bool()> go_on,
+                         std::function<void(Clock::time_point)> after_last) {
+  if (!go_on()) return;
   const Clock::time_point deadline =
       Clock::now() + absl::ToChronoMilliseconds(config_.shutdown_drain_timeout);
   if (index >= brokers.size()) {
-    // Whatever is left (sessions to brokers that left the cluster meanwhile).
-    for (auto& w : workers_) {
-      asio::post(w->io, [worker = w.get(), deadline] { DrainSessions(*worker, deadline); });
-    }
-    WaitForSessions(deadline + std::chrono::seconds(1));
+    if (after_last) after_last(deadline);
     return;
   }
   const int32_t broker = brokers[index];
@@ -442,9 +432,11 @@ void Agent::DrainBroker(size_t index, std::vector<int32_t> brokers) {
       DrainSessions(*worker, deadline, broker);
     });
   }
-  shutdown_timer_.expires_after(absl::ToChronoMilliseconds(config_.shutdown_delay_between_brokers));
-  shutdown_timer_.async_wait([this, index, brokers = std::move(brokers)](const asio::error_code& ec) {
-    if (!ec) DrainBroker(index + 1, brokers);
+  timer.expires_after(absl::ToChronoMilliseconds(config_.shutdown_delay_between_brokers));
+  timer.async_wait([this, &timer, index, brokers = std::move(brokers), go_on = std::move(go_on),
+                    after_last = std::move(after_last)](const asio::error_code& ec) mutable {
+    if (!ec) DrainBrokers(timer, index + 1, std::move(brokers), std::move(go_on),
+                          std::move(after_last));
   });
 }
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -78,9 +79,15 @@ class Agent {
   // An operator drained (or resumed) this agent: close its connections
   // gracefully, broker by broker, as on shutdown but still accepting.
   void OnDrain(bool draining);
-  void DrainForMaintenance(size_t index, std::vector<int32_t> brokers);
   void BeginShutdown(int signal_number);
-  void DrainBroker(size_t index, std::vector<int32_t> brokers);
+  // Drains the sessions of brokers[index] on every worker, then (after
+  // GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS on `timer`) the next broker's,
+  // for as long as `go_on()` holds; `after_last` (if any) runs after the last
+  // broker with the deadline its sessions would have had. On SIGTERM and
+  // when an operator drains the agent.
+  void DrainBrokers(asio::steady_timer& timer, size_t index, std::vector<int32_t> brokers,
+                    std::function<bool()> go_on,
+                    std::function<void(std::chrono::steady_clock::time_point)> after_last);
   void WaitForSessions(std::chrono::steady_clock::time_point give_up);
   void Finish();
 
