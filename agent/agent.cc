@@ -149,7 +149,9 @@ int Agent::Run() {
   WatchCertificates();
   SumUpHeldBackLogs();
   WaitForSighup();
-  LOG(INFO) << "kgw-agent " << config_.node.node_id << " started: reading the cluster's brokers from "
+  LOG(INFO) << "kgw-agent " << config_.node.node_id
+            << (config_.role == AgentRole::kSidecar ? " (a sidecar)" : "")
+            << " started: reading the cluster's brokers from "
             << absl::StrJoin(config_.node.bootstrap_servers, ",") << "; operations endpoint on "
             << bind_address_.to_string() << ":" << http_.port();
   main_.run();

@@ -39,6 +39,7 @@ constexpr absl::string_view kIdleTimeout = "GATEWAY_IDLE_TIMEOUT";
 constexpr absl::string_view kDrainTimeout = "GATEWAY_SHUTDOWN_DRAIN_TIMEOUT";
 constexpr absl::string_view kDelayBetweenBrokers = "GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS";
 constexpr absl::string_view kCoordinators = "GATEWAY_COORDINATORS";
+constexpr absl::string_view kAgentRole = "GATEWAY_AGENT_ROLE";
 constexpr absl::string_view kNodeWeight = "GATEWAY_NODE_WEIGHT";
 constexpr absl::string_view kLoadReportInterval = "GATEWAY_LOAD_REPORT_INTERVAL";
 constexpr absl::string_view kSslCertFile = "GATEWAY_SSL_CERT_FILE";
@@ -111,6 +112,14 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .default_value = "0",
        .min = 0,
        .max = 2147483647},
+      {.name = kAgentRole,
+       .type = SettingType::kEnum,
+       .description = "shared: an agent of the fleet, assigned brokers by the coordinators; "
+                      "sidecar: beside one application, serving it alone (advertises every "
+                      "broker at itself, joins no Kafka group, registers with "
+                      "GATEWAY_COORDINATORS over its stream)",
+       .default_value = "shared",
+       .allowed = {"shared", "sidecar"}},
       {.name = kRouting,
        .type = SettingType::kEnum,
        .description = "How a client connection picks its broker: by port, or by TLS SNI host name",
@@ -370,6 +379,31 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   if (settings.Has(kCoordinators)) {
     for (const std::string& hp : settings.GetList(kCoordinators)) {
       c.coordinators.push_back(config::SplitHostPort(hp));
+    }
+  }
+  c.role = settings.GetString(kAgentRole) == "sidecar" ? AgentRole::kSidecar : AgentRole::kShared;
+  if (c.role == AgentRole::kSidecar) {
+    if (c.coordinators.empty()) {
+      return absl::InvalidArgumentError(
+          "GATEWAY_AGENT_ROLE=sidecar needs GATEWAY_COORDINATORS: a sidecar joins no Kafka group, "
+          "so that is where it finds the coordinators");
+    }
+    if (settings.GetSource(kInternalLb) != config::Source::kDefault &&
+        c.internal_load_balancing) {
+      return absl::InvalidArgumentError(
+          "invalid GATEWAY_FEATURE_FLAGS_INTERNAL_LOAD_BALANCING=true with "
+          "GATEWAY_AGENT_ROLE=sidecar: a sidecar serves every broker itself");
+    }
+    c.internal_load_balancing = false;
+    settings.SetComputed(kInternalLb, "false");
+    // Its application reaches it on localhost; its node id still names the host.
+    if (settings.GetSource(config::kAdvertisedHost) == config::Source::kDefault) {
+      if (c.node.node_id.empty()) {
+        c.node.node_id = absl::StrCat(c.node.advertised_host, ":", c.port_start);
+        settings.SetComputed(config::kNodeId, c.node.node_id);
+      }
+      c.node.advertised_host = "localhost";
+      settings.SetComputed(config::kAdvertisedHost, "localhost");
     }
   }
   c.node_weight = static_cast<uint32_t>(settings.GetInt(kNodeWeight));

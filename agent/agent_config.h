@@ -17,6 +17,9 @@
 namespace kgw::agent {
 
 enum class RoutingMechanism { kPort, kHost };
+// GATEWAY_AGENT_ROLE: an agent of the shared fleet, or one beside a single
+// application that serves it alone.
+enum class AgentRole { kShared, kSidecar };
 enum class SecurityProtocol { kPlaintext, kSsl, kSaslPlaintext, kSaslSsl };
 enum class ClientAuth { kNone, kOptional, kRequire };
 
@@ -87,6 +90,9 @@ struct AgentConfig {
 
   // Control plane.
   std::vector<config::HostPort> coordinators;  // empty: found through the group
+  // A sidecar joins no group, reads no topic and advertises every broker at
+  // itself; it registers with the coordinators over its stream.
+  AgentRole role = AgentRole::kShared;
   uint32_t node_weight = 100;
   absl::Duration load_report_interval;
   config::GrpcTlsConfig grpc_tls;  // how the agent dials coordinators

@@ -2,6 +2,8 @@
 
 #include <fstream>
 
+#include "absl/strings/match.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -46,6 +48,36 @@ TEST(AgentConfigTest, HostileClientLimitsHaveSafeDefaultsAndMustFit) {
   EXPECT_TRUE(Load({{"GATEWAY_MAX_BUFFERED_REQUEST_BYTES", "64MiB"},
                     {"GATEWAY_MAX_FRAME_SIZE", "64MiB"}})
                   .ok());
+}
+
+TEST(AgentConfigTest, ASidecarNeedsCoordinatorsAndServesEveryBrokerOnLocalhost) {
+  absl::StatusOr<AgentConfig> c = Load({{"GATEWAY_AGENT_ROLE", "sidecar"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("needs GATEWAY_COORDINATORS"));
+
+  c = Load({{"GATEWAY_AGENT_ROLE", "sidecar"}, {"GATEWAY_COORDINATORS", "kgw-coordinator:6900"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->role, AgentRole::kSidecar);
+  EXPECT_FALSE(c->internal_load_balancing);
+  EXPECT_EQ(c->node.advertised_host, "localhost");
+  // Every sidecar advertises localhost; its node id still names its host.
+  EXPECT_NE(c->node.node_id, "localhost:6969");
+  EXPECT_TRUE(absl::EndsWith(c->node.node_id, ":6969")) << c->node.node_id;
+
+  c = Load({{"GATEWAY_AGENT_ROLE", "sidecar"},
+            {"GATEWAY_COORDINATORS", "kgw-coordinator:6900"},
+            {"GATEWAY_ADVERTISED_HOST", "127.0.0.1"},
+            {"GATEWAY_NODE_ID", "app-1"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->node.advertised_host, "127.0.0.1");
+  EXPECT_EQ(c->node.node_id, "app-1");
+
+  c = Load({{"GATEWAY_AGENT_ROLE", "sidecar"},
+            {"GATEWAY_COORDINATORS", "kgw-coordinator:6900"},
+            {"GATEWAY_FEATURE_FLAGS_INTERNAL_LOAD_BALANCING", "true"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("a sidecar serves every broker itself"));
+  EXPECT_EQ(Load({})->role, AgentRole::kShared);
 }
 
 TEST(AgentConfigTest, PortRangeMustEndAtOrBelow65535) {

@@ -34,7 +34,7 @@ AgentControl::~AgentControl() { Stop(); }
 v1::NodeDescriptor AgentControl::Descriptor() const {
   v1::NodeDescriptor d;
   d.set_node_id(config_.node.node_id);
-  d.set_role(v1::NodeDescriptor::ROLE_AGENT);
+  d.set_role(sidecar() ? v1::NodeDescriptor::ROLE_SIDECAR : v1::NodeDescriptor::ROLE_AGENT);
   d.set_advertised_host(config_.node.advertised_host);
   d.set_port_start(config_.port_start);
   d.set_min_broker_id(config_.min_broker_id);
@@ -80,7 +80,13 @@ void AgentControl::Start() {
   coordinator_ = std::make_unique<CoordinatorClient>(
       CoordinatorClient::Options{.configured = std::move(configured),
                                  .report_interval = config_.load_report_interval,
-                                 .tls = config_.grpc_tls},
+                                 .tls = config_.grpc_tls,
+                                 // A sidecar learns the leader from its stream alone.
+                                 .follow_leader_hint = sidecar(),
+                                 .on_sidecar =
+                                     [this](const v1::SidecarDirective& d) {
+                                       OnDrainState(d.drained());
+                                     }},
       [this] { return Descriptor(); }, [this] { return Load(); },
       [this](const v1::Assignment& a) {
         bool from_leader = false;
@@ -92,6 +98,9 @@ void AgentControl::Start() {
       },
       [this](v1::AgentMessage& hello) { key_->SignStreamHello(hello); });
   coordinator_->Start();
+  // A sidecar is assigned nothing: no group, no stored assignment, no
+  // fallback. Its stream tells it whether it is drained.
+  if (sidecar()) return;
 
   member_ = std::make_unique<membership::GroupMember>(
       membership::GroupMember::Options{
@@ -132,6 +141,8 @@ void AgentControl::Stop() {
 }
 
 void AgentControl::Depart(absl::Duration max_wait) {
+  // A sidecar has no brokers to move: closing its stream is enough.
+  if (sidecar()) return;
   departing_ = true;
   if (coordinator_ && !coordinator_->FlushDescriptor(max_wait)) {
     LOG(INFO) << "could not tell a coordinator that this agent is stopping; the group drops it "
@@ -169,14 +180,22 @@ void AgentControl::OnView(const std::optional<membership::View>& view) {
 }
 
 void AgentControl::OnInstalled(const v1::Assignment& a) {
-  const bool draining = control::Drains(a, config_.node.node_id);
+  OnDrainState(control::Drains(a, config_.node.node_id));
+}
+
+void AgentControl::OnDrainState(bool draining) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (draining == draining_) return;
     draining_ = draining;
   }
-  LOG(INFO) << (draining ? "an operator drained this agent: its brokers moved to other agents"
-                         : "an operator resumed this agent");
+  if (sidecar()) {
+    LOG(INFO) << (draining ? "an operator drained this sidecar: closing its connections gracefully"
+                           : "an operator resumed this sidecar");
+  } else {
+    LOG(INFO) << (draining ? "an operator drained this agent: its brokers moved to other agents"
+                           : "an operator resumed this agent");
+  }
   on_drain_(draining);
 }
 

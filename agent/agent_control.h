@@ -9,6 +9,10 @@
 // - load reports (connections and bytes/s per broker) to the coordinator;
 // - noticing that an operator drained or resumed this agent.
 //
+// A sidecar agent (GATEWAY_AGENT_ROLE=sidecar) has only the stream: it joins
+// no group and reads no topic, registers its descriptor and load with the
+// coordinators, and they tell it whether it is drained (SidecarDirective).
+//
 // Threading: the group member, the coordinator stream and the cold-start
 // reader run on threads of their own; `on_drain` is called on one of them.
 #ifndef KGW_AGENT_AGENT_CONTROL_H_
@@ -60,10 +64,13 @@ class AgentControl {
   void OnBrokersChanged();
 
  private:
+  bool sidecar() const { return config_.role == AgentRole::kSidecar; }
   v1::NodeDescriptor Descriptor() const;
   v1::LoadReport Load();
   void OnView(const std::optional<membership::View>& view);
   void OnInstalled(const v1::Assignment& a);
+  // Calls on_drain when an operator's drain of this node starts or ends.
+  void OnDrainState(bool draining);
   // True when `a` carries a valid proof of the cluster key; otherwise logs
   // and counts the refusal under `source`.
   bool Verified(const v1::Assignment& a, const std::string& source);

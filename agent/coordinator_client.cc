@@ -16,6 +16,8 @@ constexpr absl::Duration kFirstRetry = absl::Milliseconds(200);
 constexpr absl::Duration kMaxRetry = absl::Seconds(5);
 // Waiting for the group to name a coordinator.
 constexpr absl::Duration kNoEndpointWait = absl::Milliseconds(500);
+// A sidecar follows a follower's leader hint at most this often.
+constexpr absl::Duration kLeaderHintPause = absl::Seconds(10);
 
 std::shared_ptr<grpc::ChannelCredentials> Credentials(const config::GrpcTlsConfig& tls) {
   if (!tls.enabled) return grpc::InsecureChannelCredentials();
@@ -154,7 +156,11 @@ void CoordinatorClient::Run() {
     const size_t first = options_.configured.empty()
                              ? 0
                              : assignment::StableHash64(node_id, "") % endpoints.size();
-    const std::string& endpoint = endpoints[(first + attempt) % endpoints.size()];
+    std::string endpoint = endpoints[(first + attempt) % endpoints.size()];
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!leader_hint_.empty()) endpoint = std::exchange(leader_hint_, "");
+    }
     if (Stream(endpoint)) {
       // It had worked: start over from the preferred coordinator at once.
       attempt = 0;
@@ -221,6 +227,17 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
       announced = true;
     }
     if (directive.has_assignment()) on_assignment_(directive.assignment());
+    if (directive.has_sidecar() && options_.on_sidecar) options_.on_sidecar(directive.sidecar());
+    if (options_.follow_leader_hint && !directive.leader_endpoint().empty() &&
+        directive.leader_endpoint() != endpoint) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (absl::Now() - last_hint_move_ >= kLeaderHintPause) {
+        last_hint_move_ = absl::Now();
+        leader_hint_ = directive.leader_endpoint();
+        moving_to_leader_ = true;
+        context.TryCancel();
+      }
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -45,6 +45,12 @@ class CoordinatorClient {
     std::vector<std::string> configured;  // host:port; empty: use SetDiscovered
     absl::Duration report_interval = absl::Seconds(5);
     config::GrpcTlsConfig tls;  // disabled: plaintext
+    // Moves to the leader a follower names on the stream (leader_endpoint).
+    // For sidecars, which do not read the group; at most once per
+    // kLeaderHintPause, so coordinators that disagree cannot bounce it.
+    bool follow_leader_hint = false;
+    // Called with what a coordinator tells a sidecar (on the stream's thread).
+    std::function<void(const v1::SidecarDirective&)> on_sidecar;
   };
   using DescriptorFn = std::function<v1::NodeDescriptor()>;
   using LoadFn = std::function<v1::LoadReport()>;
@@ -94,6 +100,9 @@ class CoordinatorClient {
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the open stream
   std::string connected_to_ ABSL_GUARDED_BY(mu_);
   bool moving_to_leader_ ABSL_GUARDED_BY(mu_) = false;
+  // The leader a follower named, to be tried next (follow_leader_hint).
+  std::string leader_hint_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_hint_move_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Failed attempts in a row per endpoint, for the log (Run's thread only).
   std::map<std::string, int> failures_;
 };

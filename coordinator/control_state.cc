@@ -125,11 +125,17 @@ void ControlState::OnAgentStream(const std::string& node_id, bool connected) {
     loads_.erase(node_id);
     departing_.erase(node_id);
   }
+  sidecars_.erase(node_id);
 }
 
 void ControlState::OnAgentDescriptor(const v1::NodeDescriptor& node) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (node.role() == v1::NodeDescriptor::ROLE_SIDECAR) {
+      // Only while it streams: OnAgentStream has counted the stream already.
+      if (streams_.contains(node.node_id())) sidecars_[node.node_id()] = node;
+      return;
+    }
     const bool was = departing_.contains(node.node_id());
     if (node.draining() == was) return;
     if (node.draining()) {
@@ -286,7 +292,7 @@ absl::StatusOr<v1::Assignment> ControlState::SetDrained(const std::string& node_
         "the leading coordinator is still taking over (reading the stored assignment, or "
         "waiting for the gateway group to reach its generation); retry in a few seconds");
   }
-  bool known = drained_.contains(node_id);
+  bool known = drained_.contains(node_id) || sidecars_.contains(node_id);
   for (const v1::Member* m : view_->WithRole(v1::NodeDescriptor::ROLE_AGENT)) {
     known |= m->node().node_id() == node_id;
   }
@@ -365,6 +371,7 @@ v1::ClusterStatus ControlState::Status() const {
     s.set_agents(static_cast<int32_t>(view_->WithRole(v1::NodeDescriptor::ROLE_AGENT).size()));
     s.set_refused_members(static_cast<int32_t>(view_->refused.size()));
   }
+  s.set_sidecars(static_cast<int32_t>(sidecars_.size()));
   if (current_) {
     s.set_assignment_generation_id(current_->generation_id());
     s.set_assignment_revision(current_->revision());
@@ -395,6 +402,14 @@ v1::ListNodesResponse ControlState::Nodes() const {
         }
       }
     }
+  }
+  for (const auto& [id, node] : sidecars_) {
+    v1::NodeStatus* n = out.add_nodes();
+    *n->mutable_node() = node;
+    n->set_health(drained_.contains(id) ? v1::NodeStatus::HEALTH_DRAINING
+                                        : v1::NodeStatus::HEALTH_LIVE);
+    if (auto it = loads_.find(id); it != loads_.end()) *n->mutable_load() = it->second;
+    n->set_connected(true);
   }
   for (const membership::RefusedMember& r : view_->refused) {
     v1::NodeStatus* n = out.add_nodes();

@@ -70,6 +70,7 @@ class ControlState {
   // A descriptor an agent sent on its stream. One that says `draining` is
   // an agent shutting down: it keeps its place in the group (a restart costs
   // no rebalance) but is given no brokers until it streams again without it.
+  // A sidecar's registers it until its last stream closes.
   void OnAgentDescriptor(const v1::NodeDescriptor& node);
 
   // The computing thread: returns after Stop().
@@ -138,6 +139,9 @@ class ControlState {
   absl::flat_hash_map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
   // Agents that said on their stream that they are shutting down.
   std::set<std::string> departing_ ABSL_GUARDED_BY(mu_);
+  // Sidecar agents streaming to this coordinator: not group members, never
+  // assigned brokers; listed, and drained, by node id.
+  std::map<std::string, v1::NodeDescriptor> sidecars_ ABSL_GUARDED_BY(mu_);
   Counters counters_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -212,6 +212,50 @@ TEST_F(ControlStateTest, AnAgentShuttingDownLosesItsBrokersUntilItIsBack) {
   EXPECT_TRUE(control::SameRouting(*back, *first));
 }
 
+// A sidecar streams but is no member: listed while its stream lasts, drained
+// by node id (kept in the assignment), never assigned a broker.
+TEST_F(ControlStateTest, ASidecarIsListedAndDrainedButNeverAssignedBrokers) {
+  Start("coord-1");
+  state_->OnView(View(5, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  std::optional<v1::Assignment> first = Next();
+  ASSERT_TRUE(first.has_value());
+  v1::NodeDescriptor sidecar = Node("app-1", v1::NodeDescriptor::ROLE_SIDECAR, "a").node();
+  sidecar.set_advertised_host("localhost");
+
+  state_->OnAgentStream("app-1", true);
+  state_->OnAgentDescriptor(sidecar);
+  v1::LoadReport load;
+  load.set_connections(4);
+  state_->OnLoad("app-1", load);
+
+  EXPECT_EQ(state_->Status().sidecars(), 1);
+  EXPECT_EQ(state_->Status().agents(), 1);
+  const v1::ListNodesResponse nodes = state_->Nodes();
+  ASSERT_EQ(nodes.nodes_size(), 3);
+  const v1::NodeStatus& listed = nodes.nodes(2);
+  EXPECT_EQ(listed.node().node_id(), "app-1");
+  EXPECT_EQ(listed.node().role(), v1::NodeDescriptor::ROLE_SIDECAR);
+  EXPECT_EQ(listed.health(), v1::NodeStatus::HEALTH_LIVE);
+  EXPECT_EQ(listed.load().connections(), 4);
+
+  absl::StatusOr<v1::Assignment> drained = state_->SetDrained("app-1", true);
+  ASSERT_TRUE(drained.ok()) << drained.status();
+  EXPECT_TRUE(control::Drains(*drained, "app-1"));
+  for (const v1::BrokerAssignment& b : drained->brokers()) {
+    EXPECT_EQ(std::vector<std::string>(b.agent_node_ids().begin(), b.agent_node_ids().end()),
+              std::vector<std::string>{"agent-a"});
+  }
+  EXPECT_EQ(state_->Nodes().nodes(2).health(), v1::NodeStatus::HEALTH_DRAINING);
+
+  // Gone with its stream; a node id nobody has cannot be drained.
+  state_->OnAgentStream("app-1", false);
+  EXPECT_EQ(state_->Status().sidecars(), 0);
+  EXPECT_EQ(state_->Nodes().nodes_size(), 2);
+  EXPECT_TRUE(absl::IsNotFound(state_->SetDrained("app-2", true).status()));
+}
+
 // Every gateway node stopped, Kafka deleted the empty group, and the new
 // group's generations start again below the stored assignment's: the new
 // leader says so and supersedes it with a higher epoch instead of waiting for

@@ -30,7 +30,9 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                                  "valid proof of the cluster key")),
       members_refused_(Gauge(registry, "kgw_coordinator_members_refused",
                              "Members of the gateway group's current generation that do not "
-                             "count: no valid proof, bad descriptor or a duplicate node id")) {}
+                             "count: no valid proof, bad descriptor or a duplicate node id")),
+      sidecars_(Gauge(registry, "kgw_coordinator_sidecars",
+                      "Sidecar agents registered with this coordinator (streaming to it)")) {}
 
 void CoordinatorMetrics::Collect(const ControlState& state, const std::string& node_id) {
   const v1::ClusterStatus s = state.Status();
@@ -38,6 +40,7 @@ void CoordinatorMetrics::Collect(const ControlState& state, const std::string& n
   generation_.Set(s.generation_id());
   agents_.Set(s.agents());
   members_refused_.Set(s.refused_members());
+  sidecars_.Set(s.sidecars());
   const ControlState::Counters c = state.counters();
   published_.Set(static_cast<double>(c.published));
   publish_failures_.Set(static_cast<double>(c.publish_failures));

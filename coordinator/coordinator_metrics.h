@@ -28,6 +28,7 @@ class CoordinatorMetrics {
   prometheus::Gauge& agent_streams_;
   prometheus::Gauge& assignments_refused_;
   prometheus::Gauge& members_refused_;
+  prometheus::Gauge& sidecars_;
 };
 
 }  // namespace kgw::coordinator

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/control/routing.h"
 #include "common/membership/member_state.h"
 #include "glog/logging.h"
 #include "grpcpp/grpcpp.h"
@@ -47,10 +48,20 @@ class AgentServiceImpl::Stream final
     StartRead(&in_);
   }
 
-  // A new assignment for this agent (the broadcaster's thread).
+  // A new assignment for this agent (the broadcaster's thread, or Register).
   void Offer(std::shared_ptr<const v1::AgentDirective> directive) {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
+    if (sidecar_) {
+      // What of it concerns a sidecar, and only when that changed.
+      auto small = std::make_shared<v1::AgentDirective>();
+      small->set_leader_endpoint(directive->leader_endpoint());
+      small->mutable_sidecar()->set_drained(control::Drains(directive->assignment(), node_id_));
+      std::string said = small->SerializeAsString();
+      if (said == sidecar_said_) return;
+      sidecar_said_ = std::move(said);
+      directive = std::move(small);
+    }
     if (writing_) {
       pending_ = std::move(directive);
       return;
@@ -83,6 +94,7 @@ class AgentServiceImpl::Stream final
                                              proven.message())));
       }
       node_id_ = in_.node().node_id();
+      sidecar_ = in_.node().role() == v1::NodeDescriptor::ROLE_SIDECAR;
       if (!service_.Register(this)) {
         node_id_.clear();
         return End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -152,6 +164,7 @@ class AgentServiceImpl::Stream final
   const std::string peer_;
   v1::AgentMessage in_;  // the read in progress (one at a time)
   std::string node_id_;  // set by the first message
+  bool sidecar_ = false;  // set by the first message
 
   std::mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -159,6 +172,7 @@ class AgentServiceImpl::Stream final
   std::optional<grpc::Status> finish_pending_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const v1::AgentDirective> in_flight_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const v1::AgentDirective> pending_ ABSL_GUARDED_BY(mu_);
+  std::string sidecar_said_ ABSL_GUARDED_BY(mu_);  // the last directive to a sidecar
 };
 
 AgentServiceImpl::AgentServiceImpl(ControlState& state, int max_streams,
@@ -211,6 +225,8 @@ void AgentServiceImpl::Broadcast() {
     if (!next) continue;
     auto directive = std::make_shared<v1::AgentDirective>();
     *directive->mutable_assignment() = *next;
+    // Sidecars do not read the group: a follower tells them where the leader is.
+    if (!state_.IsLeader()) directive->set_leader_endpoint(state_.LeaderEndpoint().value_or(""));
     std::lock_guard<std::mutex> lock(mu_);
     latest_ = directive;
     for (Stream* s : streams_) s->Offer(directive);

@@ -31,12 +31,13 @@ absl::Status ValidateDescriptor(const v1::NodeDescriptor& d) {
   if (s.ok()) s = CheckField("rack", d.rack(), kMaxRackLength, false);
   if (s.ok()) s = CheckField("version", d.version(), kMaxVersionLength, false);
   if (s.ok()) s = CheckField("grpc_endpoint", d.grpc_endpoint(), kMaxEndpointLength, false);
-  const bool agent = d.role() == v1::NodeDescriptor::ROLE_AGENT;
+  const bool agent = d.role() == v1::NodeDescriptor::ROLE_AGENT ||
+                     d.role() == v1::NodeDescriptor::ROLE_SIDECAR;
   if (s.ok()) s = CheckField("advertised_host", d.advertised_host(), kMaxHostLength, agent);
   if (!s.ok()) return s;
   if (!agent && d.role() != v1::NodeDescriptor::ROLE_COORDINATOR) {
-    return absl::InvalidArgumentError(absl::StrCat("role ", d.role(), " is neither agent nor "
-                                                   "coordinator"));
+    return absl::InvalidArgumentError(absl::StrCat("role ", d.role(), " is neither agent, "
+                                                   "sidecar nor coordinator"));
   }
   if (d.weight() > kMaxWeight) {
     return absl::InvalidArgumentError(
@@ -60,6 +61,9 @@ absl::StatusOr<v1::NodeDescriptor> ParseDescriptor(const std::vector<uint8_t>& m
   }
   if (absl::Status s = ValidateDescriptor(d); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid node descriptor: ", s.message()));
+  }
+  if (d.role() == v1::NodeDescriptor::ROLE_SIDECAR) {
+    return absl::InvalidArgumentError("a sidecar agent is never a member of the gateway group");
   }
   return d;
 }

@@ -167,5 +167,18 @@ TEST(ParseDescriptorTest, RefusesBytesThatAreNoDescriptor) {
   EXPECT_EQ(garbage.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Sidecars register over their stream; one in the group is a mistake or a
+// forgery, and never counts.
+TEST(ParseDescriptorTest, ASidecarIsValidOnAStreamButNeverAGroupMember) {
+  v1::NodeDescriptor sidecar = Agent(3).node();
+  sidecar.set_role(v1::NodeDescriptor::ROLE_SIDECAR);
+  EXPECT_TRUE(ValidateDescriptor(sidecar).ok());
+  const std::string bytes = sidecar.SerializeAsString();
+  absl::StatusOr<v1::NodeDescriptor> parsed =
+      ParseDescriptor(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().message(), "a sidecar agent is never a member of the gateway group");
+}
+
 }  // namespace
 }  // namespace kgw::membership

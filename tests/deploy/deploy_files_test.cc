@@ -473,9 +473,11 @@ spec:
   EXPECT_THAT(problems("            - name: GATEWAY_ADMIN_TOKEN\n"
                        "              valueFrom: {secretKeyRef: {name: kgw-admin, key: token}}"),
               IsEmpty());
-  EXPECT_THAT(problems("            - {name: GATEWAY_GRPC_BIND_HOST, value: 127.0.0.1}"), IsEmpty());
-  EXPECT_THAT(problems("            - {name: GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED, value: \"true\"}"),
+  EXPECT_THAT(problems("            - {name: GATEWAY_GRPC_BIND_HOST, value: 127.0.0.1}"),
               IsEmpty());
+  EXPECT_THAT(
+      problems("            - {name: GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED, value: \"true\"}"),
+      IsEmpty());
 }
 
 TEST(DeployChecksTest, AServiceSelectingNoPodsIsReported) {

@@ -396,9 +396,14 @@ std::vector<std::string> CheckComposeFile(const ComposeFile& file, const Setting
       if (s.environment.count("GATEWAY_RACK_ID") == 0) problem(s, "agent without GATEWAY_RACK_ID");
       // Containers' host names are their ids unless set: the advertised host
       // must be a name other containers resolve.
-      const std::string advertised = EffectiveValue(s.environment, "GATEWAY_ADVERTISED_HOST", doc);
-      const bool lb = EffectiveValue(s.environment, "GATEWAY_FEATURE_FLAGS_INTERNAL_LOAD_BALANCING",
-                                     doc) == "false";
+      // A sidecar (GATEWAY_AGENT_ROLE) advertises localhost, with internal
+      // load balancing off, unless told otherwise.
+      const bool sidecar = EffectiveValue(s.environment, "GATEWAY_AGENT_ROLE", doc) == "sidecar";
+      std::string advertised = EffectiveValue(s.environment, "GATEWAY_ADVERTISED_HOST", doc);
+      if (sidecar && s.environment.count("GATEWAY_ADVERTISED_HOST") == 0) advertised = "localhost";
+      const bool lb = sidecar || EffectiveValue(s.environment,
+                                                "GATEWAY_FEATURE_FLAGS_INTERNAL_LOAD_BALANCING",
+                                                doc) == "false";
       if (own_network && file.Find(advertised) == nullptr) {
         problem(s, absl::StrCat("GATEWAY_ADVERTISED_HOST \"", advertised,
                                 "\" is not a service name clients can resolve"));
@@ -406,6 +411,9 @@ std::vector<std::string> CheckComposeFile(const ComposeFile& file, const Setting
         problem(s, "with internal load balancing, an agent must advertise its own service name");
       } else if (!own_network && (advertised != "localhost" || !lb)) {
         problem(s, "a sidecar agent advertises localhost with internal load balancing off");
+      } else if (!own_network && (!sidecar || s.environment.count("GATEWAY_COORDINATORS") == 0)) {
+        problem(s, "an agent beside one application needs GATEWAY_AGENT_ROLE=sidecar and "
+                   "GATEWAY_COORDINATORS, to belong to the fleet without serving other clients");
       }
       absl::StatusOr<int64_t> budget = AgentShutdownBudgetMs(s.environment, doc, kBrokersCovered);
       absl::StatusOr<int64_t> grace = ParseDurationMs(s.stop_grace_period);
@@ -592,8 +600,13 @@ std::vector<std::string> CheckKubernetesObjectOrThrow(const YAML::Node& object,
             "GATEWAY_RACK_ID must come from fieldRef "
             "metadata.labels['topology.kubernetes.io/zone']");
       }
-      if (env.count("GATEWAY_ADVERTISED_HOST") == 0) {
+      // A sidecar advertises localhost by default: its application is in its pod.
+      const bool sidecar = EffectiveValue(env, "GATEWAY_AGENT_ROLE", doc) == "sidecar";
+      if (env.count("GATEWAY_ADVERTISED_HOST") == 0 && !sidecar) {
         cproblem("GATEWAY_ADVERTISED_HOST is not set (the pod's host name is not routable)");
+      }
+      if (sidecar && env.count("GATEWAY_COORDINATORS") == 0) {
+        cproblem("a sidecar needs GATEWAY_COORDINATORS (it finds no coordinator otherwise)");
       }
       absl::StatusOr<int64_t> budget = AgentShutdownBudgetMs(env, doc, kBrokersCovered);
       const int grace_s = IntOr(Scalar(At(pod, {"terminationGracePeriodSeconds"})), 30);

@@ -45,6 +45,9 @@ constexpr int kSessionTimeoutSeconds = 6;
 constexpr int kPortStart = 23969;
 constexpr int kAgentHttpPort = 23888;
 constexpr char kEvilHost[] = "127.0.0.9";
+// The sidecar's own ports, on 127.0.0.1 beside its application.
+constexpr int kSidecarPortStart = 23930;
+constexpr int kSidecarHttpPort = 23889;
 
 struct Env {
   std::string agent_bin = EnvOr("KGW_AGENT_BIN", "");
@@ -364,6 +367,78 @@ TEST_F(IntegrityTest, AMemberClaimingALiveNodeIdDoesNotTakeItsPlace) {
       << Kgwctl(coordinator(0).endpoint(), "nodes");
   EXPECT_EQ(MetricValue(coordinator(0).http_port, "kgw_coordinator_members_refused"), 1);
   impostor->Stop();
+}
+
+// A sidecar agent registers over its stream alone: configured with a
+// follower, it follows the follower's hint to the leader, shows in `kgwctl
+// nodes` with its role, version and load, is drained and resumed like an
+// agent, and is never a group member nor advertised to any other client.
+TEST_F(IntegrityTest, ASidecarRegistersWithoutJoiningAndIsNeverAdvertisedToOthers) {
+  const std::string leader = StatusField(coordinator(0).endpoint(), "Leader:");
+  ASSERT_TRUE(leader == "coord-1" || leader == "coord-2") << leader;
+  const Coordinator& leading = coordinator(leader == "coord-1" ? 0 : 1);
+  const Coordinator& follower = coordinator(leader == "coord-1" ? 1 : 0);
+  std::map<std::string, std::string> env = NodeEnv(E().cluster_id, true);
+  env.insert({{"GATEWAY_AGENT_ROLE", "sidecar"},
+              {"GATEWAY_NODE_ID", "app-sidecar"},
+              {"GATEWAY_RACK_ID", "a"},
+              {"GATEWAY_BIND_HOST", "127.0.0.1"},
+              {"GATEWAY_PORT_START", std::to_string(kSidecarPortStart)},
+              {"GATEWAY_HTTP_PORT", std::to_string(kSidecarHttpPort)},
+              {"GATEWAY_COORDINATORS", follower.endpoint()},
+              {"GATEWAY_LOAD_REPORT_INTERVAL", "1s"}});
+  Child sidecar({E().agent_bin}, env, absl::StrCat(E().work_dir, "/app-sidecar.log"));
+  ASSERT_TRUE(WaitReady(sidecar, "127.0.0.1", kSidecarHttpPort, seconds(60))) << sidecar.Log();
+
+  // Its application learns every broker at the sidecar, on localhost.
+  std::map<int, std::string> own;
+  for (int b = 1; b <= 3; ++b) own[b] = absl::StrCat("localhost:", kSidecarPortStart + b);
+  EXPECT_EQ(MetadataThrough(absl::StrCat("127.0.0.1:", kSidecarPortStart)), own);
+
+  // Registered with the leader, which it found through the follower.
+  ASSERT_TRUE(WaitFor([&] { return HealthOf(leading.endpoint(), "app-sidecar") ==
+                                   std::vector<std::string>{"live"}; },
+                      seconds(30)))
+      << Kgwctl(leading.endpoint(), "nodes") << sidecar.Log();
+  EXPECT_TRUE(absl::StrContains(sidecar.Log(), "for the new leading coordinator")) << sidecar.Log();
+  EXPECT_EQ(StatusField(leading.endpoint(), "Sidecars:"),
+            absl::StrCat("1 (streaming to ", leader, ")"));
+  std::string row;
+  for (absl::string_view line : absl::StrSplit(Kgwctl(leading.endpoint(), "nodes"), '\n')) {
+    if (absl::StartsWith(line, "app-sidecar ")) row = std::string(line);
+  }
+  std::vector<std::string> cells =
+      absl::StrSplit(row, absl::ByString("  "), absl::SkipWhitespace());
+  for (std::string& c : cells) c = std::string(absl::StripAsciiWhitespace(c));
+  ASSERT_EQ(cells.size(), 12u) << row;
+  EXPECT_EQ(cells[1], "sidecar");
+  EXPECT_EQ(cells[2], "localhost");
+  EXPECT_NE(cells[8], "-") << "no load report: " << row;  // CONNECTIONS
+  EXPECT_NE(cells[11], "-") << "no version: " << row;
+
+  // Neither a member nor anyone else's route.
+  EXPECT_EQ(StatusField(leading.endpoint(), "Agents:"), "3");
+  EXPECT_FALSE(absl::StrContains(Kgwctl(leading.endpoint(), "assignment"), "app-sidecar"));
+  EXPECT_TRUE(EveryClientRoutedRackLocally(12));
+
+  // Drained and resumed by node id, like an agent.
+  Kgwctl(leading.endpoint(), "drain app-sidecar");
+  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(sidecar.Log(), "drained this sidecar"); },
+                      seconds(15)))
+      << sidecar.Log();
+  EXPECT_EQ(HealthOf(leading.endpoint(), "app-sidecar"), std::vector<std::string>{"draining"});
+  Kgwctl(leading.endpoint(), "resume app-sidecar");
+  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(sidecar.Log(), "resumed this sidecar"); },
+                      seconds(15)))
+      << sidecar.Log();
+  EXPECT_TRUE(EveryClientRoutedRackLocally(6));
+
+  // Forgotten once it stops.
+  sidecar.Signal(SIGTERM);
+  EXPECT_EQ(sidecar.Wait(seconds(30)), 0) << sidecar.Log();
+  EXPECT_TRUE(WaitFor([&] { return HealthOf(leading.endpoint(), "app-sidecar").empty(); },
+                      seconds(15)))
+      << Kgwctl(leading.endpoint(), "nodes");
 }
 
 // A member posing as a coordinator with the smallest node id: it never leads,

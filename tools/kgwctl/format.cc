@@ -41,6 +41,8 @@ absl::string_view RoleName(v1::NodeDescriptor::Role role) {
       return "agent";
     case v1::NodeDescriptor::ROLE_COORDINATOR:
       return "coordinator";
+    case v1::NodeDescriptor::ROLE_SIDECAR:
+      return "sidecar";
     default:
       return "unknown";
   }
@@ -157,6 +159,10 @@ std::string FormatClusterStatus(const v1::ClusterStatus& status) {
                                   status.assignment_revision())},
       {"Version", OrUnknown(status.version())},
   };
+  if (status.sidecars() > 0) {
+    rows.push_back({"Sidecars", absl::StrCat(status.sidecars(), " (streaming to ",
+                                             OrUnknown(status.answered_by()), ")")});
+  }
   if (status.refused_members() > 0) {
     rows.push_back({"Refused members", absl::StrCat(status.refused_members(),
                                                     " (they do not count; see kgwctl nodes)")});
@@ -168,10 +174,11 @@ std::string FormatClusterStatus(const v1::ClusterStatus& status) {
 
 std::string FormatNodes(const v1::ListNodesResponse& nodes) {
   Table table({"NODE ID", "ROLE", "HOST", "PORT START", "RACK", "WEIGHT", "HEALTH", "CONNECTED",
-               "CONNECTIONS", "BYTES/S", "BROKERS"});
+               "CONNECTIONS", "BYTES/S", "BROKERS", "VERSION"});
   for (const v1::NodeStatus& status : nodes.nodes()) {
     const v1::NodeDescriptor& node = status.node();
-    const bool agent = node.role() == v1::NodeDescriptor::ROLE_AGENT;
+    const bool agent = node.role() == v1::NodeDescriptor::ROLE_AGENT ||
+                       node.role() == v1::NodeDescriptor::ROLE_SIDECAR;
     std::string host = node.advertised_host().empty() ? EndpointHost(node.grpc_endpoint())
                                                       : node.advertised_host();
     table.AddRow({
@@ -180,12 +187,14 @@ std::string FormatNodes(const v1::ListNodesResponse& nodes) {
         host,
         node.port_start() > 0 ? absl::StrCat(node.port_start()) : "",
         node.rack(),
-        agent ? absl::StrCat(EffectiveWeight(node.weight())) : "",
+        node.role() == v1::NodeDescriptor::ROLE_AGENT ? absl::StrCat(EffectiveWeight(node.weight()))
+                                                      : "",
         std::string(HealthName(status)),
         agent ? (status.connected() ? "yes" : "no") : "",
         agent && status.has_load() ? absl::StrCat(status.load().connections()) : "",
         agent && status.has_load() ? FormatBytesPerSecond(status.load().bytes_per_second()) : "",
         FormatBrokerIds(status.broker_ids()),
+        node.version(),
     });
   }
   std::string out = table.Render();

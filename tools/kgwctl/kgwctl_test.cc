@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "common/config/program.h"
 #include "common/config/settings.h"
+#include "common/testing/test_certs.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -40,10 +41,6 @@
 #include "grpcpp/server_context.h"
 #include "gtest/gtest.h"
 #include "kgw/v1/admin.grpc.pb.h"
-#include "openssl/evp.h"
-#include "openssl/pem.h"
-#include "openssl/x509.h"
-#include "openssl/x509v3.h"
 #include "tools/kgwctl/channel.h"
 #include "tools/kgwctl/commands.h"
 #include "tools/kgwctl/format.h"
@@ -468,14 +465,15 @@ TEST_F(KgwctlTest, NodesPrintsOneRowPerNodeWithLoadAndBrokers) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::vector<std::string>> rows = Rows(r.out);
   ASSERT_EQ(rows.size(), 4u) << r.out;
-  EXPECT_THAT(rows[0], ElementsAre("NODE ID", "ROLE", "HOST", "PORT START", "RACK", "WEIGHT",
-                                   "HEALTH", "CONNECTED", "CONNECTIONS", "BYTES/S", "BROKERS"));
+  EXPECT_THAT(rows[0],
+              ElementsAre("NODE ID", "ROLE", "HOST", "PORT START", "RACK", "WEIGHT", "HEALTH",
+                          "CONNECTED", "CONNECTIONS", "BYTES/S", "BROKERS", "VERSION"));
   EXPECT_THAT(rows[1], ElementsAre("agent-1", "agent", "10.0.1.1", "6969", "a", "100", "live",
-                                   "yes", "42", "1.5KiB", "1-3"));
+                                   "yes", "42", "1.5KiB", "1-3", "0.1.0"));
   EXPECT_THAT(rows[2], ElementsAre("agent-2", "agent", "10.0.1.2", "6969", "b", "50", "draining",
-                                   "no", "-", "-", "-"));
+                                   "no", "-", "-", "-", "0.1.0"));
   EXPECT_THAT(rows[3], ElementsAre("coord-1", "coordinator", "10.0.0.1", "-", "a", "-", "live", "-",
-                                   "-", "-", "-"));
+                                   "-", "-", "-", "0.1.0"));
 }
 
 TEST(KgwctlFormatTest, RefusedMembersAreCountedByStatusAndExplainedByNodes) {
@@ -495,10 +493,29 @@ TEST(KgwctlFormatTest, RefusedMembersAreCountedByStatusAndExplainedByNodes) {
   std::vector<std::vector<std::string>> rows = Rows(FormatNodes(nodes));
   ASSERT_EQ(rows.size(), 7u);
   EXPECT_THAT(rows[4], ElementsAre("agent-1", "unknown", "/10.9.9.9", "-", "-", "-", "refused",
-                                   "-", "-", "-", "-"));
+                                   "-", "-", "-", "-", "-"));
   EXPECT_THAT(rows[5], ElementsAre("REFUSED MEMBER", "CLAIMS NODE ID", "HOST", "WHY"));
   EXPECT_THAT(rows[6], ElementsAre("kgw-9-evil", "agent-1", "/10.9.9.9",
                                    "another member has this node id"));
+}
+
+TEST(KgwctlFormatTest, SidecarsShowTheirLoadAndVersionButNoWeight) {
+  v1::ListNodesResponse nodes;
+  v1::NodeStatus* s = nodes.add_nodes();
+  *s->mutable_node() = Node("app-7f9c", v1::NodeDescriptor::ROLE_AGENT, "localhost", "b");
+  s->mutable_node()->set_role(v1::NodeDescriptor::ROLE_SIDECAR);
+  s->set_health(v1::NodeStatus::HEALTH_LIVE);
+  s->set_connected(true);
+  s->mutable_load()->set_connections(3);
+  s->mutable_load()->set_bytes_per_second(2048);
+  std::vector<std::vector<std::string>> rows = Rows(FormatNodes(nodes));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_THAT(rows[1], ElementsAre("app-7f9c", "sidecar", "localhost", "6969", "b", "-", "live",
+                                   "yes", "3", "2.0KiB", "-", "0.1.0"));
+  v1::ClusterStatus status = CannedStatus();
+  status.set_sidecars(4);
+  EXPECT_THAT(Lines(FormatClusterStatus(status)),
+              ::testing::Contains("Sidecars:      4 (streaming to coord-2)"));
 }
 
 TEST_F(KgwctlTest, BrokersPrintsAddressRackAndAgents) {
@@ -874,7 +891,7 @@ TEST(KgwctlConfigTest, BadValuesAreRefusedWithOneLine) {
 }
 
 TEST(KgwctlConfigTest, CaFileWithoutTlsIsAContradiction) {
-  const std::string ca = absl::StrCat(testing::TempDir(), "kgwctl_test_ca.pem");
+  const std::string ca = absl::StrCat(::testing::TempDir(), "kgwctl_test_ca.pem");
   std::ofstream(ca) << "not a certificate\n";
   absl::StatusOr<config::Settings> settings = ParseSettings({"--kgwctl-tls-ca-file=" + ca});
   ASSERT_TRUE(settings.ok()) << settings.status();
@@ -891,8 +908,8 @@ TEST(KgwctlConfigTest, CaFileWithoutTlsIsAContradiction) {
 }
 
 TEST(KgwctlConfigTest, ClientCertificateNeedsItsKeyAndTls) {
-  const std::string cert = absl::StrCat(testing::TempDir(), "kgwctl_test_client.pem");
-  const std::string key = absl::StrCat(testing::TempDir(), "kgwctl_test_client.key");
+  const std::string cert = absl::StrCat(::testing::TempDir(), "kgwctl_test_client.pem");
+  const std::string key = absl::StrCat(::testing::TempDir(), "kgwctl_test_client.key");
   std::ofstream(cert) << "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
   std::ofstream(key) << "not a key\n";
   absl::StatusOr<config::Settings> settings =
@@ -959,62 +976,47 @@ TEST(KgwctlHelpTest, ListsEveryCommand) {
 
 Result RunBinary(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
 struct KeyAndCert {
   std::string key_pem;
   std::string cert_pem;
+  std::string ca_pem;  // the CA that issued cert_pem
 };
 
-std::string ToPem(const std::function<int(BIO*)>& write) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  std::string pem;
-  if (write(bio) == 1) {
-    char* data = nullptr;
-    long len = BIO_get_mem_data(bio, &data);
-    pem.assign(data, static_cast<size_t>(len));
-  }
-  BIO_free(bio);
-  return pem;
-}
-
-// A self-signed certificate for `names` (by default localhost and 127.0.0.1),
-// valid for an hour: the coordinator's certificate and, in the CA file, its
-// own root.
-KeyAndCert SelfSignedCertificate(const char* names = "DNS:localhost,IP:127.0.0.1") {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("kgwctl test coordinator"), -1,
-                             -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  for (const auto& [nid, value] : std::vector<std::pair<int, const char*>>{
-           {NID_subject_alt_name, names}, {NID_basic_constraints, "critical,CA:TRUE"}}) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  X509_sign(cert, key, EVP_sha256());
-  KeyAndCert out{
-      .key_pem = ToPem([&](BIO* bio) {
-        return PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-      }),
-      .cert_pem = ToPem([&](BIO* bio) { return PEM_write_bio_X509(bio, cert); }),
-  };
-  X509_free(cert);
-  EVP_PKEY_free(key);
+// A certificate for `dns_names` and `ips` (server and client use) from a CA
+// of its own: what a coordinator serves or kgwctl presents, and what
+// verifies it.
+KeyAndCert IssueCertificate(std::vector<std::string> dns_names = {"localhost"},
+                            std::vector<std::string> ips = {"127.0.0.1"}) {
+  static int issued = 0;
+  const std::string stem =
+      absl::StrCat(::testing::TempDir(), "kgwctl_test_pki_", getpid(), "_", issued++);
+  absl::StatusOr<kgw::testing::TestCa> ca = kgw::testing::TestCa::Create("kgwctl test CA");
+  EXPECT_TRUE(ca.ok()) << ca.status();
+  if (!ca.ok()) return {};
+  EXPECT_TRUE(ca->WriteCertificate(stem + "_ca.pem").ok());
+  EXPECT_TRUE(ca->Issue({.common_name = "kgwctl test coordinator",
+                         .dns_names = std::move(dns_names),
+                         .ips = std::move(ips),
+                         .server = true,
+                         .client = true},
+                        stem + ".pem", stem + ".key")
+                  .ok());
+  KeyAndCert out{.key_pem = ReadFile(stem + ".key"),
+                 .cert_pem = ReadFile(stem + ".pem"),
+                 .ca_pem = ReadFile(stem + "_ca.pem")};
+  for (const char* suffix : {".key", ".pem", "_ca.pem"}) std::remove((stem + suffix).c_str());
   return out;
 }
 
 TEST(KgwctlTlsTest, TlsChannelVerifiesTheCoordinatorAgainstTheCaFile) {
-  KeyAndCert pki = SelfSignedCertificate();
+  KeyAndCert pki = IssueCertificate();
   ASSERT_THAT(pki.cert_pem, StartsWith("-----BEGIN CERTIFICATE-----"));
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({pki.key_pem, pki.cert_pem});
@@ -1025,8 +1027,9 @@ TEST(KgwctlTlsTest, TlsChannelVerifiesTheCoordinatorAgainstTheCaFile) {
   builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  const std::string ca = absl::StrCat(testing::TempDir(), "kgwctl_test_tls_ca_", getpid(), ".pem");
-  std::ofstream(ca) << pki.cert_pem;
+  const std::string ca =
+      absl::StrCat(::testing::TempDir(), "kgwctl_test_tls_ca_", getpid(), ".pem");
+  std::ofstream(ca) << pki.ca_pem;
 
   auto run = [&](bool tls, const std::string& ca_file) {
     Options options;
@@ -1074,12 +1077,12 @@ TEST(KgwctlTlsTest, TlsChannelVerifiesTheCoordinatorAgainstTheCaFile) {
 }
 
 TEST(KgwctlTlsTest, ClientCertificateIsPresentedAndItsAbsenceIsOneClearLine) {
-  // The coordinator's self-signed certificate is also the CA that verifies
-  // clients, and the client certificate kgwctl presents.
-  KeyAndCert pki = SelfSignedCertificate();
-  KeyAndCert stranger = SelfSignedCertificate();
+  // One CA issued the coordinator's certificate and verifies clients; the
+  // same certificate is the one kgwctl presents. The stranger's CA is unknown.
+  KeyAndCert pki = IssueCertificate();
+  KeyAndCert stranger = IssueCertificate();
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  ssl.pem_root_certs = pki.cert_pem;
+  ssl.pem_root_certs = pki.ca_pem;
   ssl.pem_key_cert_pairs.push_back({pki.key_pem, pki.cert_pem});
   FakeAdmin admin;
   int port = 0;
@@ -1088,18 +1091,20 @@ TEST(KgwctlTlsTest, ClientCertificateIsPresentedAndItsAbsenceIsOneClearLine) {
   builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  const std::string stem = absl::StrCat(testing::TempDir(), "kgwctl_test_mtls_", getpid());
+  const std::string stem = absl::StrCat(::testing::TempDir(), "kgwctl_test_mtls_", getpid());
   const std::string ca = stem + "_ca.pem";
+  const std::string cert = stem + "_client.pem";
   const std::string key = stem + "_client.key";
   const std::string stranger_cert = stem + "_stranger.pem";
   const std::string stranger_key = stem + "_stranger.key";
-  std::ofstream(ca) << pki.cert_pem;
+  std::ofstream(ca) << pki.ca_pem;
+  std::ofstream(cert) << pki.cert_pem;
   std::ofstream(key) << pki.key_pem;
   std::ofstream(stranger_cert) << stranger.cert_pem;
   std::ofstream(stranger_key) << stranger.key_pem;
   const std::string endpoint = absl::StrCat("127.0.0.1:", port);
 
-  Result with_cert = RunBinary({"--tls", "--tls-ca-file", ca, "--tls-cert-file", ca,
+  Result with_cert = RunBinary({"--tls", "--tls-ca-file", ca, "--tls-cert-file", cert,
                                 "--tls-key-file", key, "--coordinator", endpoint, "status"});
   EXPECT_EQ(with_cert.exit_code, 0) << with_cert.err;
   EXPECT_THAT(with_cert.out, HasSubstr("Cluster:       payments\n"));
@@ -1133,7 +1138,9 @@ TEST(KgwctlTlsTest, ClientCertificateIsPresentedAndItsAbsenceIsOneClearLine) {
       << plaintext.err;
 
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  for (const std::string& path : {ca, key, stranger_cert, stranger_key}) std::remove(path.c_str());
+  for (const std::string& path : {ca, cert, key, stranger_cert, stranger_key}) {
+    std::remove(path.c_str());
+  }
 }
 
 TEST(KgwctlTlsTest, TlsAgainstAPlaintextPortOrTheWrongHostNameSaysWhatToChange) {
@@ -1146,7 +1153,7 @@ TEST(KgwctlTlsTest, TlsAgainstAPlaintextPortOrTheWrongHostNameSaysWhatToChange) 
   ASSERT_NE(plain, nullptr);
 
   // A certificate for another name than the one kgwctl dials.
-  KeyAndCert pki = SelfSignedCertificate("DNS:coordinator.example");
+  KeyAndCert pki = IssueCertificate({"coordinator.example"}, {});
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({pki.key_pem, pki.cert_pem});
   int tls_port = 0;
@@ -1155,8 +1162,8 @@ TEST(KgwctlTlsTest, TlsAgainstAPlaintextPortOrTheWrongHostNameSaysWhatToChange) 
   tls_builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> tls = tls_builder.BuildAndStart();
   ASSERT_NE(tls, nullptr);
-  const std::string ca = absl::StrCat(testing::TempDir(), "kgwctl_test_names_", getpid(), ".pem");
-  std::ofstream(ca) << pki.cert_pem;
+  const std::string ca = absl::StrCat(::testing::TempDir(), "kgwctl_test_names_", getpid(), ".pem");
+  std::ofstream(ca) << pki.ca_pem;
 
   Result tls_to_plain =
       RunBinary({"--tls", "--coordinator", absl::StrCat("127.0.0.1:", plain_port), "status"});
@@ -1189,7 +1196,7 @@ TEST(KgwctlTlsTest, TlsAgainstAPlaintextPortOrTheWrongHostNameSaysWhatToChange) 
 Result RunBinary(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   static int counter = 0;
   const std::string stem =
-      absl::StrCat(testing::TempDir(), "kgwctl_test_", getpid(), "_", counter++);
+      absl::StrCat(::testing::TempDir(), "kgwctl_test_", getpid(), "_", counter++);
   const std::string out_path = stem + ".out";
   const std::string err_path = stem + ".err";
   posix_spawn_file_actions_t actions;
@@ -1243,7 +1250,7 @@ TEST_F(KgwctlTest, BinaryListsNodesFromTheCoordinatorGivenByFlag) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_THAT(Rows(r.out), Contains(ElementsAre("agent-1", "agent", "10.0.1.1", "6969", "a", "100",
-                                                "live", "yes", "42", "1.5KiB", "1-3")));
+                                                "live", "yes", "42", "1.5KiB", "1-3", "0.1.0")));
 }
 
 TEST_F(KgwctlTest, BinaryTakesCommandFlagsAfterTheCommandAndTokenFromTheEnvironment) {
