@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh                everything: build and test (the default)
 #   scripts/install-deps.sh --build-only   only what scripts/build.sh needs (the
 #                                          Dockerfile's build stage): no Maven, kcat,
-#                                          haproxy or other test tools
+#                                          haproxy, promtool or other test tools
 set -euo pipefail
 
 PACKAGES=(
@@ -26,11 +26,16 @@ TEST_PACKAGES=(
   maven kcat haproxy openssl unzip procps netcat-openbsd curl iproute2
 )
 
+TESTS=1
 case "${1:-}" in
   "") PACKAGES+=("${TEST_PACKAGES[@]}") ;;
-  --build-only) ;;
+  --build-only) TESTS=0 ;;
   *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
 esac
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -41,12 +46,30 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# promtool alone, for the checks of the alert rules: Debian ships it in the
+# prometheus package, whose server (and its service) the tests do not want.
+# The package is unpacked into a cache and only promtool is put on the PATH.
+install_promtool() {
+  command -v promtool >/dev/null && return 0
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/kgw/promtool"
+  if [[ ! -x $cache/usr/bin/promtool ]]; then
+    local tmp
+    tmp=$(mktemp -d)
+    if ! (cd "$tmp" && apt-get download -q prometheus 2>/dev/null); then
+      $SUDO apt-get update -q
+      (cd "$tmp" && apt-get download -q prometheus 2>/dev/null)
+    fi
+    mkdir -p "$cache"
+    dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$cache" ./usr/bin/promtool
+    rm -rf "$tmp"
+  fi
+  $SUDO ln -sf "$cache/usr/bin/promtool" /usr/local/bin/promtool
+  echo "install-deps: promtool from Debian's prometheus package ($cache)"
+}
+if ((TESTS)); then install_promtool; fi
