@@ -117,6 +117,10 @@ int Agent::Run() {
     const double waits = static_cast<double>(request_budget_.refusals());
     prometheus::Counter& counter = metrics_.request_buffer_waits();
     if (waits > counter.Value()) counter.Increment(waits - counter.Value());
+    if (tls_server_) {
+      metrics_.SetCertificateExpiry(
+          static_cast<double>(absl::ToUnixSeconds(tls_server_->NotAfter())));
+    }
   });
   if (absl::Status s = http_.Listen(bind_address_.to_string(), config_.node.http_port); !s.ok()) {
     LOG(ERROR) << "cannot serve GATEWAY_HTTP_PORT: " << s.message();

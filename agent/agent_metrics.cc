@@ -58,6 +58,12 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                                .Help("Reloads of the TLS certificate after its files changed, "
                                      "by result (ok, failed)")
                                .Register(registry)),
+      certificate_expiry_(prometheus::BuildGauge()
+                              .Name("kgw_agent_tls_certificate_expiry_timestamp_seconds")
+                              .Help("When the certificate served to clients "
+                                    "(GATEWAY_SSL_CERT_FILE) expires, in seconds since the "
+                                    "Unix epoch")
+                              .Register(registry)),
       assignments_refused_(prometheus::BuildCounter()
                                .Name("kgw_agent_assignments_refused_total")
                                .Help("Assignments refused because no holder of the cluster key "
@@ -124,6 +130,10 @@ prometheus::Counter& AgentMetrics::ConnectionsRefused(const std::string& reason)
 
 prometheus::Counter& AgentMetrics::CertificateReloads(const std::string& result) {
   return certificate_reloads_.Add({{"result", result}});
+}
+
+void AgentMetrics::SetCertificateExpiry(double unix_seconds) {
+  certificate_expiry_.Add({}).Set(unix_seconds);
 }
 
 prometheus::Counter& AgentMetrics::AssignmentsRefused(const std::string& source) {

@@ -52,6 +52,9 @@ class AgentMetrics {
   // "response", "correlation").
   prometheus::Counter& ClosedForBadInput(const std::string& reason);
   prometheus::Counter& CertificateReloads(const std::string& result);
+  // When the certificate served to clients expires (Unix seconds); the
+  // series exists only once set (agents with TLS towards clients).
+  void SetCertificateExpiry(double unix_seconds);
   // Assignments refused for a missing or wrong cluster-key proof, by source.
   prometheus::Counter& AssignmentsRefused(const std::string& source);
   // The request buffer budget; set when metrics are scraped.
@@ -76,6 +79,7 @@ class AgentMetrics {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Counter>& bad_input_;
   prometheus::Family<prometheus::Counter>& certificate_reloads_;
+  prometheus::Family<prometheus::Gauge>& certificate_expiry_;
   prometheus::Family<prometheus::Counter>& assignments_refused_;
   prometheus::Gauge& request_buffer_bytes_;
   prometheus::Gauge& request_buffer_limit_;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/tls/tls_context.h"
 #include "openssl/bio.h"
 #include "openssl/err.h"
 #include "openssl/x509.h"
@@ -68,6 +69,7 @@ absl::StatusOr<std::unique_ptr<TlsServer>> TlsServer::Create(const ServerTlsConf
   std::lock_guard<std::mutex> lock(server->mu_);
   server->context_ = std::move(loaded->context);
   server->description_ = std::move(loaded->description);
+  server->not_after_ = loaded->not_after;
   return server;
 }
 
@@ -127,7 +129,8 @@ absl::StatusOr<TlsServer::Loaded> TlsServer::Load() const {
           "GATEWAY_SSL_CERT_FILE=", config_.cert_file, " has expired (", description, ")"));
     }
   }
-  return Loaded{std::move(ctx), std::move(description)};
+  const absl::Time not_after = tls::NotAfter(SSL_CTX_get0_certificate(ctx.get()));
+  return Loaded{std::move(ctx), std::move(description), not_after};
 }
 
 std::optional<TlsServer::FileStamp> TlsServer::Stamp(const std::string& path) const {
@@ -159,12 +162,18 @@ std::optional<absl::Status> TlsServer::ReloadIfChanged() {
   std::lock_guard<std::mutex> lock(mu_);
   context_ = std::move(loaded->context);
   description_ = std::move(loaded->description);
+  not_after_ = loaded->not_after;
   return absl::OkStatus();
 }
 
 std::string TlsServer::Describe() const {
   std::lock_guard<std::mutex> lock(mu_);
   return description_;
+}
+
+absl::Time TlsServer::NotAfter() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return not_after_;
 }
 
 std::string TlsVersion(const SSL* ssl) { return ssl == nullptr ? "" : SSL_get_version(ssl); }

@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "agent/agent_config.h"
 #include "openssl/ssl.h"
 
@@ -40,6 +41,8 @@ class TlsServer {
 
   // One line about the certificate in force: subject, issuer and expiry.
   std::string Describe() const;
+  // When the certificate in force expires.
+  absl::Time NotAfter() const;
 
  private:
   struct FileStamp {
@@ -54,6 +57,7 @@ class TlsServer {
   struct Loaded {
     std::shared_ptr<SSL_CTX> context;
     std::string description;
+    absl::Time not_after = absl::InfinitePast();
   };
 
   explicit TlsServer(ServerTlsConfig config) : config_(std::move(config)) {}
@@ -64,6 +68,7 @@ class TlsServer {
   mutable std::mutex mu_;
   std::shared_ptr<SSL_CTX> context_ ABSL_GUARDED_BY(mu_);
   std::string description_ ABSL_GUARDED_BY(mu_);
+  absl::Time not_after_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::optional<FileStamp> stamps_[3];  // cert, key, CA; touched by ReloadIfChanged only
 };
 

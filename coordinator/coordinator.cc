@@ -15,6 +15,7 @@
 #include "common/http/http_server.h"
 #include "common/http/metrics.h"
 #include "common/membership/group_member.h"
+#include "common/tls/tls_context.h"
 #include "common/version/version.h"
 #include "coordinator/control_state.h"
 #include "coordinator/services.h"
@@ -164,6 +165,15 @@ absl::Status Coordinator::PrepareSecurity() {
   absl::StatusOr<std::shared_ptr<control::ClusterKey>> key = control::LoadClusterKey(config_.node);
   if (!key.ok()) return key.status();
   key_ = *std::move(key);
+  if (config_.grpc_tls.enabled) {
+    absl::StatusOr<absl::Time> not_after = tls::PemCertificateNotAfter(config_.grpc_tls.cert_pem);
+    if (!not_after.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("GATEWAY_GRPC_TLS_CERT_FILE=",
+                                                     config_.grpc_tls.cert_file, ": ",
+                                                     not_after.status().message()));
+    }
+    metrics_.SetGrpcCertificateExpiry(*not_after);
+  }
   return absl::OkStatus();
 }
 

@@ -32,7 +32,17 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                              "Members of the gateway group's current generation that do not "
                              "count: no valid proof, bad descriptor or a duplicate node id")),
       sidecars_(Gauge(registry, "kgw_coordinator_sidecars",
-                      "Sidecar agents registered with this coordinator (streaming to it)")) {}
+                      "Sidecar agents registered with this coordinator (streaming to it)")),
+      grpc_certificate_expiry_(
+          prometheus::BuildGauge()
+              .Name("kgw_coordinator_grpc_certificate_expiry_timestamp_seconds")
+              .Help("When the gRPC server's certificate (GATEWAY_GRPC_TLS_CERT_FILE) expires, in "
+                    "seconds since the Unix epoch")
+              .Register(registry)) {}
+
+void CoordinatorMetrics::SetGrpcCertificateExpiry(absl::Time not_after) {
+  grpc_certificate_expiry_.Add({}).Set(static_cast<double>(absl::ToUnixSeconds(not_after)));
+}
 
 void CoordinatorMetrics::Collect(const ControlState& state, const std::string& node_id) {
   const v1::ClusterStatus s = state.Status();

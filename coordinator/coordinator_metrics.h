@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "absl/time/time.h"
 #include "coordinator/control_state.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -18,6 +19,9 @@ class CoordinatorMetrics {
 
   // `node_id` is this coordinator's.
   void Collect(const ControlState& state, const std::string& node_id);
+  // When the gRPC server's certificate expires; the series exists only once
+  // set (coordinators serving TLS).
+  void SetGrpcCertificateExpiry(absl::Time not_after);
 
  private:
   prometheus::Gauge& leader_;
@@ -29,6 +33,7 @@ class CoordinatorMetrics {
   prometheus::Gauge& assignments_refused_;
   prometheus::Gauge& members_refused_;
   prometheus::Gauge& sidecars_;
+  prometheus::Family<prometheus::Gauge>& grpc_certificate_expiry_;
 };
 
 }  // namespace kgw::coordinator

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <set>
 
@@ -242,6 +244,26 @@ std::string HandshakeFailure(const SSL* ssl) {
   const long verify = SSL_get_verify_result(ssl);
   if (verify == X509_V_OK) return errors;
   return absl::StrCat(errors, " (", X509_verify_cert_error_string(verify), ")");
+}
+
+absl::Time NotAfter(const X509* cert) {
+  struct tm t {};
+  if (cert == nullptr || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &t) != 1) {
+    return absl::InfinitePast();
+  }
+  return absl::FromTimeT(timegm(&t));
+}
+
+absl::StatusOr<absl::Time> PemCertificateNotAfter(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr, &X509_free);
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no PEM certificate in it: ", OpenSslErrors()));
+  }
+  return NotAfter(cert.get());
 }
 
 }  // namespace kgw::tls

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace kgw::tls {
 
@@ -61,6 +62,14 @@ absl::StatusOr<SslCtxPtr> NewClientContext(const TlsClientOptions& options);
 // entries, each OpenSSL's reason plus any detail it recorded); "no details
 // from OpenSSL" when the queue is empty.
 std::string OpenSslErrors();
+
+// When `cert` stops being valid (its notAfter); InfinitePast when OpenSSL
+// cannot read the time.
+absl::Time NotAfter(const X509* cert);
+
+// NotAfter of the first certificate of a PEM text (a chain: the leaf);
+// InvalidArgument when it holds none.
+absl::StatusOr<absl::Time> PemCertificateNotAfter(const std::string& pem);
 
 // Prepares a client session before its handshake: sends `host` as the
 // server name (SNI) unless it is an IP address, and, with

@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -212,6 +213,21 @@ TEST_F(TlsContextTest, SystemRootsDoNotTrustTheTestCa) {
   absl::Status s = HandshakeAs("127.0.0.1", {});
 
   EXPECT_THAT(std::string(s.message()), HasSubstr("certificate verify failed"));
+}
+
+TEST_F(TlsContextTest, TheExpiryOfAPemCertificateIsItsNotAfter) {
+  const absl::Time before = absl::Now();
+  Files files = Issue("soon", {.common_name = "broker", .not_after = absl::Hours(36)});
+  std::ifstream in(files.cert);
+  const std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+  absl::StatusOr<absl::Time> not_after = PemCertificateNotAfter(pem);
+
+  ASSERT_TRUE(not_after.ok()) << not_after.status();
+  // Certificate times have one-second resolution.
+  EXPECT_GE(*not_after, before + absl::Hours(36) - absl::Seconds(1));
+  EXPECT_LE(*not_after, absl::Now() + absl::Hours(36));
+  EXPECT_FALSE(PemCertificateNotAfter("not a certificate").ok());
 }
 
 TEST_F(TlsContextTest, ExpiredCertificateIsRefused) {

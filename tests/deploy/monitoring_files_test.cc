@@ -158,7 +158,8 @@ TEST(MonitoringFilesTest, AlertRulesPassReview) {
   EXPECT_EQ(std::set<std::string>(alerts.begin(), alerts.end()),
             (std::set<std::string>{"KgwNoLeadingCoordinator", "KgwAssignmentNotPublished",
                                    "KgwBrokerWithoutAgent", "KgwAgentDown", "KgwAgentNotReady",
-                                   "KgwBadInputSurge", "KgwUpstreamConnectFailures"}));
+                                   "KgwBadInputSurge", "KgwUpstreamConnectFailures",
+                                   "KgwCertificateExpiresSoon"}));
 }
 
 TEST(MonitoringFilesTest, OperationsDocExplainsEveryAlertAndEveryAlertHasAUnitTest) {

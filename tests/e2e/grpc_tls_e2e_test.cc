@@ -248,6 +248,11 @@ TEST_F(GrpcTlsTest, AgentWithAClientCertificateStreamsItsAssignmentOverMutualTls
       },
       seconds(30)))
       << assignment.output;
+  // The certificate's expiry is exported, for alerts.
+  const double expiry =
+      MetricValue(leader().http_port, "kgw_coordinator_grpc_certificate_expiry_timestamp_seconds");
+  EXPECT_GT(expiry, absl::ToUnixSeconds(absl::Now() + absl::Hours(24)));
+  EXPECT_LT(expiry, absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 400)));
   // Through the follower too, which asks the leader for the nodes over mutual TLS.
   KgwctlRun via_follower = Kgwctl(follower().endpoint(), MutualTls(), "nodes");
   EXPECT_EQ(via_follower.exit_code, 0) << via_follower.output;

@@ -272,6 +272,7 @@ class SecurityTest : public ::testing::Test {
     for (int i = 20; i < 40; ++i) agent.ips.push_back(absl::StrCat("127.0.0.", i));
     ASSERT_TRUE(ca->Issue(agent, Path("agent.pem"), Path("agent.key")).ok());
     agent.common_name = "kgw-e2e-agent-renewed";
+    agent.not_after = absl::Hours(24 * 60);  // its expiry tells the two apart
     ASSERT_TRUE(ca->Issue(agent, Path("agent-renewed.pem"), Path("agent-renewed.key")).ok());
     testing::CertSpec client{.common_name = "kgw-e2e-client", .server = false, .client = true};
     ASSERT_TRUE(ca->Issue(client, Path("client.pem"), Path("client.key")).ok());
@@ -564,6 +565,12 @@ TEST_F(SecurityTest, ANewCertificateServesNewConnectionsWithoutDroppingOldOnes) 
   ASSERT_TRUE(before.connected());
   EXPECT_EQ(before.PeerCommonName(), "kgw-e2e-agent");
   ASSERT_TRUE(before.RoundTrip(1));
+  // Its expiry is exported (30 days out), for alerts.
+  const auto days_left = [&] {
+    return (Metric(a, "kgw_agent_tls_certificate_expiry_timestamp_seconds") -
+            absl::ToUnixSeconds(absl::Now())) / 86400;
+  };
+  EXPECT_NEAR(days_left(), 30, 0.1);
 
   // Replaced the way tools do it: new files renamed into place.
   std::filesystem::copy_file(Path("agent-renewed.pem"), cert + ".new");
@@ -579,6 +586,7 @@ TEST_F(SecurityTest, ANewCertificateServesNewConnectionsWithoutDroppingOldOnes) 
       << a.Log();
   EXPECT_TRUE(before.RoundTrip(2)) << "the connection made before the reload was dropped";
   EXPECT_EQ(Metric(a, "kgw_agent_tls_certificate_reloads_total{result=\"ok\"}"), 1);
+  EXPECT_NEAR(days_left(), 60, 0.1);  // the renewed certificate's
 
   // A broken replacement is refused; the certificate in force stays.
   { std::ofstream(cert) << "not a certificate\n"; }
