@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/assignment/rendezvous.h"
+#include "common/config/grpc_credentials.h"
 #include "glog/logging.h"
 
 namespace kgw::agent {
@@ -18,15 +19,6 @@ constexpr absl::Duration kMaxRetry = absl::Seconds(5);
 constexpr absl::Duration kNoEndpointWait = absl::Milliseconds(500);
 // A sidecar follows a follower's leader hint at most this often.
 constexpr absl::Duration kLeaderHintPause = absl::Seconds(10);
-
-std::shared_ptr<grpc::ChannelCredentials> Credentials(const config::GrpcTlsConfig& tls) {
-  if (!tls.enabled) return grpc::InsecureChannelCredentials();
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = tls.ca_pem;  // empty: the system's roots
-  ssl.pem_private_key = tls.key_pem;
-  ssl.pem_cert_chain = tls.cert_pem;
-  return grpc::SslCredentials(ssl);
-}
 
 // What to change when a stream failed to open because of TLS, from gRPC's
 // message; empty when TLS does not look like the cause.
@@ -67,7 +59,7 @@ std::string TlsHint(const std::string& message, const config::GrpcTlsConfig& tls
 CoordinatorClient::CoordinatorClient(Options options, DescriptorFn descriptor, LoadFn load,
                                      AssignmentFn on_assignment, SignFn sign_hello)
     : options_(std::move(options)),
-      credentials_(Credentials(options_.tls)),
+      credentials_(config::GrpcChannelCredentials(options_.tls)),
       descriptor_(std::move(descriptor)),
       load_(std::move(load)),
       on_assignment_(std::move(on_assignment)),

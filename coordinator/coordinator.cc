@@ -11,6 +11,7 @@
 #include "common/cluster/internal_topics.h"
 #include "common/control/cluster_key.h"
 #include "common/control/routing.h"
+#include "common/config/grpc_credentials.h"
 #include "common/config/program.h"
 #include "common/http/http_server.h"
 #include "common/http/metrics.h"
@@ -31,37 +32,6 @@ namespace {
 
 constexpr absl::Duration kTopicTimeout = absl::Seconds(15);
 constexpr int kMaxSyncThreads = 16;
-
-// The gRPC server's credentials: plaintext, or TLS with this coordinator's
-// certificate, asking clients for theirs as GATEWAY_GRPC_TLS_CLIENT_AUTH says.
-std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const config::GrpcTlsConfig& tls) {
-  if (!tls.enabled) return grpc::InsecureServerCredentials();
-  grpc_ssl_client_certificate_request_type request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
-  switch (tls.client_auth) {
-    case config::GrpcClientAuth::kNone: break;
-    case config::GrpcClientAuth::kOptional:
-      request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
-      break;
-    case config::GrpcClientAuth::kRequire:
-      request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-      break;
-  }
-  grpc::SslServerCredentialsOptions ssl(request);
-  ssl.pem_root_certs = tls.ca_pem;
-  ssl.pem_key_cert_pairs.push_back({.private_key = tls.key_pem, .cert_chain = tls.cert_pem});
-  return grpc::SslServerCredentials(ssl);
-}
-
-// A follower's credentials towards the leader: TLS verified against the CA
-// file (or the system's roots), presenting this coordinator's certificate.
-std::shared_ptr<grpc::ChannelCredentials> ForwardCredentials(const config::GrpcTlsConfig& tls) {
-  if (!tls.enabled) return grpc::InsecureChannelCredentials();
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = tls.ca_pem;
-  ssl.pem_private_key = tls.key_pem;
-  ssl.pem_cert_chain = tls.cert_pem;
-  return grpc::SslCredentials(ssl);
-}
 
 }  // namespace
 
@@ -189,13 +159,13 @@ absl::Status Coordinator::ServeGrpc() {
   agent_service_ = std::make_unique<AgentServiceImpl>(state_, config_.max_agent_streams, key_);
   agent_service_->Start();
   admin_service_ = std::make_unique<AdminServiceImpl>(state_, config_.admin_token,
-                                                      ForwardCredentials(config_.grpc_tls));
+                                                      config::GrpcChannelCredentials(config_.grpc_tls));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(config_.grpc_bind_host, ":", config_.grpc_port),
-                           ServerCredentials(config_.grpc_tls), &bound_port);
+                           config::GrpcServerCredentials(config_.grpc_tls), &bound_port);
   builder.RegisterService(agent_service_.get());
   // Agents stream on the callback API and take no thread; the synchronous
   // admin calls (a watch holds one for its life) get a bounded pool.
