@@ -119,7 +119,8 @@ int64_t GroupMember::fenced_count() const {
 
 int64_t GroupMember::refused_count() const { return refused_.load(); }
 
-std::string GroupMember::Everyone::Fingerprint() const {
+std::string GroupMember::FingerprintOf(const std::vector<v1::Member>& members,
+                                       const std::vector<RefusedMember>& refused) {
   std::string out;
   for (const v1::Member& m : members) out += m.SerializeAsString();
   for (const RefusedMember& r : refused) {
@@ -496,7 +497,7 @@ void GroupMember::JoinAndHeartbeat() {
   if (!full || have_complete) Publish(view);
   std::string published_members;
   if (have_complete) {
-    published_members = Everyone{.members = view.members, .refused = view.refused}.Fingerprint();
+    published_members = FingerprintOf(view.members, view.refused);
   }
 
   // Heartbeats until a rebalance, a stop or a request to rejoin. A lost
@@ -560,7 +561,7 @@ void GroupMember::JoinAndHeartbeat() {
     if (beat.error_code == 0) {
       last_heartbeat_ok_ = absl::Now();
       if (described) {
-        std::string serialized = described->Fingerprint();
+        std::string serialized = FingerprintOf(described->members, described->refused);
         if (!have_complete || serialized != published_members) {
           view.member_count = static_cast<int32_t>(described->members.size());
           view.members = std::move(described->members);

@@ -164,9 +164,10 @@ class GroupMember {
   struct Everyone {
     std::vector<v1::Member> members;
     std::vector<RefusedMember> refused;
-    // Equal for equal memberships.
-    std::string Fingerprint() const;
   };
+  // Equal for equal memberships.
+  static std::string FingerprintOf(const std::vector<v1::Member>& members,
+                                   const std::vector<RefusedMember>& refused);
   // Reads every member with DescribeGroups; Unavailable while the group is
   // not stable.
   absl::StatusOr<Everyone> DescribeMembers(kafka::BlockingConnection& c);
