@@ -23,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/config/settings.h"
@@ -193,16 +194,28 @@ int64_t ProcStatus(pid_t pid, absl::string_view field) {
   return -1;
 }
 
+// The cells of each row `kgwctl nodes` shows for `node_id` (NODE ID, ROLE,
+// HOST, PORT START, RACK, WEIGHT, HEALTH, ..., VERSION).
+std::vector<std::vector<std::string>> NodeRows(const std::string& coordinator,
+                                               absl::string_view node_id) {
+  std::vector<std::vector<std::string>> rows;
+  for (absl::string_view line : absl::StrSplit(Kgwctl(coordinator, "nodes"), '\n')) {
+    if (line.empty()) break;  // the node table ends; refused members' reasons follow
+    std::vector<std::string> cells;
+    for (absl::string_view cell :
+         absl::StrSplit(line, absl::ByString("  "), absl::SkipWhitespace())) {
+      cells.emplace_back(absl::StripAsciiWhitespace(cell));
+    }
+    if (!cells.empty() && cells[0] == node_id) rows.push_back(std::move(cells));
+  }
+  return rows;
+}
+
 // The HEALTH column of each row `kgwctl nodes` shows for `node_id`.
 std::vector<std::string> HealthOf(const std::string& coordinator, absl::string_view node_id) {
   std::vector<std::string> health;
-  for (absl::string_view line : absl::StrSplit(Kgwctl(coordinator, "nodes"), '\n')) {
-    if (line.empty()) break;  // the node table ends; refused members' reasons follow
-    std::vector<absl::string_view> cells =
-        absl::StrSplit(line, absl::ByString("  "), absl::SkipWhitespace());
-    if (cells.size() > 6 && absl::StripAsciiWhitespace(cells[0]) == node_id) {
-      health.emplace_back(absl::StripAsciiWhitespace(cells[6]));
-    }
+  for (const std::vector<std::string>& cells : NodeRows(coordinator, node_id)) {
+    if (cells.size() > 6) health.push_back(cells[6]);
   }
   return health;
 }
@@ -403,13 +416,10 @@ TEST_F(IntegrityTest, ASidecarRegistersWithoutJoiningAndIsNeverAdvertisedToOther
   EXPECT_TRUE(absl::StrContains(sidecar.Log(), "for the new leading coordinator")) << sidecar.Log();
   EXPECT_EQ(StatusField(leading.endpoint(), "Sidecars:"),
             absl::StrCat("1 (streaming to ", leader, ")"));
-  std::string row;
-  for (absl::string_view line : absl::StrSplit(Kgwctl(leading.endpoint(), "nodes"), '\n')) {
-    if (absl::StartsWith(line, "app-sidecar ")) row = std::string(line);
-  }
-  std::vector<std::string> cells =
-      absl::StrSplit(row, absl::ByString("  "), absl::SkipWhitespace());
-  for (std::string& c : cells) c = std::string(absl::StripAsciiWhitespace(c));
+  const std::vector<std::vector<std::string>> rows = NodeRows(leading.endpoint(), "app-sidecar");
+  ASSERT_EQ(rows.size(), 1u) << Kgwctl(leading.endpoint(), "nodes");
+  const std::vector<std::string>& cells = rows[0];
+  const std::string row = absl::StrJoin(cells, " | ");
   ASSERT_EQ(cells.size(), 12u) << row;
   EXPECT_EQ(cells[1], "sidecar");
   EXPECT_EQ(cells[2], "localhost");
