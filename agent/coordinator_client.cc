@@ -1,6 +1,7 @@
 #include "agent/coordinator_client.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -8,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "common/assignment/rendezvous.h"
 #include "common/config/grpc_credentials.h"
+#include "common/control/assignment_wire.h"
 #include "glog/logging.h"
 
 namespace kgw::agent {
@@ -210,6 +212,8 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
   });
 
   v1::AgentDirective directive;
+  // The assignment this stream sent last, which its deltas apply to.
+  std::optional<v1::Assignment> held;
   bool announced = false;
   while (stream->Read(&directive)) {
     if (!announced) {
@@ -218,7 +222,24 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
       connected_to_ = endpoint;
       announced = true;
     }
-    if (directive.has_assignment()) on_assignment_(directive.assignment());
+    received_bytes_ += static_cast<int64_t>(directive.ByteSizeLong());
+    if (directive.has_assignment()) {
+      held = directive.assignment();
+      on_assignment_(*held);
+    } else if (directive.has_delta()) {
+      absl::StatusOr<v1::Assignment> next =
+          held ? control::ApplyDelta(*held, directive.delta())
+               : absl::FailedPreconditionError("no assignment was received before it");
+      if (!next.ok()) {
+        // Never expected: a new stream starts with the whole assignment.
+        LOG(WARNING) << "cannot apply the assignment delta from coordinator " << endpoint << ": "
+                     << next.status().message() << "; reconnecting for the whole assignment";
+        context.TryCancel();
+        break;
+      }
+      held = *std::move(next);
+      on_assignment_(*held);
+    }
     if (directive.has_sidecar() && options_.on_sidecar) options_.on_sidecar(directive.sidecar());
     if (options_.follow_leader_hint && !directive.leader_endpoint().empty() &&
         directive.leader_endpoint() != endpoint) {

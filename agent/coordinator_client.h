@@ -74,6 +74,8 @@ class CoordinatorClient {
   bool FlushDescriptor(absl::Duration max_wait);
   // The endpoint of the coordinator the stream is open to; empty when none.
   std::string connected_to() const;
+  // Encoded bytes of every directive received so far, on every stream.
+  int64_t received_bytes() const { return received_bytes_.load(); }
 
  private:
   void Run();
@@ -90,6 +92,7 @@ class CoordinatorClient {
   const AssignmentFn on_assignment_;
   const SignFn sign_hello_;
   std::thread thread_;
+  std::atomic<int64_t> received_bytes_{0};
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -385,6 +385,9 @@ v1::ListNodesResponse ControlState::Nodes() const {
   v1::ListNodesResponse out;
   if (!view_) return out;
   out.set_generation_id(view_->generation_id);
+  const absl::flat_hash_map<std::string, std::vector<int32_t>> brokers_of =
+      current_ ? control::BrokersByAgent(*current_)
+               : absl::flat_hash_map<std::string, std::vector<int32_t>>();
   for (const v1::Member& m : view_->members) {
     v1::NodeStatus* n = out.add_nodes();
     const std::string& id = m.node().node_id();
@@ -395,12 +398,8 @@ v1::ListNodesResponse ControlState::Nodes() const {
     n->set_health(draining ? v1::NodeStatus::HEALTH_DRAINING : v1::NodeStatus::HEALTH_LIVE);
     if (auto it = loads_.find(id); it != loads_.end()) *n->mutable_load() = it->second;
     n->set_connected(streams_.contains(id));
-    if (current_) {
-      for (const v1::BrokerAssignment& b : current_->brokers()) {
-        for (const std::string& a : b.agent_node_ids()) {
-          if (a == id) n->add_broker_ids(b.broker_id());
-        }
-      }
+    if (auto it = brokers_of.find(id); it != brokers_of.end()) {
+      n->mutable_broker_ids()->Add(it->second.begin(), it->second.end());
     }
   }
   for (const auto& [id, node] : sidecars_) {
@@ -433,7 +432,9 @@ v1::ListBrokersResponse ControlState::Brokers() const {
     s->set_rack(b.rack.value_or(""));
     if (!current_) continue;
     for (const v1::BrokerAssignment& a : current_->brokers()) {
-      if (a.broker_id() == b.node_id) *s->mutable_agent_node_ids() = a.agent_node_ids();
+      if (a.broker_id() == b.node_id) {
+        *s->mutable_agent_node_ids() = control::EligibleIds(*current_, a);
+      }
     }
   }
   return out;

@@ -153,7 +153,8 @@ TEST_F(ControlStateTest, DrainsMoveBrokersAndSurviveAChangeOfLeader) {
   EXPECT_EQ(drained->generation_id(), 5);
   EXPECT_EQ(drained->revision(), 2);
   for (const v1::BrokerAssignment& b : drained->brokers()) {
-    EXPECT_EQ(std::vector<std::string>(b.agent_node_ids().begin(), b.agent_node_ids().end()),
+    const auto& ids = control::EligibleIds(*drained, b);
+    EXPECT_EQ(std::vector<std::string>(ids.begin(), ids.end()),
               std::vector<std::string>{"agent-b"});
   }
   EXPECT_EQ(state_->Nodes().nodes(0).health(), v1::NodeStatus::HEALTH_DRAINING);
@@ -198,7 +199,8 @@ TEST_F(ControlStateTest, AnAgentShuttingDownLosesItsBrokersUntilItIsBack) {
   ASSERT_TRUE(without.has_value());
   EXPECT_EQ(without->generation_id(), 5);
   for (const v1::BrokerAssignment& b : without->brokers()) {
-    EXPECT_EQ(std::vector<std::string>(b.agent_node_ids().begin(), b.agent_node_ids().end()),
+    const auto& ids = control::EligibleIds(*without, b);
+    EXPECT_EQ(std::vector<std::string>(ids.begin(), ids.end()),
               std::vector<std::string>{"agent-b"});
   }
   EXPECT_FALSE(control::Drains(*without, "agent-a"));
@@ -244,7 +246,8 @@ TEST_F(ControlStateTest, ASidecarIsListedAndDrainedButNeverAssignedBrokers) {
   ASSERT_TRUE(drained.ok()) << drained.status();
   EXPECT_TRUE(control::Drains(*drained, "app-1"));
   for (const v1::BrokerAssignment& b : drained->brokers()) {
-    EXPECT_EQ(std::vector<std::string>(b.agent_node_ids().begin(), b.agent_node_ids().end()),
+    const auto& ids = control::EligibleIds(*drained, b);
+    EXPECT_EQ(std::vector<std::string>(ids.begin(), ids.end()),
               std::vector<std::string>{"agent-a"});
   }
   EXPECT_EQ(state_->Nodes().nodes(2).health(), v1::NodeStatus::HEALTH_DRAINING);
@@ -281,7 +284,7 @@ TEST_F(ControlStateTest, ALeaderSupersedesAStoredAssignmentOfARecreatedGroup) {
   EXPECT_GT(a->epoch(), 4);
   EXPECT_EQ(a->generation_id(), 3);
   EXPECT_EQ(a->leader_node_id(), "coord-1");
-  EXPECT_EQ(a->brokers(0).agent_node_ids(0), "agent-a");
+  EXPECT_EQ(control::EligibleIds(*a, a->brokers(0))[0], "agent-a");
   EXPECT_EQ(topic_.size(), 1u);
 }
 

@@ -39,7 +39,9 @@ grpc::Status ToGrpc(const absl::Status& s) {
 // One agent's stream. gRPC owns it and calls it on its own threads; it
 // deletes itself in OnDone. Reads are one at a time; writes are one at a time
 // too, and an assignment offered while one is being written waits, replacing
-// any older one that waited.
+// any older one that waited. An agent that holds the assignment published
+// just before the one to write gets the delta; any other gets it whole (the
+// first write of a stream, or after a skipped one).
 class AgentServiceImpl::Stream final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::AgentDirective> {
  public:
@@ -49,26 +51,25 @@ class AgentServiceImpl::Stream final
   }
 
   // A new assignment for this agent (the broadcaster's thread, or Register).
-  void Offer(std::shared_ptr<const v1::AgentDirective> directive) {
+  void Offer(std::shared_ptr<const Published> published) {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
     if (sidecar_) {
       // What of it concerns a sidecar, and only when that changed.
-      auto small = std::make_shared<v1::AgentDirective>();
-      small->set_leader_endpoint(directive->leader_endpoint());
-      small->mutable_sidecar()->set_drained(control::Drains(directive->assignment(), node_id_));
-      std::string said = small->SerializeAsString();
+      auto small = std::make_shared<Published>();
+      small->whole.set_leader_endpoint(published->whole.leader_endpoint());
+      small->whole.mutable_sidecar()->set_drained(
+          control::Drains(published->whole.assignment(), node_id_));
+      std::string said = small->whole.SerializeAsString();
       if (said == sidecar_said_) return;
       sidecar_said_ = std::move(said);
-      directive = std::move(small);
+      published = std::move(small);
     }
     if (writing_) {
-      pending_ = std::move(directive);
+      pending_ = std::move(published);
       return;
     }
-    writing_ = true;
-    in_flight_ = std::move(directive);
-    StartWrite(in_flight_.get());
+    WriteLocked(std::move(published));
   }
 
   void OnReadDone(bool ok) override {
@@ -125,9 +126,7 @@ class AgentServiceImpl::Stream final
     if (finish_pending_) {
       FinishLocked(*finish_pending_);
     } else if (pending_) {
-      writing_ = true;
-      in_flight_ = std::move(pending_);
-      StartWrite(in_flight_.get());
+      WriteLocked(std::exchange(pending_, nullptr));
     }
   }
 
@@ -153,6 +152,17 @@ class AgentServiceImpl::Stream final
     FinishLocked(std::move(status));
   }
 
+  void WriteLocked(std::shared_ptr<const Published> published)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const bool delta = published->delta && held_ != 0 && held_ + 1 == published->seq;
+    const v1::AgentDirective* directive = delta ? &*published->delta : &published->whole;
+    held_ = published->seq;
+    writing_ = true;
+    // Shares ownership of `published`, so the directive outlives the write.
+    in_flight_ = std::shared_ptr<const v1::AgentDirective>(std::move(published), directive);
+    StartWrite(in_flight_.get());
+  }
+
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
@@ -171,7 +181,10 @@ class AgentServiceImpl::Stream final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_pending_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const v1::AgentDirective> in_flight_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const v1::AgentDirective> pending_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Published> pending_ ABSL_GUARDED_BY(mu_);
+  // The seq of the assignment the agent holds once the write in flight is
+  // done; 0 before the first.
+  uint64_t held_ ABSL_GUARDED_BY(mu_) = 0;
   std::string sidecar_said_ ABSL_GUARDED_BY(mu_);  // the last directive to a sidecar
 };
 
@@ -219,17 +232,28 @@ void AgentServiceImpl::Unregister(Stream* stream) {
 
 void AgentServiceImpl::Broadcast() {
   std::optional<v1::Assignment> sent;
+  uint64_t seq = 0;
   while (!stopping_) {
     std::optional<v1::Assignment> next = state_.WaitNewer(
         sent ? &*sent : nullptr, kStreamPoll, [this] { return stopping_.load(); });
     if (!next) continue;
-    auto directive = std::make_shared<v1::AgentDirective>();
-    *directive->mutable_assignment() = *next;
+    auto published = std::make_shared<Published>();
+    published->seq = ++seq;
     // Sidecars do not read the group: a follower tells them where the leader is.
-    if (!state_.IsLeader()) directive->set_leader_endpoint(state_.LeaderEndpoint().value_or(""));
+    const std::string leader =
+        state_.IsLeader() ? std::string() : state_.LeaderEndpoint().value_or("");
+    published->whole.set_leader_endpoint(leader);
+    if (sent) {
+      if (std::optional<v1::AssignmentDelta> d = control::MakeDelta(*sent, *next)) {
+        published->delta.emplace();
+        published->delta->set_leader_endpoint(leader);
+        *published->delta->mutable_delta() = *std::move(d);
+      }
+    }
+    *published->whole.mutable_assignment() = *next;
     std::lock_guard<std::mutex> lock(mu_);
-    latest_ = directive;
-    for (Stream* s : streams_) s->Offer(directive);
+    latest_ = published;
+    for (Stream* s : streams_) s->Offer(published);
     sent = std::move(next);
   }
 }

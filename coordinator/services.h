@@ -18,6 +18,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -54,6 +55,13 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
 
  private:
   class Stream;
+  // One published assignment as the streams send it: whole, and as a delta
+  // from the one published just before (for agents that hold that one).
+  struct Published {
+    uint64_t seq = 0;  // 1, 2, ... in the order published
+    v1::AgentDirective whole;
+    std::optional<v1::AgentDirective> delta;  // from the assignment numbered seq - 1
+  };
   // Adds a stream that sent a valid first message and hands it the
   // assignment in force; false when max_streams are open.
   bool Register(Stream* stream);
@@ -68,7 +76,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
 
   mutable std::mutex mu_;
   std::set<Stream*> streams_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const v1::AgentDirective> latest_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Published> latest_ ABSL_GUARDED_BY(mu_);
   int64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

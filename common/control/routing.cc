@@ -1,6 +1,8 @@
 #include "common/control/routing.h"
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <tuple>
 
 #include "absl/time/clock.h"
@@ -55,10 +57,13 @@ v1::Assignment BuildAssignment(const AssignmentInputs& inputs, const std::string
                         .draining = d.draining() || inputs.drained.contains(d.node_id())});
     }
   }
+  std::sort(brokers.begin(), brokers.end(),
+            [](const assignment::Broker& a, const assignment::Broker& b) { return a.id < b.id; });
   assignment::BrokerAgents previous;
   if (inputs.previous != nullptr) {
     for (const v1::BrokerAssignment& b : inputs.previous->brokers()) {
-      previous[b.broker_id()].assign(b.agent_node_ids().begin(), b.agent_node_ids().end());
+      const auto& ids = EligibleIds(*inputs.previous, b);
+      previous[b.broker_id()].assign(ids.begin(), ids.end());
     }
   }
   const assignment::BrokerAgents computed =
@@ -70,16 +75,23 @@ v1::Assignment BuildAssignment(const AssignmentInputs& inputs, const std::string
   out.set_revision(revision);
   out.set_computed_at_ms(absl::ToUnixMillis(absl::Now()));
   std::set<std::string> named;
+  // Each distinct set once, numbered in the order brokers first name it.
+  std::map<std::vector<std::string>, int32_t> sets;
   for (const assignment::Broker& b : brokers) {
     v1::BrokerAssignment* ba = out.add_brokers();
     ba->set_broker_id(b.id);
     ba->set_broker_rack(b.rack);
     auto it = computed.find(b.id);
-    if (it == computed.end()) continue;
-    for (const std::string& id : it->second) {
-      ba->add_agent_node_ids(id);
-      named.insert(id);
+    if (it == computed.end() || it->second.empty()) continue;
+    auto [set, added] = sets.emplace(it->second, out.agent_sets_size() + 1);
+    if (added) {
+      v1::AgentSet* s = out.add_agent_sets();
+      for (const std::string& id : it->second) {
+        s->add_agent_node_ids(id);
+        named.insert(id);
+      }
     }
+    ba->set_agent_set(set->second);
   }
   for (const std::string& id : named) {
     const v1::NodeDescriptor& d = *descriptors.at(id);
@@ -104,6 +116,7 @@ bool SameRouting(const v1::Assignment& a, const v1::Assignment& b) {
   const auto key = [](const v1::Assignment& x) {
     v1::Assignment k;
     *k.mutable_brokers() = x.brokers();
+    *k.mutable_agent_sets() = x.agent_sets();
     *k.mutable_agents() = x.agents();
     *k.mutable_draining_node_ids() = x.draining_node_ids();
     return k.SerializeAsString();
@@ -119,18 +132,28 @@ RouteIndex::RouteIndex(v1::Assignment assignment, const absl::flat_hash_set<std:
     : assignment_(std::move(assignment)) {
   absl::flat_hash_map<std::string, const v1::AgentEndpoint*> agents;
   for (const v1::AgentEndpoint& e : assignment_.agents()) agents.emplace(e.node_id(), &e);
+  // Brokers that share a set share its list of candidates.
+  absl::flat_hash_map<const void*, std::shared_ptr<const Candidates>> lists;
   for (const v1::BrokerAssignment& b : assignment_.brokers()) {
     Broker& broker = brokers_[b.broker_id()];
     broker.rack = b.broker_rack();
-    for (const std::string& id : b.agent_node_ids()) {
-      if (auto it = agents.find(id); it != agents.end()) broker.eligible.push_back(it->second);
+    const auto& ids = EligibleIds(assignment_, b);
+    std::shared_ptr<const Candidates>& list = lists[&ids];
+    if (list == nullptr) {
+      auto eligible = std::make_shared<Candidates>();
+      for (const std::string& id : ids) {
+        if (auto it = agents.find(id); it != agents.end()) eligible->push_back(it->second);
+      }
+      if (live != nullptr) {
+        Candidates alive;
+        for (const v1::AgentEndpoint* e : *eligible) {
+          if (live->contains(e->node_id())) alive.push_back(e);
+        }
+        if (!alive.empty()) *eligible = std::move(alive);
+      }
+      list = std::move(eligible);
     }
-    if (live == nullptr) continue;
-    std::vector<const v1::AgentEndpoint*> alive;
-    for (const v1::AgentEndpoint* e : broker.eligible) {
-      if (live->contains(e->node_id())) alive.push_back(e);
-    }
-    if (!alive.empty()) broker.eligible = std::move(alive);
+    broker.eligible = list;
   }
 }
 
@@ -140,7 +163,7 @@ const v1::AgentEndpoint* RouteIndex::Pick(int32_t broker_id,
   if (it == brokers_.end()) return nullptr;
   const v1::AgentEndpoint* best = nullptr;
   double best_score = 0;
-  for (const v1::AgentEndpoint* e : it->second.eligible) {
+  for (const v1::AgentEndpoint* e : *it->second.eligible) {
     const double score = assignment::RendezvousScore(client_key, e->node_id(), e->weight());
     if (best == nullptr || score > best_score ||
         (score == best_score && e->node_id() < best->node_id())) {
@@ -159,7 +182,7 @@ RouteDecision RouteIndex::Route(int32_t broker_id, std::string_view client_id,
   if (it == brokers_.end()) return d;
   d.broker_rack = it->second.rack;
   const std::string key = assignment::ClientKey(client_id, client_host);
-  for (const v1::AgentEndpoint* e : it->second.eligible) {
+  for (const v1::AgentEndpoint* e : *it->second.eligible) {
     d.candidates.push_back({*e, assignment::RendezvousScore(key, e->node_id(), e->weight())});
   }
   std::sort(d.candidates.begin(), d.candidates.end(),

@@ -13,6 +13,7 @@
 #define KGW_COMMON_CONTROL_ROUTING_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 #include "absl/container/flat_hash_set.h"
 #include <string_view>
 #include "common/assignment/assignment.h"
+#include "common/control/assignment_wire.h"
 #include "common/cluster/broker_directory.h"
 #include "common/membership/group_member.h"
 #include "kgw/v1/assignment.pb.h"
@@ -105,9 +107,10 @@ class RouteIndex {
   const v1::Assignment& assignment() const { return assignment_; }
 
  private:
+  using Candidates = std::vector<const v1::AgentEndpoint*>;
   struct Broker {
     std::string rack;
-    std::vector<const v1::AgentEndpoint*> eligible;
+    std::shared_ptr<const Candidates> eligible;  // never null
   };
   const v1::Assignment assignment_;
   absl::flat_hash_map<int32_t, Broker> brokers_;

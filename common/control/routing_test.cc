@@ -47,7 +47,10 @@ std::vector<cluster::BrokerEndpoint> Brokers() {
 
 std::vector<std::string> Agents(const v1::Assignment& a, int32_t broker) {
   for (const v1::BrokerAssignment& b : a.brokers()) {
-    if (b.broker_id() == broker) return {b.agent_node_ids().begin(), b.agent_node_ids().end()};
+    if (b.broker_id() == broker) {
+      const auto& ids = EligibleIds(a, b);
+      return {ids.begin(), ids.end()};
+    }
   }
   return {};
 }
@@ -129,6 +132,35 @@ TEST(BuildAssignmentTest, CarriesRackLocalSetsEndpointsDrainsAndStamps) {
     EXPECT_EQ(e.min_broker_id(), 1);
   }
   EXPECT_EQ(endpoints, (std::set<std::string>{"agent-a", "agent-c"}));
+}
+
+// Brokers of a rack share one set of agents: the assignment grows with brokers
+// plus agents, not with their product.
+TEST(BuildAssignmentTest, NamesEachSetOnceSoItsSizeGrowsWithBrokersPlusAgents) {
+  const auto build = [](int brokers, int agents) {
+    membership::View v;
+    v.generation_id = 1;
+    for (int i = 0; i < agents; ++i) {
+      v.members.push_back(Node(absl::StrCat("agent-", i), kAgent, std::string(1, 'a' + i % 3),
+                               absl::StrCat("10.0.", i / 250, ".", i % 250)));
+    }
+    std::vector<cluster::BrokerEndpoint> list;
+    for (int b = 1; b <= brokers; ++b) {
+      list.push_back({b, absl::StrCat("k", b), 9092, std::string(1, 'a' + b % 3)});
+    }
+    return BuildAssignment({.view = &v, .brokers = list}, "coord-1", 1);
+  };
+  const v1::Assignment small = build(30, 60);
+  const v1::Assignment large = build(300, 600);
+  EXPECT_EQ(large.agent_sets_size(), 3);
+  for (const v1::BrokerAssignment& b : large.brokers()) {
+    EXPECT_EQ(EligibleIds(large, b).size(), 200) << "broker " << b.broker_id();
+    EXPECT_TRUE(b.agent_node_ids().empty());
+  }
+  // Ten times the brokers and the agents: about ten times the bytes (the
+  // expanded form would be a hundred times).
+  EXPECT_LT(large.ByteSizeLong(), 12 * small.ByteSizeLong());
+  EXPECT_GT(Expanded(large).ByteSizeLong(), 50 * small.ByteSizeLong());
 }
 
 TEST(BuildAssignmentTest, SameRoutingIgnoresStampsOnly) {

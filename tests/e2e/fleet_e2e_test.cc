@@ -8,7 +8,8 @@
 //     100 agents, and `kgwctl status` counts 100 agents;
 // (b) the leader serves the 100 streams with at most 64 threads;
 // (c) an agent that shuts down cleanly (draining descriptor) is gone from
-//     every other agent's assignment within 5 s, without a rebalance;
+//     every other agent's assignment within 5 s, without a rebalance, and
+//     the streams carried it as deltas, not as whole assignments;
 // (d) after SIGKILL of the leader, every remaining agent holds an assignment
 //     of the other coordinator, of a higher epoch, naming exactly the live
 //     agents, within session timeout + 30 s.
@@ -310,6 +311,16 @@ TEST_F(FleetTest, ACleanlyStoppedAgentLeavesEveryAssignmentWithinFiveSecondsWith
   const absl::Duration gone = absl::Now() - start;
   std::cout << leaving << " shut down cleanly (descriptor written after " << Ms(stopped)
             << " ms) and is in no agent's assignment after " << Ms(gone) << " ms" << std::endl;
+
+  // It reached them as deltas: the streams carried a few hundred bytes per
+  // agent, not the whole assignment (which names all hundred agents).
+  const int64_t streamed = TotalBytes(after) - TotalBytes(before);
+  const int64_t whole = before[0].last_bytes;
+  std::cout << "the leave cost " << streamed << " bytes on " << kAgents - 1
+            << " streams (the whole assignment is " << whole << " bytes)" << std::endl;
+  EXPECT_GT(streamed, 0);
+  EXPECT_LT(streamed, (kAgents - 1) * whole / 4)
+      << "the leave was streamed as whole assignments, not as deltas";
 
   // No rebalance: the same generation, in the assignments and in every view.
   EXPECT_TRUE(EveryRunningAgentHolds(

@@ -83,6 +83,7 @@ class Fleet::Agent {
       leader_.reset();
       generation_id_ = -1;
       client_ = client;
+      wire_seen_ = 0;
       member_ = member;
     }
     client->Start();
@@ -186,7 +187,7 @@ class Fleet::Agent {
   // agent::Router::Install would: with a valid proof (when there is a key),
   // the newest, or the group's leader's over another node's.
   void OnAssignment(const v1::Assignment& a) {
-    const int64_t bytes = static_cast<int64_t>(a.ByteSizeLong());
+    const int64_t size = static_cast<int64_t>(a.ByteSizeLong());
     const std::shared_ptr<const control::ClusterKey>& key = fleet_.options_.key;
     const bool verified = !key || key->VerifyAssignment(a).ok();
     std::shared_ptr<const HeldAssignment> held;
@@ -194,8 +195,11 @@ class Fleet::Agent {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++assignments_;
-      bytes_ += bytes;
-      last_bytes_ = bytes;
+      // What the stream carried for it: the whole assignment or a delta.
+      const int64_t wire = client_ ? client_->received_bytes() : wire_seen_;
+      bytes_ += wire - wire_seen_;
+      wire_seen_ = wire;
+      last_bytes_ = size;
       if (!verified) ++refused_;
       if (install && held_ && !IsNewer(a, *held_)) {
         install = leader_ && *leader_ == a.leader_node_id() &&
@@ -230,6 +234,7 @@ class Fleet::Agent {
   int64_t assignments_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t last_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t wire_seen_ ABSL_GUARDED_BY(mu_) = 0;  // client_->received_bytes() counted
   int64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
   int32_t generation_id_ ABSL_GUARDED_BY(mu_) = -1;
   std::set<int32_t> generations_ ABSL_GUARDED_BY(mu_);

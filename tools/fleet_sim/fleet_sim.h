@@ -91,10 +91,11 @@ struct AgentReport {
   std::shared_ptr<const HeldAssignment> assignment;
   absl::Time received_at = absl::InfinitePast();
   // On the stream, since the fleet was made (restarts included); bytes are
-  // the assignments' encoded size (ByteSizeLong).
+  // the encoded size of what the streams carried (whole assignments and
+  // deltas).
   int64_t assignments = 0;
   int64_t bytes = 0;
-  int64_t last_bytes = 0;  // of the last assignment received
+  int64_t last_bytes = 0;  // of the last assignment received, whole
   int64_t refused = 0;     // assignments without a valid proof of the cluster key
   std::string streaming_from;  // the coordinator's endpoint; empty when none
   int32_t generation_id = -1;  // of the agent's current view; -1 when none

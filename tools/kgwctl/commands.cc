@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/config/program.h"
+#include "common/control/assignment_wire.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
@@ -22,6 +23,13 @@
 
 namespace kgw::kgwctl {
 namespace {
+
+// Coordinators name each set of eligible agents once; people (and scripts
+// reading --json) see every broker's agents listed with the broker.
+template <typename Response>
+void Readable(Response&) {}
+void Readable(v1::Assignment& a) { a = control::Expanded(a); }
+void Readable(v1::DrainAgentResponse& r) { Readable(*r.mutable_assignment()); }
 
 enum class Command {
   kStatus,
@@ -142,6 +150,7 @@ class Session {
     Response response;
     grpc::Status status = call(&ctx, &response);
     if (!status.ok()) return Fail(rpc, status, ctx.peer(), not_found);
+    Readable(response);
     return Show(response, format(response)) ? config::kExitOk : config::kExitFailure;
   }
 
@@ -262,6 +271,7 @@ int Session::Watch() {
   int received = 0;
   bool printed = true;
   while (printed && reader->Read(&assignment)) {
+    Readable(assignment);
     if (received++ == 0) {
       settle();
     } else if (!options_.json) {

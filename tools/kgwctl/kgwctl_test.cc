@@ -152,6 +152,23 @@ v1::BrokerAssignment* AddBroker(v1::Assignment& a, int id, std::string rack,
   return b;
 }
 
+// What a coordinator sends: each distinct list of agents once, in agent_sets,
+// which brokers name by index. kgwctl shows every broker's agents listed with
+// it, as the Canned* assignments below have them.
+v1::Assignment Compact(v1::Assignment a) {
+  std::map<std::vector<std::string>, int> sets;
+  for (v1::BrokerAssignment& b : *a.mutable_brokers()) {
+    if (b.agent_node_ids().empty()) continue;
+    auto [it, added] = sets.emplace(
+        std::vector<std::string>(b.agent_node_ids().begin(), b.agent_node_ids().end()),
+        a.agent_sets_size() + 1);
+    if (added) *a.add_agent_sets()->mutable_agent_node_ids() = b.agent_node_ids();
+    b.set_agent_set(it->second);
+    b.clear_agent_node_ids();
+  }
+  return a;
+}
+
 // agent-2 drained: in no broker's list.
 v1::Assignment CannedAssignment(int64_t revision = 4) {
   v1::Assignment a;
@@ -256,7 +273,7 @@ class FakeAdmin final : public v1::Admin::Service {
   grpc::Status GetAssignment(grpc::ServerContext* ctx, const v1::GetAssignmentRequest*,
                              v1::Assignment* response) override {
     if (auto failure = Begin(ctx)) return *failure;
-    *response = CannedAssignment();
+    *response = Compact(CannedAssignment());
     return grpc::Status::OK;
   }
   grpc::Status WatchAssignment(grpc::ServerContext* ctx, const v1::GetAssignmentRequest*,
@@ -277,7 +294,7 @@ class FakeAdmin final : public v1::Admin::Service {
       return grpc::Status::CANCELLED;
     }
     for (const v1::Assignment& a : watch) {
-      if (!writer->Write(a)) return grpc::Status::CANCELLED;
+      if (!writer->Write(Compact(a))) return grpc::Status::CANCELLED;
     }
     return end;
   }
@@ -298,13 +315,13 @@ class FakeAdmin final : public v1::Admin::Service {
   grpc::Status DrainAgent(grpc::ServerContext* ctx, const v1::DrainAgentRequest* request,
                           v1::DrainAgentResponse* response) override {
     if (auto failure = BeginMutation(ctx, request->node_id())) return *failure;
-    *response->mutable_assignment() = CannedAssignment(5);
+    *response->mutable_assignment() = Compact(CannedAssignment(5));
     return grpc::Status::OK;
   }
   grpc::Status ResumeAgent(grpc::ServerContext* ctx, const v1::DrainAgentRequest* request,
                            v1::DrainAgentResponse* response) override {
     if (auto failure = BeginMutation(ctx, request->node_id())) return *failure;
-    *response->mutable_assignment() = ResumedAssignment();
+    *response->mutable_assignment() = Compact(ResumedAssignment());
     return grpc::Status::OK;
   }
 
