@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
 """Runs the kgw benchmark: the same workloads direct to the brokers, through one
-kgw agent, through HAProxy in TCP mode and through the peer gateways that
-install here, all in one run, and prints a table plus JSON with the ratios.
+kgw agent, through HAProxy in TCP mode and through the two peer Kafka proxies
+(kafka-proxy and Kroxylicious, built into a peers directory), against one Kafka
+cluster in one run, and prints a table plus JSON with the ratios.
+
+Method: every target first runs a short warm-up round that is discarded; then
+each measured round runs every target once, the order rotated by one target per
+round; medians are reported with the min-max spread of the rounds. A workload
+that fails for a target is recorded for that round and the run goes on. The
+brokers' CPU time is recorded during every workload.
 
 Usually started by scripts/benchmark.sh, which installs and builds first.
 See docs/benchmarks.md for the method and the results.
 """
 
 import argparse
+import glob
 import json
 import resource
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -22,11 +31,23 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HARNESS = os.path.join(ROOT, "tests", "kafka", "kafka-cluster.sh")
+BUILD_PEERS = os.path.join(ROOT, "bench", "build-peers.sh")
+DEFAULT_PEERS_DIR = os.environ.get("KGW_PEERS_DIR") or os.path.expanduser("~/.cache/kgw/peers")
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 FULL = dict(records=300_000, rate=1000, seconds=20, storm=5000, idle=10_000, perf_records=300_000)
 QUICK = dict(records=20_000, rate=500, seconds=3, storm=300, idle=500, perf_records=20_000)
+# The discarded warm-up round: every workload but idle (memory a gateway keeps
+# after idle connections close would raise the first measured round's RSS).
+WARMUP = dict(records=50_000, rate=500, seconds=5, storm=500)
+QUICK_WARMUP = dict(records=2_000, rate=200, seconds=1, storm=50)
+
+# Targets whose failure is an error of the benchmark (exit code 1); a peer
+# proxy failing a workload is a finding about that peer.
+CORE = ("direct", "kgw", "haproxy")
+PEERS = {"kafka-proxy": "grepplabs/kafka-proxy", "kroxylicious": "kroxylicious/kroxylicious"}
+WORKLOADS = ("produce", "consume", "latency", "storm", "idle")
 
 
 def log(msg):
@@ -34,14 +55,53 @@ def log(msg):
 
 
 class Failure(Exception):
-    pass
+    """An error: a one-line message, and the detail that explains it (a
+    program's stderr, a log's tail), which str() appends."""
+
+    def __init__(self, message, detail=""):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail.strip()
+
+    def __str__(self):
+        return self.message + (f"\n{self.detail}" if self.detail else "")
 
 
 # ------------------------------------------------------------------ processes
 
 
+def proc_cpu_seconds(pid):
+    """User + system CPU seconds of pid, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of the whole line.
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def proc_children(pid):
+    """Pids whose parent is pid."""
+    out = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(stat.split("/")[2]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def proc_name(pid):
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return ""
+
+
 class Process:
-    """A gateway under test: started in its own process group, killed with it."""
+    """A gateway under test: started in its own process group, killed with it.
+    CPU and RSS are read from `measured_pid`: the started process, or the one
+    it hands over to (Kroxylicious's start script ends in a JVM)."""
 
     def __init__(self, name, argv, env=None, log_path=None):
         self.name = name
@@ -50,6 +110,7 @@ class Process:
         self.proc = subprocess.Popen(
             argv, env=env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self.measured_pid = self.proc.pid
 
     @property
     def pid(self):
@@ -58,14 +119,23 @@ class Process:
     def alive(self):
         return self.proc.poll() is None
 
+    def find_java(self):
+        """Points measured_pid at the JVM: the started process itself once its
+        scripts have exec'd java, else its first java descendant."""
+        todo = [self.proc.pid]
+        while todo:
+            pid = todo.pop(0)
+            if proc_name(pid) == "java":
+                self.measured_pid = pid
+                return True
+            todo += proc_children(pid)
+        return False
+
     def cpu_seconds(self):
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        # utime and stime are fields 14 and 15 of the whole line.
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return proc_cpu_seconds(self.measured_pid)
 
     def rss_mib(self):
-        with open(f"/proc/{self.pid}/statm") as f:
+        with open(f"/proc/{self.measured_pid}/statm") as f:
             return int(f.read().split()[1]) * PAGE / (1 << 20)
 
     def tail(self, n=20):
@@ -93,14 +163,14 @@ def wait_for(what, check, timeout, proc=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and not proc.alive():
-            raise Failure(f"{what}: {proc.name} exited\n{proc.tail()}")
+            raise Failure(f"{what}: {proc.name} exited", proc.tail())
         try:
             if check():
                 return
         except OSError:
             pass
         time.sleep(0.2)
-    raise Failure(f"{what}: not within {timeout} s" + (f"\n{proc.tail()}" if proc else ""))
+    raise Failure(f"{what}: not within {timeout} s", proc.tail() if proc else "")
 
 
 def http_ok(url):
@@ -117,6 +187,42 @@ def port_open(host, port):
     with socket.socket() as s:
         s.settimeout(1)
         return s.connect_ex((host, port)) == 0
+
+
+class Brokers:
+    """The brokers' JVMs, found from the pid files the harness keeps in its
+    state dir (node-N/pid). Their CPU time during a workload shows when the
+    brokers, not the path to them, are the bound."""
+
+    def __init__(self, kafka_dir, why_not="the cluster's state dir is unknown"):
+        self.pids = {}
+        self.why_not = None
+        if not kafka_dir:
+            self.why_not = why_not
+            return
+        for path in sorted(glob.glob(os.path.join(kafka_dir, "node-*", "pid"))):
+            node = os.path.basename(os.path.dirname(path))
+            try:
+                with open(path) as f:
+                    pid = int(f.read().strip())
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmdline = f.read().decode(errors="replace")
+            except (OSError, ValueError):
+                continue
+            if kafka_dir in cmdline:  # not a reused pid
+                self.pids[node] = pid
+        if not self.pids:
+            self.why_not = f"no running broker found from the pid files in {kafka_dir}"
+
+    def cpu(self):
+        """CPU seconds per broker; None for one that is gone."""
+        out = {}
+        for node, pid in self.pids.items():
+            try:
+                out[node] = proc_cpu_seconds(pid)
+            except OSError:
+                out[node] = None
+        return out
 
 
 # ------------------------------------------------------------------- targets
@@ -149,7 +255,12 @@ def start_kgw(args, cluster, state):
     )
     p = Process("kgw-agent", [os.path.join(args.build_dir, "bin", "kgw-agent")], env,
                 os.path.join(state, "kgw-agent.log"))
-    wait_for("kgw-agent ready", lambda: http_ok(f"http://127.0.0.1:{http}/health/ready"), 60, p)
+    try:
+        wait_for("kgw-agent ready", lambda: http_ok(f"http://127.0.0.1:{http}/health/ready"),
+                 60, p)
+    except Failure:
+        p.stop()
+        raise
     return Target("kgw", f"127.0.0.1:{port_start}", p)
 
 
@@ -180,7 +291,11 @@ def start_haproxy(args, cluster, state):
         f.write("\n".join(lines) + "\n")
     p = Process("haproxy", [haproxy, "-db", "-f", cfg], None, os.path.join(state, "haproxy.log"))
     host, port = fronts[0].rsplit(":", 1)
-    wait_for("haproxy listening", lambda: port_open(host, int(port)), 20, p)
+    try:
+        wait_for("haproxy listening", lambda: port_open(host, int(port)), 20, p)
+    except Failure:
+        p.stop()
+        raise
     return Target("haproxy", fronts[0], p)
 
 
@@ -189,41 +304,115 @@ def unavailable(name, why):
     return Target(name, None, note=why)
 
 
+def how_to_get(peer, args):
+    """The commands that build a peer into the peers directory."""
+    git_dir = f"{peer}.git"
+    return (f"get it with: git clone --bare https://github.com/{PEERS[peer]}.git {git_dir} && "
+            f"KGW_PEERS_DIR={args.peers_dir} {BUILD_PEERS} {peer} {git_dir}")
+
+
+def java_major(java):
+    """The major version of a java executable, or None."""
+    try:
+        r = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', r.stderr)
+    if not m:
+        return None
+    major = int(m.group(1))
+    return int(m.group(2) or 0) if major == 1 else major
+
+
+def find_java(minimum=21):
+    """A java of at least the given version: $JAVA_HOME's, then the newest under
+    /usr/lib/jvm, then the first on PATH."""
+    candidates = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(os.path.join(os.environ["JAVA_HOME"], "bin", "java"))
+    candidates += sorted(glob.glob("/usr/lib/jvm/*/bin/java"), reverse=True)
+    if shutil.which("java"):
+        candidates.append(shutil.which("java"))
+    for java in candidates:
+        version = java_major(java) if os.access(java, os.X_OK) else None
+        if version and version >= minimum:
+            return os.path.realpath(java), version
+    return None, None
+
+
 def start_kafka_proxy(args, cluster, state):
-    """grepplabs/kafka-proxy, from the Go module proxy when it serves it."""
-    go = shutil.which("go")
-    if not go:
-        return unavailable("kafka-proxy", "Go is not installed")
-    gobin = os.path.join(args.cache_dir, "gobin")
-    binary = os.path.join(gobin, "kafka-proxy")
-    if not os.path.exists(binary):
-        r = subprocess.run(
-            [go, "install", "github.com/grepplabs/kafka-proxy@latest"],
-            env=dict(os.environ, GOBIN=gobin), capture_output=True, text=True, timeout=600,
-        )
-        if r.returncode != 0:
-            first = (r.stderr.strip().splitlines() or ["go install failed"])[0]
-            return unavailable("kafka-proxy", f"go install refused: {first}")
+    """grepplabs/kafka-proxy from the peers directory: one listener per broker,
+    on loopback, HTTP endpoints off, warnings and worse logged."""
+    binary = os.path.join(args.peers_dir, "bin", "kafka-proxy")
+    if not os.access(binary, os.X_OK):
+        return unavailable("kafka-proxy", f"no {binary}; " + how_to_get("kafka-proxy", args))
     brokers = cluster["KGW_KAFKA_BOOTSTRAP"].split(",")
-    argv = [binary, "server", "--http-disable"]
+    first = args.port_base + 1101
+    argv = [binary, "server", "--http-disable", "--log-level", "warning",
+            "--default-listener-ip", "127.0.0.1"]
     for i, b in enumerate(brokers):
-        argv += ["--bootstrap-server-mapping", f"{b},127.0.0.1:{args.port_base + 1101 + i}"]
+        argv += ["--bootstrap-server-mapping", f"{b},127.0.0.1:{first + i}"]
+    log("kafka-proxy: " + " ".join(argv))
     p = Process("kafka-proxy", argv, None, os.path.join(state, "kafka-proxy.log"))
-    wait_for("kafka-proxy listening", lambda: port_open("127.0.0.1", args.port_base + 1101), 30, p)
-    return Target("kafka-proxy", f"127.0.0.1:{args.port_base + 1101}", p)
+    try:
+        for i in range(len(brokers)):
+            wait_for("kafka-proxy listening",
+                     lambda: port_open("127.0.0.1", first + i), 30, p)
+    except Failure:
+        p.stop()
+        raise
+    return Target("kafka-proxy", f"127.0.0.1:{first}", p)
 
 
 def start_kroxylicious(args, cluster, state):
-    """Kroxylicious needs its application module, which Maven Central lacks."""
-    url = ("https://repo1.maven.org/maven2/io/kroxylicious/kroxylicious-app/"
-           "maven-metadata.xml")
-    try:
-        with urllib.request.urlopen(url, timeout=20) as r:
-            r.read()
-    except Exception as e:
+    """Kroxylicious from the peers directory: one virtual cluster over the same
+    brokers, a port per broker (portIdentifiesNode), no filters, 1 GiB heap."""
+    script = os.path.join(args.peers_dir, "kroxylicious", "bin", "kroxylicious-start.sh")
+    if not os.access(script, os.X_OK):
+        return unavailable("kroxylicious", f"no {script}; " + how_to_get("kroxylicious", args))
+    java, version = find_java(21)
+    if not java:
         return unavailable(
-            "kroxylicious", f"io.kroxylicious:kroxylicious-app is not served by Maven Central ({e})")
-    return unavailable("kroxylicious", "kroxylicious-app is served but running it is not built yet")
+            "kroxylicious", "it needs Java 21 or newer, and none is in $JAVA_HOME, under "
+            "/usr/lib/jvm or on PATH; install one (e.g. a Temurin 21 JDK) or set JAVA_HOME")
+    brokers = cluster["KGW_KAFKA_BOOTSTRAP"].split(",")
+    port = args.port_base + 1200
+    # The harness numbers its brokers 1..n; broker n listens on port + n. This
+    # gateway has no bind-address setting (v0.23.0): it listens on every
+    # interface, and clients use 127.0.0.1.
+    config = "\n".join([
+        "virtualClusters:",
+        "  - name: bench",
+        "    targetCluster:",
+        f"      bootstrapServers: {','.join(brokers)}",
+        "    gateways:",
+        "      - name: loopback",
+        "        portIdentifiesNode:",
+        f"          bootstrapAddress: 127.0.0.1:{port}",
+        "          nodeIdRanges:",
+        "            - name: brokers",
+        "              start: 1",
+        f"              end: {len(brokers)}",
+        "    logNetwork: false",
+        "    logFrames: false",
+    ]) + "\n"
+    cfg = os.path.join(state, "kroxylicious.yaml")
+    with open(cfg, "w") as f:
+        f.write(config)
+    # Its start script runs the first java on PATH and passes JAVA_OPTIONS on.
+    env = dict(os.environ, PATH=os.path.dirname(java) + os.pathsep + os.environ["PATH"],
+               JAVA_HOME=os.path.dirname(os.path.dirname(java)),
+               JAVA_OPTIONS="-Xms1g -Xmx1g")
+    log(f"kroxylicious: JAVA_OPTIONS='-Xms1g -Xmx1g' {script} --config {cfg} (java {version})")
+    p = Process("kroxylicious", [script, "--config", cfg], env,
+                os.path.join(state, "kroxylicious.log"))
+    try:
+        wait_for("kroxylicious listening", lambda: port_open("127.0.0.1", port), 120, p)
+        wait_for("kroxylicious's JVM", p.find_java, 10, p)
+    except Failure:
+        p.stop()
+        raise
+    return Target("kroxylicious", f"127.0.0.1:{port}", p)
 
 
 STARTERS = {
@@ -242,16 +431,42 @@ def loadgen(args, *argv, timeout=900):
     exe = os.path.join(args.build_dir, "bin", "kgw-loadgen")
     r = subprocess.run([exe, *argv], capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
-        raise Failure(f"kgw-loadgen {' '.join(argv)}: {r.stderr.strip()}")
+        # Its own message is the last line; librdkafka's log lines come before.
+        lines = r.stderr.strip().splitlines() or [f"exit code {r.returncode}"]
+        raise Failure(f"kgw-loadgen {' '.join(argv)}: {lines[-1]}", r.stderr[-4000:])
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def measured(target, fn):
-    """Runs fn and adds the gateway's CPU seconds spent meanwhile."""
-    before = target.process.cpu_seconds() if target.process else None
+def children_cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def measured(target, brokers, fn):
+    """Runs fn and adds its wall time, the CPU seconds the gateway, the brokers
+    and the load generator spent meanwhile, and the brokers' cores busy."""
+    if target.process and not target.process.alive():
+        raise Failure(f"{target.process.name} is not running")
+    gateway0 = target.process.cpu_seconds() if target.process else None
+    brokers0 = brokers.cpu()
+    loadgen0 = children_cpu_seconds()
+    t0 = time.monotonic()
     result = fn()
-    if before is not None:
-        result["gateway_cpu_s"] = target.process.cpu_seconds() - before
+    wall = time.monotonic() - t0
+    result["wall_s"] = wall
+    result["loadgen_cpu_s"] = children_cpu_seconds() - loadgen0
+    if target.process:
+        if not target.process.alive():
+            raise Failure(f"{target.process.name} exited", target.process.tail())
+        result["gateway_cpu_s"] = target.process.cpu_seconds() - gateway0
+    if brokers.pids:
+        after = brokers.cpu()
+        per = {n: after[n] - brokers0[n] for n in after
+               if after[n] is not None and brokers0.get(n) is not None}
+        result["brokers_cpu_s"] = per
+        if len(per) == len(brokers.pids):
+            result["brokers_cpu_total_s"] = sum(per.values())
+            result["brokers_cores"] = sum(per.values()) / wall if wall > 0 else None
     return result
 
 
@@ -268,31 +483,59 @@ def kafka_perf(args, cluster, target, topic, records):
          "acks=all", "linger.ms=5", "batch.size=262144"],
         capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
-        raise Failure(f"ProducerPerformance via {target.name}: {r.stderr.strip()[-2000:]}")
+        raise Failure(f"ProducerPerformance via {target.name}: exit code {r.returncode}",
+                      r.stderr[-4000:])
     # "300000 records sent, 51234.5 records/sec (50.03 MB/sec), ..." is the last line.
     last = r.stdout.strip().splitlines()[-1]
     mb = float(last.split("(")[1].split(" MB/sec")[0])
     return {"mb_per_s": mb * 1.048576, "line": last}  # its MB is MiB
 
 
-def run_target(args, cluster, sizes, target, rep, state):
+def first_line(e):
+    """The one-line reason of an exception."""
+    if isinstance(e, Failure):
+        return e.message
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+
+
+def run_target(args, cluster, brokers, sizes, target, tag, state, idle=True):
+    """Every workload once through target. A workload that raises is recorded as
+    {"error": reason} and the next one runs."""
     res = {}
-    tag = f"kgw-bench-{os.getpid()}-{target.name}-{rep}"
-    loadgen(args, "create-topic", "--bootstrap", cluster["KGW_KAFKA_BOOTSTRAP"],
-            "--topic", tag, "--partitions", "6")
-    loadgen(args, "create-topic", "--bootstrap", cluster["KGW_KAFKA_BOOTSTRAP"],
-            "--topic", tag + "-latency", "--partitions", "6")
+
+    def attempt(workload, fn):
+        try:
+            res[workload] = measured(target, brokers, fn)
+        except Exception as e:  # any failure of this target is a result, not the end
+            res[workload] = {"error": first_line(e), "detail": getattr(e, "detail", "")}
+            log(f"{target.name}: {workload} FAILED: {first_line(e)}")
+
+    try:
+        for topic in (tag, tag + "-latency"):
+            loadgen(args, "create-topic", "--bootstrap", cluster["KGW_KAFKA_BOOTSTRAP"],
+                    "--topic", topic, "--partitions", "6")
+    except Exception as e:
+        for w in WORKLOADS if idle else WORKLOADS[:-1]:
+            res[w] = {"error": f"creating the topics (direct): {first_line(e)}",
+                      "detail": getattr(e, "detail", "")}
+        return res
     b = target.bootstrap
-    res["produce"] = measured(target, lambda: loadgen(
+    attempt("produce", lambda: loadgen(
         args, "produce", "--bootstrap", b, "--topic", tag, "--records", str(sizes["records"])))
-    res["consume"] = measured(target, lambda: loadgen(
-        args, "consume", "--bootstrap", b, "--topic", tag, "--records", str(sizes["records"])))
-    res["latency"] = measured(target, lambda: loadgen(
+    if "error" in res["produce"]:
+        res["consume"] = {"error": "not run: produce failed in this round"}
+    else:
+        attempt("consume", lambda: loadgen(
+            args, "consume", "--bootstrap", b, "--topic", tag,
+            "--records", str(sizes["records"])))
+    attempt("latency", lambda: loadgen(
         args, "latency", "--bootstrap", b, "--topic", tag + "-latency",
         "--rate", str(sizes["rate"]), "--seconds", str(sizes["seconds"])))
-    res["storm"] = measured(target, lambda: loadgen(
+    attempt("storm", lambda: loadgen(
         args, "connect", "--bootstrap", b, "--connections", str(sizes["storm"]), "--threads", "8"))
-    res["idle"] = idle_test(args, target, sizes["idle"], state)
+    if idle:
+        attempt("idle", lambda: idle_test(args, target, sizes["idle"], state))
     return res
 
 
@@ -316,9 +559,15 @@ def idle_test(args, target, n, state):
                 rss_held = target.process.rss_mib()
             break
         time.sleep(0.1)
-    out, err = p.communicate(timeout=600)
+    try:
+        out, err = p.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise
     if p.returncode != 0:
-        raise Failure(f"idle test via {target.name}: {err.strip()}")
+        lines = err.strip().splitlines() or [f"exit code {p.returncode}"]
+        raise Failure(f"idle test via {target.name}: {lines[-1]}", err[-4000:])
     res = json.loads(out.strip().splitlines()[-1])
     if rss_held is not None:
         res["rss_before_mib"] = rss_before
@@ -353,39 +602,61 @@ def start_cluster(args, state):
 # -------------------------------------------------------------------- report
 
 
-def median(values):
+def spread(values):
+    """Median, min, max and count of the values that exist, or None."""
     values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "rounds": len(values)}
 
 
-def summarize(runs):
-    """Medians over the repetitions of one target."""
-    def m(workload, key):
-        return median([r[workload].get(key) for r in runs])
+def med(summary, key):
+    v = summary.get(key)
+    return v["median"] if isinstance(v, dict) else v
 
-    moved = m("produce", "bytes") + m("consume", "bytes")
-    cpu = None
-    if m("produce", "gateway_cpu_s") is not None:
-        cpu = (m("produce", "gateway_cpu_s") + m("consume", "gateway_cpu_s")) / (moved / 1e9)
-    return {
-        "produce_mb_s": m("produce", "mb_per_s"),
-        "produce_records_s": m("produce", "records_per_s"),
-        "consume_mb_s": m("consume", "mb_per_s"),
-        "consume_records_s": m("consume", "records_per_s"),
-        "latency_p50_ms": m("latency", "p50_ms"),
-        "latency_p99_ms": m("latency", "p99_ms"),
-        "latency_p999_ms": m("latency", "p999_ms"),
-        "storm_connections_s": m("storm", "connections_per_s"),
-        "storm_failed": max(r["storm"]["failed"] for r in runs),
-        "idle_connections": m("idle", "opened"),
-        "idle_failed": max(r["idle"]["failed"] + r["idle"]["lost"] for r in runs),
-        "cpu_s_per_gb": cpu,
-        "rss_idle_mib": None,
-        # From the first run only: memory freed when its idle connections
-        # close stays with the process, so later runs start high.
-        "rss_held_mib": runs[0]["idle"].get("rss_held_mib"),
-        "kib_per_connection": runs[0]["idle"].get("kib_per_connection"),
-    }
+
+METRICS = [
+    ("produce_mb_s", "produce", "mb_per_s"),
+    ("produce_records_s", "produce", "records_per_s"),
+    ("consume_mb_s", "consume", "mb_per_s"),
+    ("consume_records_s", "consume", "records_per_s"),
+    ("latency_p50_ms", "latency", "p50_ms"),
+    ("latency_p99_ms", "latency", "p99_ms"),
+    ("latency_p999_ms", "latency", "p999_ms"),
+    ("storm_connections_s", "storm", "connections_per_s"),
+    ("idle_connections", "idle", "opened"),
+]
+
+
+def summarize(rounds):
+    """Medians and spread over the measured rounds of one target. rounds is a
+    list of {workload: result or {"error": reason}}."""
+    def ok(workload):
+        return [r[workload] for r in rounds if "error" not in r.get(workload, {"error": 1})]
+
+    out = {key: spread([r.get(field) for r in ok(w)]) for key, w, field in METRICS}
+    cpu = []
+    for r in rounds:
+        p, c = r.get("produce", {}), r.get("consume", {})
+        if "gateway_cpu_s" in p and "gateway_cpu_s" in c:
+            gb = (p["bytes"] + c["bytes"]) / 1e9
+            cpu.append((p["gateway_cpu_s"] + c["gateway_cpu_s"]) / gb)
+    out["cpu_s_per_gb"] = spread(cpu)
+    for w in WORKLOADS:
+        out[f"brokers_cores_{w}"] = spread([r.get("brokers_cores") for r in ok(w)])
+    out["storm_failed"] = max((r.get("failed", 0) for r in ok("storm")), default=None)
+    out["idle_failed"] = max((r.get("failed", 0) + r.get("lost", 0) for r in ok("idle")),
+                             default=None)
+    # From the first round that held idle connections only: memory freed when
+    # they close stays with the process, so later rounds start high.
+    idle = ok("idle")
+    out["rss_held_mib"] = idle[0].get("rss_held_mib") if idle else None
+    out["kib_per_connection"] = idle[0].get("kib_per_connection") if idle else None
+    out["failed_workloads"] = {w: sum(1 for r in rounds if "error" in r.get(w, {}))
+                               for w in WORKLOADS}
+    out["rounds"] = len(rounds)
+    return out
 
 
 def ratio(a, b):
@@ -400,27 +671,74 @@ def fmt(v, digits=1):
     return f"{v:,}"
 
 
-def print_table(summary, notes, sizes, perf):
+def cell(s, key, digits, workload=None):
+    """A median with its min-max spread, e.g. "57.7 (49.6–72.5)"; FAILED when no
+    round succeeded; a trailing * when some did not."""
+    v = s.get(key)
+    failed = s["failed_workloads"].get(workload, 0) if workload else 0
+    if v is None:
+        return "FAILED" if failed else "-"
+    text = fmt(float(v["median"]), digits)
+    if v["rounds"] > 1:
+        text += f" ({fmt(float(v['min']), digits)}–{fmt(float(v['max']), digits)})"
+    return text + ("*" if failed else "")
+
+
+def print_rows(header, rows):
+    full = [header] + [r for r in rows if len(r) == len(header)]
+    widths = [max(len(r[i]) for r in full) for i in range(len(header))]
+    for r in [header] + rows:
+        if len(r) == 2 and len(header) > 2:  # a row with a note instead of figures
+            print(f"{r[0].ljust(widths[0])}  {r[1]}")
+        else:
+            print("  ".join(c.rjust(w) if i else c.ljust(w)
+                            for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def print_report(summary, notes, sizes, perf, failures, brokers, rounds):
+    print()
+    print(f"Medians of {rounds} rounds, (min–max) across them; * = failed in some rounds"
+          if rounds > 1 else "One round: no medians, no spread")
     cols = [
-        ("produce MB/s", "produce_mb_s", 1), ("consume MB/s", "consume_mb_s", 1),
-        ("p50 ms", "latency_p50_ms", 2), ("p99 ms", "latency_p99_ms", 2),
-        ("p99.9 ms", "latency_p999_ms", 2), ("storm conn/s", "storm_connections_s", 0),
-        ("CPU s/GB", "cpu_s_per_gb", 2), ("RSS idle MiB", "rss_idle_mib", 1),
-        (f"RSS @{sizes['idle']} MiB", "rss_held_mib", 1), ("KiB/conn", "kib_per_connection", 1),
+        ("produce MB/s", "produce_mb_s", 1, "produce"),
+        ("consume MB/s", "consume_mb_s", 1, "consume"),
+        ("p50 ms", "latency_p50_ms", 2, "latency"), ("p99 ms", "latency_p99_ms", 2, "latency"),
+        ("p99.9 ms", "latency_p999_ms", 2, "latency"),
+        ("storm conn/s", "storm_connections_s", 0, "storm"),
     ]
-    header = ["target"] + [c[0] for c in cols]
-    rows = []
+    rows = [[name] + [cell(s, k, d, w) for _, k, d, w in cols] for name, s in summary.items()]
+    rows += [[name, f"not measured: {note}"] for name, note in notes.items()]
+    print_rows(["target"] + [c[0] for c in cols], rows)
+
+    header = ["target", "CPU s/GB", "RSS idle MiB", f"RSS @{sizes['idle']} MiB", "KiB/conn"]
+    rows = [[name, cell(s, "cpu_s_per_gb", 2), fmt(s.get("rss_idle_mib"), 1),
+             fmt(s.get("rss_held_mib"), 1), fmt(s.get("kib_per_connection"), 1)]
+            for name, s in summary.items() if name != "direct"]
+    if rows:
+        print()
+        print("Gateway resources (CPU per GB over produce + consume; RSS after start-up, and "
+              f"while {sizes['idle']:,} idle connections are held, first round)")
+        print_rows(header, rows)
+
+    print()
+    if brokers.pids:
+        print(f"Brokers' CPU during each workload, in cores busy (CPU seconds of the "
+              f"{len(brokers.pids)} broker JVMs / wall seconds; this machine has "
+              f"{os.cpu_count()} cores)")
+        header = ["target"] + list(WORKLOADS)
+        rows = [[name] + [cell(s, f"brokers_cores_{w}", 2, w) for w in WORKLOADS]
+                for name, s in summary.items()]
+        print_rows(header, rows)
+    else:
+        print(f"Brokers' CPU: not measured ({brokers.why_not})")
+
     for name, s in summary.items():
-        rows.append([name] + [fmt(s.get(k), d) for _, k, d in cols])
-    for name, note in notes.items():
-        rows.append([name, f"not measured: {note}"] + [""] * (len(cols) - 1))
-    widths = [max(len(str(r[i])) for r in [header] + rows if i < len(r)) for i in range(len(header))]
-    widths[1] = max(len(header[1]), max((len(r[1]) for r in rows if r[2] != ""), default=0))
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                               for i, (c, w) in enumerate(zip(r, widths)) if c != "" or i < 2)
-    print(line(header))
-    for r in rows:
-        print(line(r) if r[2] != "" else f"{r[0].ljust(widths[0])}  {r[1]}")
+        errors = [f"{s[k]:,} {what}" for k, what in (("storm_failed", "storm connections"),
+                                                     ("idle_failed", "idle connections"))
+                  if s.get(k)]
+        if errors:
+            print(f"{name}: connection errors: {', '.join(errors)} (most in one round)")
+
     if "kgw" in summary:
         k = summary["kgw"]
         print()
@@ -428,32 +746,44 @@ def print_table(summary, notes, sizes, perf):
             if ref not in summary:
                 continue
             s = summary[ref]
-            print(f"kgw / {ref}: produce {fmt(ratio(k['produce_mb_s'], s['produce_mb_s']), 3)}, "
-                  f"consume {fmt(ratio(k['consume_mb_s'], s['consume_mb_s']), 3)}, "
-                  f"p99 latency {fmt(ratio(k['latency_p99_ms'], s['latency_p99_ms']), 3)}"
-                  + (f", CPU per GB {fmt(ratio(k['cpu_s_per_gb'], s['cpu_s_per_gb']), 3)}"
-                     if s["cpu_s_per_gb"] else ""))
+            cpu = ratio(med(k, "cpu_s_per_gb"), med(s, "cpu_s_per_gb"))
+            print(f"kgw / {ref} (medians): "
+                  f"produce {fmt(ratio(med(k, 'produce_mb_s'), med(s, 'produce_mb_s')), 3)}, "
+                  f"consume {fmt(ratio(med(k, 'consume_mb_s'), med(s, 'consume_mb_s')), 3)}, "
+                  f"p99 latency "
+                  f"{fmt(ratio(med(k, 'latency_p99_ms'), med(s, 'latency_p99_ms')), 3)}"
+                  + (f", CPU per GB {fmt(cpu, 3)}" if cpu is not None else ""))
     if perf:
         print()
         for name, p in perf.items():
             print(f"Kafka ProducerPerformance via {name}: {p['mb_per_s']:.1f} MB/s ({p['line']})")
+    if failures:
+        print()
+        for f in failures:
+            kind = "ERROR" if f["target"] in CORE else "FAILED (a finding about this peer)"
+            print(f"{kind}: {f['target']}, {f['workload']}, round {f['round']}: {f['reason']}")
 
 
 def goals(summary, sizes):
     k, h = summary.get("kgw"), summary.get("haproxy")
     out = []
     if k and h:
-        out.append(("produce throughput >= 0.95 x HAProxy", ratio(k["produce_mb_s"], h["produce_mb_s"]), 0.95, ">="))
-        out.append(("consume throughput >= 0.95 x HAProxy", ratio(k["consume_mb_s"], h["consume_mb_s"]), 0.95, ">="))
-        out.append(("p99 publish latency <= 1.1 x HAProxy", ratio(k["latency_p99_ms"], h["latency_p99_ms"]), 1.1, "<="))
-        out.append(("CPU per GB <= 1.2 x HAProxy", ratio(k["cpu_s_per_gb"], h["cpu_s_per_gb"]), 1.2, "<="))
-    peers = [summary[p]["cpu_s_per_gb"] for p in ("kroxylicious", "kafka-proxy") if p in summary]
+        for goal, key, limit, op in (
+                ("produce throughput >= 0.95 x HAProxy", "produce_mb_s", 0.95, ">="),
+                ("consume throughput >= 0.95 x HAProxy", "consume_mb_s", 0.95, ">="),
+                ("p99 publish latency <= 1.1 x HAProxy", "latency_p99_ms", 1.1, "<="),
+                ("CPU per GB <= 1.2 x HAProxy", "cpu_s_per_gb", 1.2, "<=")):
+            out.append((goal, ratio(med(k, key), med(h, key)), limit, op))
+    peers = [med(summary[p], "cpu_s_per_gb") for p in PEERS if p in summary]
+    peers = [p for p in peers if p is not None]
     if k and peers:
-        out.append(("CPU per GB <= 0.5 x best peer", ratio(k["cpu_s_per_gb"], min(peers)), 0.5, "<="))
+        out.append(("CPU per GB <= 0.5 x best peer",
+                    ratio(med(k, "cpu_s_per_gb"), min(peers)), 0.5, "<="))
     if k:
         out.append(("idle RSS <= 20 MiB", k["rss_idle_mib"], 20, "<="))
         out.append(("<= 40 KiB per idle connection", k["kib_per_connection"], 40, "<="))
-        out.append((f"{sizes['idle']} idle connections without an error", k["idle_failed"], 0, "<="))
+        out.append((f"{sizes['idle']} idle connections without an error", k["idle_failed"], 0,
+                    "<="))
     rows = []
     for name, value, limit, op in out:
         met = None if value is None else (value >= limit if op == ">=" else value <= limit)
@@ -477,23 +807,39 @@ def raise_file_limit():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not figures")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per target; medians are reported")
-    ap.add_argument("--targets", default="direct,kgw,haproxy,kroxylicious,kafka-proxy")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].replace("\n", " "),
+        epilog=__doc__.split("\n\n")[1].replace("\n", " "))
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run, not figures: small sizes, 1 round, and a tiny warm-up "
+                         f"({QUICK_WARMUP['records']:,} records, {QUICK_WARMUP['seconds']} s of "
+                         f"latency, {QUICK_WARMUP['storm']} connections)")
+    ap.add_argument("--rounds", "--repeat", type=int, dest="rounds",
+                    help="measured rounds, each running every target once, the order rotated "
+                         "by one per round; medians and spread are reported "
+                         "[default 3, --quick 1]")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="skip the discarded warm-up round")
+    ap.add_argument("--targets", default="direct,kgw,haproxy,kafka-proxy,kroxylicious")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--peers-dir", default=DEFAULT_PEERS_DIR,
+                    help="where build-peers.sh put the peers: bin/kafka-proxy, kroxylicious/ "
+                         "[default $KGW_PEERS_DIR, else ~/.cache/kgw/peers]")
     ap.add_argument("--state-dir", default="/tmp/kgw-bench")
-    ap.add_argument("--cache-dir", default=os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "kgw", "bench"))
     ap.add_argument("--port-base", type=int, default=23000,
-                    help="ports used: base+90.. (Kafka), +800.. (HAProxy), +899.. (kgw), +1100.. (kafka-proxy)")
+                    help="ports used: base+90.. (Kafka), +800.. (HAProxy), +899.. (kgw), "
+                         "+1100.. (kafka-proxy), +1200.. (Kroxylicious)")
     ap.add_argument("--use-running-cluster", action="store_true",
-                    help="use the cluster named by KGW_KAFKA_* (started with --relay) instead of starting one")
-    ap.add_argument("--json", help="also write the results here")
+                    help="use the cluster named by KGW_KAFKA_* (started with --relay) instead "
+                         "of starting one; the brokers' CPU is read when KGW_KAFKA_DIR is set")
+    ap.add_argument("--json", help="also write every result of every round here")
     args = ap.parse_args()
-    if args.repeat < 1:
-        ap.error("--repeat must be at least 1")
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     sizes = QUICK if args.quick else FULL
+    warmup = None if args.no_warmup else (QUICK_WARMUP if args.quick else WARMUP)
     names = [t for t in args.targets.split(",") if t]
     for n in names:
         if n not in STARTERS:
@@ -510,53 +856,106 @@ def main():
     state = tempfile.mkdtemp(prefix="run-", dir=args.state_dir)
     kdir = None
     targets = []
+    failures = []
     try:
         if args.use_running_cluster:
             cluster = dict(os.environ)
-            for key in ("KGW_KAFKA_BOOTSTRAP", "KGW_KAFKA_RELAY_BOOTSTRAP", "KGW_KAFKA_RELAY_TARGETS"):
+            for key in ("KGW_KAFKA_BOOTSTRAP", "KGW_KAFKA_RELAY_BOOTSTRAP",
+                        "KGW_KAFKA_RELAY_TARGETS"):
                 if key not in cluster:
-                    raise Failure(f"--use-running-cluster needs {key} (start the cluster with --relay)")
+                    raise Failure(f"--use-running-cluster needs {key} "
+                                  "(start the cluster with --relay)")
+            brokers = Brokers(os.environ.get("KGW_KAFKA_DIR"),
+                              why_not="KGW_KAFKA_DIR is not set, so the brokers are unknown")
         else:
             cluster, kdir = start_cluster(args, state)
+            brokers = Brokers(kdir)
+        if brokers.why_not:
+            log(f"brokers' CPU: not measured: {brokers.why_not}")
         for n in names:
-            targets.append(STARTERS[n](args, cluster, state))
+            if n in PEERS:
+                try:
+                    targets.append(STARTERS[n](args, cluster, state))
+                except Exception as e:  # a peer that does not start is a finding
+                    detail = getattr(e, "detail", "")
+                    why = first_line(e) + (f" (its log ends: {detail.splitlines()[-1].strip()})"
+                                           if detail else "")
+                    failures.append({"target": n, "workload": "start", "round": "-",
+                                     "reason": why, "detail": detail})
+                    targets.append(unavailable(n, f"did not start: {why}"))
+            else:
+                targets.append(STARTERS[n](args, cluster, state))
         live = [t for t in targets if t.bootstrap]
+        if not live:
+            raise Failure("no target could be measured")
         rss_idle = {t.name: t.process.rss_mib() for t in live if t.process}
-        runs = {t.name: [] for t in live}
-        for rep in range(args.repeat):
-            for t in live:
-                log(f"run {rep + 1}/{args.repeat}: {t.name}")
-                runs[t.name].append(run_target(args, cluster, sizes, t, rep, state))
+
+        plan = ([("warm-up", warmup)] if warmup else []) + \
+            [(r + 1, sizes) for r in range(args.rounds)]
+        runs = []
+        for label, round_sizes in plan:
+            shift = 0 if label == "warm-up" else (label - 1) % len(live)
+            order = live[shift:] + live[:shift]
+            discarded = label == "warm-up"
+            entry = {"round": label, "discarded": discarded, "sizes": round_sizes,
+                     "order": [t.name for t in order], "results": {}}
+            runs.append(entry)
+            for t in order:
+                what = "warm-up (discarded)" if discarded else f"round {label}/{args.rounds}"
+                log(f"{what}: {t.name}")
+                tag = f"kgw-bench-{os.getpid()}-{t.name}-{'w' if discarded else label}"
+                res = run_target(args, cluster, brokers, round_sizes, t, tag, state,
+                                 idle=not discarded)
+                entry["results"][t.name] = res
+                for w, r in res.items():
+                    if "error" in r:
+                        failures.append({"target": t.name, "workload": w, "round": label,
+                                         "reason": r["error"], "detail": r.get("detail", "")})
         perf = {}
         for t in live:
             if t.name in ("direct", "kgw"):
                 topic = f"kgw-bench-{os.getpid()}-{t.name}-perf"
-                loadgen(args, "create-topic", "--bootstrap", cluster["KGW_KAFKA_BOOTSTRAP"],
-                        "--topic", topic, "--partitions", "6")
-                p = kafka_perf(args, cluster, t, topic, sizes["perf_records"])
+                try:
+                    loadgen(args, "create-topic", "--bootstrap", cluster["KGW_KAFKA_BOOTSTRAP"],
+                            "--topic", topic, "--partitions", "6")
+                    p = kafka_perf(args, cluster, t, topic, sizes["perf_records"])
+                except Exception as e:
+                    failures.append({"target": t.name, "workload": "ProducerPerformance",
+                                     "round": "cross-check", "reason": first_line(e),
+                                     "detail": getattr(e, "detail", "")})
+                    continue
                 if p:
                     perf[t.name] = p
         summary = {}
         for t in live:
-            summary[t.name] = summarize(runs[t.name])
+            measured_rounds = [e["results"][t.name] for e in runs if not e["discarded"]]
+            summary[t.name] = summarize(measured_rounds)
             summary[t.name]["rss_idle_mib"] = rss_idle.get(t.name)
         notes = {t.name: t.note for t in targets if not t.bootstrap}
-        print_table(summary, notes, sizes, perf)
+        print_report(summary, notes, sizes, perf, failures, brokers, args.rounds)
         g = goals(summary, sizes)
         print()
         for row in g:
             verdict = {True: "met", False: "MISSED", None: "not measured"}[row["met"]]
             print(f"goal: {row['goal']}: {fmt(row['value'], 3)} -> {verdict}")
+        errors = [f for f in failures if f["target"] in CORE]
         result = {
-            "sizes": sizes, "repeat": args.repeat, "cpus": os.cpu_count(),
-            "summary": summary, "not_measured": notes, "goals": g,
+            "sizes": sizes, "warmup_sizes": warmup, "rounds": args.rounds,
+            "cpus": os.cpu_count(), "peers_dir": args.peers_dir,
+            "brokers": {"pids": brokers.pids, "not_measured": brokers.why_not},
+            "summary": summary, "not_measured": notes, "failures": failures, "goals": g,
             "kafka_producer_performance": perf, "runs": runs,
         }
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=2)
         print()
-        print(json.dumps({"summary": summary, "goals": g, "not_measured": notes}))
+        print(json.dumps({"summary": summary, "goals": g, "not_measured": notes,
+                          "failures": [{k: v for k, v in f.items() if k != "detail"}
+                                       for f in failures]}))
+        if errors:
+            log(f"error: {len(errors)} workload(s) failed for direct, kgw or haproxy")
+            return 1
         return 0
     except Failure as e:
         log(f"error: {e}")
