@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Real kgw-agent processes at fleet size: starts C kgw-coordinators and N kgw-agents, agent i
+# on its own loopback host 127.0.1.i (racks a, b, c in turn; one worker thread each), against
+# the Kafka cluster that cluster.env describes, with a fresh gateway cluster id. Measures how
+# long after the last agent started `kgwctl status` counts all N, then (with --rolling) restarts
+# every agent in turn, one every --every, and counts the group generations the leader saw and
+# how long until it counts N again. Prints what it measured and stops everything.
+#
+#   bench/real-fleet.sh [--agents N] [--coordinators C] [--rolling] [--every 2]
+#
+# N is at most 250. Needs a plain build (build/bin) and a cluster started by
+# tests/kafka/kafka-cluster.sh ($KGW_KAFKA_DIR/cluster.env, default /tmp/kgw-kafka). Uses ports
+# 21931.. (gRPC) and 21841.. (HTTP) on 127.0.0.1 and 24000.. on each agent's host. Logs go to
+# $KGW_FLEET_DIR (default /tmp/kgw-real-fleet).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+agents=250 coordinators=3 rolling=0 every=2
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --agents) agents="$2"; shift 2 ;;
+    --coordinators) coordinators="$2"; shift 2 ;;
+    --rolling) rolling=1; shift ;;
+    --every) every="$2"; shift 2 ;;
+    *) echo "real-fleet: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+((agents >= 1 && agents <= 250)) || { echo "real-fleet: --agents must be 1..250" >&2; exit 2; }
+env_file="${KGW_KAFKA_DIR:-/tmp/kgw-kafka}/cluster.env"
+if [[ ! -r "$env_file" ]]; then
+  echo "real-fleet: no $env_file: start tests/kafka/kafka-cluster.sh" >&2
+  exit 2
+fi
+set -a
+# shellcheck disable=SC1090
+source "$env_file"
+set +a
+bin="$ROOT/build/bin"
+dir="${KGW_FLEET_DIR:-/tmp/kgw-real-fleet}"
+rm -rf "$dir"
+mkdir -p "$dir"
+cid="real-$(date +%s)"
+declare -A pid_of
+stop() {
+  for p in "${pid_of[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pid_of[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap stop EXIT
+now_ms() { date +%s%3N; }
+say() { echo "real-fleet: $*"; }
+
+for i in $(seq 1 "$coordinators"); do
+  GATEWAY_CLUSTER_ID="$cid" GATEWAY_NODE_ID="coord-$i" \
+    KAFKA_BOOTSTRAP_SERVERS="$KGW_KAFKA_BOOTSTRAP" GATEWAY_ADVERTISED_HOST=127.0.0.1 \
+    GATEWAY_GRPC_BIND_HOST=127.0.0.1 GATEWAY_GRPC_PORT=$((21930 + i)) \
+    GATEWAY_HTTP_PORT=$((21840 + i)) \
+    "$bin/kgw-coordinator" > "$dir/coord-$i.log" 2>&1 &
+  pid_of[coord-$i]=$!
+done
+for i in $(seq 1 "$coordinators"); do
+  until curl -sf "http://127.0.0.1:$((21840 + i))/health/ready" > /dev/null; do sleep 0.5; done
+done
+endpoints="$(for i in $(seq 1 "$coordinators"); do echo -n "127.0.0.1:$((21930 + i)) "; done)"
+
+start_agent() { # I
+  local i="$1" racks=(a b c)
+  GATEWAY_CLUSTER_ID="$cid" GATEWAY_NODE_ID="real-$i" GATEWAY_RACK_ID="${racks[$((i % 3))]}" \
+    KAFKA_BOOTSTRAP_SERVERS="$KGW_KAFKA_BOOTSTRAP" GATEWAY_BIND_HOST="127.0.1.$i" \
+    GATEWAY_ADVERTISED_HOST="127.0.1.$i" GATEWAY_PORT_START=24000 GATEWAY_HTTP_PORT=24900 \
+    GATEWAY_WORKER_THREADS=1 GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS=100 \
+    "$bin/kgw-agent" >> "$dir/agent-$i.log" 2>&1 &
+  pid_of[agent-$i]=$!
+}
+
+# The number after "Agents:" in `kgwctl status`, asked of the first coordinator that answers.
+agents_counted() {
+  local e out
+  for e in $endpoints; do
+    if out="$("$bin/kgwctl" --coordinator "$e" --timeout 3s status 2>/dev/null)"; then
+      awk '/^ *Agents:/ {print $2; exit}' <<< "$out"
+      return
+    fi
+  done
+  echo 0
+}
+
+wait_counted() { # N TIMEOUT_S -> prints ms waited, or fails
+  local want="$1" limit="$2" t0 n
+  t0="$(now_ms)"
+  while true; do
+    n="$(agents_counted)"
+    [[ "$n" == "$want" ]] && { echo $(($(now_ms) - t0)); return 0; }
+    (($(now_ms) - t0 > limit * 1000)) && { echo "timeout (last count $n)"; return 1; }
+    sleep 0.5
+  done
+}
+
+leader_pid() {
+  local e i
+  for i in $(seq 1 "$coordinators"); do
+    e="127.0.0.1:$((21930 + i))"
+    if "$bin/kgwctl" --coordinator "$e" --timeout 3s status 2>/dev/null |
+        grep -qE "^ *Leader: +coord-$i\b"; then
+      echo "${pid_of[coord-$i]}"
+      return
+    fi
+  done
+}
+
+t0="$(now_ms)"
+for i in $(seq 1 "$agents"); do start_agent "$i"; done
+started_ms=$(($(now_ms) - t0))
+say "started $agents agents in $started_ms ms"
+if ! waited="$(wait_counted "$agents" 300)"; then
+  say "kgwctl status never counted $agents: $waited"
+  exit 1
+fi
+say "kgwctl status counts $agents agents $waited ms after the last one started"
+lp="$(leader_pid)"
+if [[ -n "$lp" ]]; then
+  say "leader (pid $lp): $(grep -E '^(Threads|VmRSS)' "/proc/$lp/status" | tr -s ' \t' ' ' |
+    tr '\n' ' ')"
+fi
+agent_rss_kb=0
+for i in $(seq 1 "$agents"); do
+  rss="$(awk '/^VmRSS/ {print $2}' "/proc/${pid_of[agent-$i]}/status" 2>/dev/null || echo 0)"
+  agent_rss_kb=$((agent_rss_kb + rss))
+done
+say "agents' RSS: $((agent_rss_kb / agents)) kB each on average"
+
+if ((rolling)); then
+  gen_before="$(grep -hoE 'generation [0-9]+: [0-9]+ members' "$dir"/coord-*.log |
+    awk '{print $2}' | sort -n | tail -1 | tr -d ':')"
+  t0="$(now_ms)"
+  for i in $(seq 1 "$agents"); do
+    t1="$(now_ms)"
+    kill -TERM "${pid_of[agent-$i]}"
+    wait "${pid_of[agent-$i]}" 2>/dev/null || true
+    start_agent "$i"
+    left=$((every * 1000 - ($(now_ms) - t1)))
+    ((left > 0)) && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
+  done
+  say "rolling restart of $agents agents, one every ${every}s, took $(($(now_ms) - t0)) ms"
+  waited="$(wait_counted "$agents" 120)" || true
+  say "kgwctl status counts $agents agents again $waited ms after the last restart"
+  gen_after="$(grep -hoE 'generation [0-9]+: [0-9]+ members' "$dir"/coord-*.log |
+    awk '{print $2}' | sort -n | tail -1 | tr -d ':')"
+  say "group generations during the restart: ${gen_before} -> ${gen_after}"
+fi
