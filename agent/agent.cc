@@ -135,8 +135,9 @@ int Agent::Run() {
     });
     workers_.push_back(std::move(w));
   }
+  // PrepareSecurity has checked kafka_tls_.
   control_ = std::make_unique<AgentControl>(config_, router_, directory_, metrics_, cluster_key_,
-                                            [this](bool draining) {
+                                            *kafka_tls_, [this](bool draining) {
                                               asio::post(main_, [this, draining] {
                                                 OnDrain(draining);
                                               });

@@ -21,12 +21,14 @@ constexpr absl::Duration kTopicReadTimeout = absl::Seconds(10);
 AgentControl::AgentControl(const AgentConfig& config, Router& router,
                            cluster::BrokerDirectory& directory, AgentMetrics& metrics,
                            std::shared_ptr<const control::ClusterKey> key,
+                           std::optional<kafka::ConnectionTls> kafka_tls,
                            std::function<void(bool)> on_drain)
     : config_(config),
       router_(router),
       directory_(directory),
       metrics_(metrics),
       key_(std::move(key)),
+      kafka_tls_(std::move(kafka_tls)),
       on_drain_(std::move(on_drain)) {}
 
 AgentControl::~AgentControl() { Stop(); }
@@ -106,8 +108,7 @@ void AgentControl::Start() {
       membership::GroupMember::Options{
           .bootstrap = cluster::BootstrapAddresses(config_.node),
           .sasl = cluster::OwnSasl(config_.kafka),
-          // Checked at start-up (Agent::PrepareSecurity): a failure here is not expected.
-          .tls = cluster::OwnTls(config_.kafka).value_or(std::nullopt),
+          .tls = kafka_tls_,
           .group_id = config_.node.group_id,
           .session_timeout = config_.node.group_session_timeout,
           .rebalance_timeout = config_.node.group_session_timeout,
