@@ -22,37 +22,13 @@ while [[ $# -gt 0 ]]; do
     *) echo "fleet-scale: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
-env_file="${KGW_KAFKA_DIR:-/tmp/kgw-kafka}/cluster.env"
-if [[ ! -r "$env_file" ]]; then
-  echo "fleet-scale: no $env_file: start tests/kafka/kafka-cluster.sh" >&2
-  exit 2
-fi
-set -a
-# shellcheck disable=SC1090
-source "$env_file"
-set +a
+# shellcheck source=bench/fleet-lib.sh
+source "$ROOT/bench/fleet-lib.sh"
+fleet_source_cluster fleet-scale
 bin="$ROOT/build/bin"
 cid="fleet-$(date +%s)"
-pids=()
-stop() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap stop EXIT
-for i in $(seq 1 "$coordinators"); do
-  GATEWAY_CLUSTER_ID="$cid" GATEWAY_NODE_ID="bench-coord-$i" \
-    KAFKA_BOOTSTRAP_SERVERS="$KGW_KAFKA_BOOTSTRAP" GATEWAY_ADVERTISED_HOST=127.0.0.1 \
-    GATEWAY_GRPC_BIND_HOST=127.0.0.1 GATEWAY_GRPC_PORT=$((21920 + i)) \
-    GATEWAY_HTTP_PORT=$((21830 + i)) \
-    "$bin/kgw-coordinator" > "$out.coordinator-$i.log" 2>&1 &
-  pids+=($!)
-done
-for i in $(seq 1 "$coordinators"); do
-  until curl -sf "http://127.0.0.1:$((21830 + i))/health/ready" > /dev/null; do
-    kill -0 "${pids[$((i - 1))]}" 2>/dev/null ||
-      { echo "fleet-scale: coordinator $i exited; see $out.coordinator-$i.log" >&2; exit 1; }
-    sleep 0.5
-  done
-done
+trap fleet_stop_coordinators EXIT
+fleet_start_coordinators fleet-scale "$bin" "$coordinators" "$cid" bench-coord- \
+  21920 21830 "$out.coordinator-"
 "$bin/kgw-fleet-sim" "$scenario" --cluster-id "$cid" --agents "$agents" \
-  --coordinator-pids "$(IFS=,; echo "${pids[*]}")" --json "$@" > "$out.json"
+  --coordinator-pids "$(IFS=,; echo "${fleet_coordinators[*]}")" --json "$@" > "$out.json"

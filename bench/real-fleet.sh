@@ -25,40 +25,25 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 ((agents >= 1 && agents <= 250)) || { echo "real-fleet: --agents must be 1..250" >&2; exit 2; }
-env_file="${KGW_KAFKA_DIR:-/tmp/kgw-kafka}/cluster.env"
-if [[ ! -r "$env_file" ]]; then
-  echo "real-fleet: no $env_file: start tests/kafka/kafka-cluster.sh" >&2
-  exit 2
-fi
-set -a
-# shellcheck disable=SC1090
-source "$env_file"
-set +a
+# shellcheck source=bench/fleet-lib.sh
+source "$ROOT/bench/fleet-lib.sh"
+fleet_source_cluster real-fleet
 bin="$ROOT/build/bin"
 dir="${KGW_FLEET_DIR:-/tmp/kgw-real-fleet}"
 rm -rf "$dir"
 mkdir -p "$dir"
 cid="real-$(date +%s)"
-declare -A pid_of
+declare -A pid_of  # the agents'
 stop() {
   for p in "${pid_of[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pid_of[@]}"; do wait "$p" 2>/dev/null || true; done
+  fleet_stop_coordinators
 }
 trap stop EXIT
 now_ms() { date +%s%3N; }
 say() { echo "real-fleet: $*"; }
 
-for i in $(seq 1 "$coordinators"); do
-  GATEWAY_CLUSTER_ID="$cid" GATEWAY_NODE_ID="coord-$i" \
-    KAFKA_BOOTSTRAP_SERVERS="$KGW_KAFKA_BOOTSTRAP" GATEWAY_ADVERTISED_HOST=127.0.0.1 \
-    GATEWAY_GRPC_BIND_HOST=127.0.0.1 GATEWAY_GRPC_PORT=$((21930 + i)) \
-    GATEWAY_HTTP_PORT=$((21840 + i)) \
-    "$bin/kgw-coordinator" > "$dir/coord-$i.log" 2>&1 &
-  pid_of[coord-$i]=$!
-done
-for i in $(seq 1 "$coordinators"); do
-  until curl -sf "http://127.0.0.1:$((21840 + i))/health/ready" > /dev/null; do sleep 0.5; done
-done
+fleet_start_coordinators real-fleet "$bin" "$coordinators" "$cid" coord- 21930 21840 "$dir/coord-"
 endpoints="$(for i in $(seq 1 "$coordinators"); do echo -n "127.0.0.1:$((21930 + i)) "; done)"
 
 start_agent() { # I
@@ -100,7 +85,7 @@ leader_pid() {
     e="127.0.0.1:$((21930 + i))"
     if "$bin/kgwctl" --coordinator "$e" --timeout 3s status 2>/dev/null |
         grep -qE "^ *Leader: +coord-$i\b"; then
-      echo "${pid_of[coord-$i]}"
+      echo "${fleet_coordinators[$((i - 1))]}"
       return
     fi
   done
