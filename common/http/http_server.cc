@@ -25,6 +25,10 @@ absl::string_view ReasonPhrase(int status) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
@@ -70,6 +74,10 @@ std::string Serialize(const Response& response, bool send_body) {
                                  "\r\nContent-Type: ", response.content_type,
                                  "\r\nContent-Length: ", response.body.size(), "\r\n");
   if (response.status == 405) absl::StrAppend(&out, "Allow: GET, HEAD\r\n");
+  for (const auto& [name, value] : response.headers) {
+    DCHECK_EQ(absl::StrCat(name, value).find_first_of("\r\n"), std::string::npos) << name;
+    absl::StrAppend(&out, name, ": ", value, "\r\n");
+  }
   absl::StrAppend(&out, "Connection: close\r\n\r\n");
   if (send_body) absl::StrAppend(&out, response.body);
   return out;
@@ -80,7 +88,28 @@ std::string HostPort(absl::string_view host, int port) {
                                       : absl::StrCat(host, ":", port);
 }
 
+// The header lines after the request line, up to the blank line.
+absl::flat_hash_map<std::string, std::string> ParseHeaders(absl::string_view head) {
+  absl::flat_hash_map<std::string, std::string> headers;
+  std::vector<absl::string_view> lines = absl::StrSplit(head, "\r\n");
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const size_t colon = lines[i].find(':');
+    if (colon == absl::string_view::npos || colon == 0) continue;
+    absl::string_view name = lines[i].substr(0, colon);
+    if (!IsToken(name)) continue;
+    headers[absl::AsciiStrToLower(name)] =
+        std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
+  }
+  return headers;
+}
+
 }  // namespace
+
+std::optional<std::string> Request::Header(const std::string& lower_case_name) const {
+  auto it = headers.find(lower_case_name);
+  if (it == headers.end()) return std::nullopt;
+  return it->second;
+}
 
 // One accepted socket: read the head, write one response, then linger until
 // the client closes so that unread request bytes do not turn our close into a
@@ -130,9 +159,17 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
       VLOG(1) << "http: dropping connection before a full request head: " << ec.message();
       Close();
     } else {
-      bool send_body = true;
-      Response response = server_->Dispatch(absl::string_view(head_).substr(0, n), &send_body);
-      Respond(response, send_body);
+      // The answer may come from another thread: it hops onto the connection's
+      // executor before touching the connection.
+      server_->Dispatch(absl::string_view(head_).substr(0, n),
+                        [self = shared_from_this()](Response response, bool send_body) {
+                          asio::post(self->socket_.get_executor(),
+                                     [self, response = std::move(response), send_body] {
+                                       if (self->server_ != nullptr) {
+                                         self->Respond(response, send_body);
+                                       }
+                                     });
+                        });
     }
   }
 
@@ -175,7 +212,20 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options)
 
 HttpServer::~HttpServer() { Stop(); }
 
+void HttpServer::Handle(std::string path, std::function<Response()> handler) {
+  CHECK(handler != nullptr) << path;
+  Handle(std::move(path), [handler = std::move(handler)](const Request&) { return handler(); });
+}
+
 void HttpServer::Handle(std::string path, Handler handler) {
+  CHECK(handler != nullptr) << path;
+  HandleAsync(std::move(path), [handler = std::move(handler)](const Request& request,
+                                                              Responder respond) {
+    respond(handler(request));
+  });
+}
+
+void HttpServer::HandleAsync(std::string path, AsyncHandler handler) {
   CHECK(absl::StartsWith(path, "/")) << "http path must start with '/': " << path;
   CHECK(handler != nullptr) << path;
   bool inserted = routes_.emplace(path, std::move(handler)).second;
@@ -255,21 +305,30 @@ void HttpServer::Accept() {
   });
 }
 
-Response HttpServer::Dispatch(absl::string_view head, bool* send_body) const {
+void HttpServer::Dispatch(absl::string_view head,
+                          std::function<void(Response, bool send_body)> respond) const {
   absl::string_view request_line = head.substr(0, head.find("\r\n"));
   std::vector<absl::string_view> parts = absl::StrSplit(request_line, ' ');
   if (parts.size() != 3 || !IsToken(parts[0]) || !IsOriginForm(parts[1]) ||
       (parts[2] != "HTTP/1.1" && parts[2] != "HTTP/1.0")) {
     VLOG(1) << "http: malformed request line: " << absl::CHexEscape(request_line.substr(0, 200));
-    return Error(400);
+    return respond(Error(400), true);
   }
   absl::string_view method = parts[0];
-  *send_body = method != "HEAD";
-  if (method != "GET" && method != "HEAD") return Error(405);
-  absl::string_view path = parts[1].substr(0, parts[1].find('?'));
+  const bool send_body = method != "HEAD";
+  if (method != "GET" && method != "HEAD") return respond(Error(405), send_body);
+  const size_t question = parts[1].find('?');
+  absl::string_view path = parts[1].substr(0, question);
   auto route = routes_.find(path);
-  if (route == routes_.end()) return Error(404);
-  return route->second();
+  if (route == routes_.end()) return respond(Error(404), send_body);
+  Request request{.method = std::string(method), .path = std::string(path)};
+  if (question != absl::string_view::npos) {
+    request.query = std::string(parts[1].substr(question + 1));
+  }
+  request.headers = ParseHeaders(head);
+  route->second(request, [respond = std::move(respond), send_body](Response response) {
+    respond(std::move(response), send_body);
+  });
 }
 
 }  // namespace kgw::http

@@ -14,6 +14,11 @@
 // the destructor must be called on that thread, or while `io` is not running.
 // The io_context must outlive the server.
 //
+// Handlers see the request's path, query string and headers (Request); a
+// handler that needs none of them may take no argument. A handler that has to
+// wait for something (another server, say) is registered with HandleAsync and
+// answers later, from any thread, through its Responder.
+//
 // Requests: the request head (request line and headers) may be at most
 // `max_head_bytes` and must arrive within `read_timeout` of the connection
 // being accepted, otherwise the connection is answered with 431 or closed.
@@ -28,7 +33,10 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -36,15 +44,35 @@
 
 namespace kgw::http {
 
+// What a handler is asked.
+struct Request {
+  std::string method;  // GET or HEAD
+  std::string path;    // without the query string
+  std::string query;   // after '?', without it; empty when there is none
+  // Header names in lower case, values without surrounding spaces; a header
+  // sent more than once keeps its last value.
+  absl::flat_hash_map<std::string, std::string> headers;
+
+  std::optional<std::string> Header(const std::string& lower_case_name) const;
+};
+
 // What a handler answers. For HEAD requests the server sends the headers this
 // response would have (including its Content-Length) and no body.
 struct Response {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // Sent after Content-Type and Content-Length, in this order. Names and
+  // values must not contain CR or LF.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
-using Handler = std::function<Response()>;
+using Handler = std::function<Response(const Request&)>;
+// Sends the response; call it exactly once, from any thread. A response that
+// comes after the connection's read_timeout (counted from its accept) or after
+// Stop() is dropped, the connection being closed by then.
+using Responder = std::function<void(Response)>;
+using AsyncHandler = std::function<void(const Request&, Responder)>;
 
 struct HttpServerOptions {
   // How long a client has, from being accepted, to send its request head; and
@@ -65,6 +93,8 @@ class HttpServer {
   // Routes GET and HEAD requests for exactly `path` (which starts with '/') to
   // `handler`. Registering a path twice is a programming error.
   void Handle(std::string path, Handler handler);
+  void Handle(std::string path, std::function<Response()> handler);
+  void HandleAsync(std::string path, AsyncHandler handler);
 
   // Binds `host` (an IP address literal such as "0.0.0.0", "127.0.0.1" or "::")
   // and `port` (0 picks a free port; see port()) with SO_REUSEADDR and starts
@@ -84,15 +114,17 @@ class HttpServer {
   class Connection;
 
   void Accept();
-  // Parses a request head (ending in the blank line) and answers it.
-  // `*send_body` is false for HEAD requests.
-  Response Dispatch(absl::string_view head, bool* send_body) const;
+  // Parses a request head (ending in the blank line) and answers it through
+  // `respond`, at once or (HandleAsync) later; `send_body` is false for HEAD
+  // requests.
+  void Dispatch(absl::string_view head,
+                std::function<void(Response, bool send_body)> respond) const;
 
   const HttpServerOptions options_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_retry_;
   int port_ = 0;
-  absl::flat_hash_map<std::string, Handler> routes_;
+  absl::flat_hash_map<std::string, AsyncHandler> routes_;
   // Connections remove themselves when they close; Stop() closes the rest.
   absl::flat_hash_map<Connection*, std::weak_ptr<Connection>> connections_;
   // Expires with the server, so accept completions already queued in the

@@ -227,6 +227,49 @@ TEST_F(HttpServerTest, IgnoresQueryStringWhenRouting) {
   EXPECT_EQ(reply.body, "hello\n");
 }
 
+TEST_F(HttpServerTest, HandlersSeePathQueryAndHeadersAndMaySendHeaders) {
+  Request seen;
+  MakeServer().Handle("/echo", [&seen](const Request& request) {
+    seen = request;
+    return Response{.status = 401, .body = "no\n", .headers = {{"WWW-Authenticate", "Bearer"}}};
+  });
+  Run();
+
+  Reply reply = Exchange(
+      "GET /echo?a=1 HTTP/1.1\r\nHost: localhost\r\nAuthorization:  Bearer t0k \r\n"
+      "X-Twice: 1\r\nx-twice: 2\r\nnot a header\r\n\r\n");
+
+  EXPECT_EQ(reply.status, 401);
+  EXPECT_EQ(reply.headers["www-authenticate"], "Bearer");
+  EXPECT_EQ(seen.method, "GET");
+  EXPECT_EQ(seen.path, "/echo");
+  EXPECT_EQ(seen.query, "a=1");
+  EXPECT_EQ(seen.Header("authorization"), "Bearer t0k");
+  EXPECT_EQ(seen.Header("x-twice"), "2");
+  EXPECT_EQ(seen.Header("host"), "localhost");
+  EXPECT_EQ(seen.Header("cookie"), std::nullopt);
+}
+
+TEST_F(HttpServerTest, AsyncHandlersAnswerFromAnotherThread) {
+  std::thread answerer;
+  MakeServer().HandleAsync("/later", [&answerer](const Request&, Responder respond) {
+    answerer = std::thread([respond = std::move(respond)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      respond(Response{.body = "later\n"});
+    });
+  });
+  Run();
+
+  Reply reply = Get("/later");
+  Reply head = Exchange("HEAD /hello HTTP/1.1\r\n\r\n");
+
+  answerer.join();
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "later\n");
+  EXPECT_EQ(head.headers["content-length"], "6");
+  EXPECT_EQ(head.body, "");
+}
+
 TEST_F(HttpServerTest, AnswersUnknownPathsWith404) {
   MakeServer();
   Run();
