@@ -49,6 +49,8 @@ options:
   --changes K                  join-leave: changes (default 5)
   --pause D                    rolling-restart: time each agent is down (default 1s)
   --timeout D                  bound of every wait (default 5m)
+  --hold D                     keep the agents running this long after the scenario, to
+                               look at them with kgwctl or the fleet view (default 0s)
   --cluster-key-file F         GATEWAY_CLUSTER_KEY_FILE of the gateway cluster (needs
                                --cluster-id): agents sign and verify as real ones do
   --coordinator-pids P[,P]     sample these processes' threads, RSS and CPU time
@@ -133,6 +135,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       s = count(o.changes, 1);
     } else if (flag == "--pause") {
       s = duration(o.pause);
+    } else if (flag == "--hold") {
+      s = duration(o.hold);
     } else if (flag == "--timeout") {
       s = duration(o.wait_timeout);
     } else if (flag == "--coordinator-pids") {

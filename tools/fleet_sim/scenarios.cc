@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 
 namespace kgw::fleet_sim {
 namespace {
@@ -488,6 +489,10 @@ Results Run(const ScenarioOptions& o) {
       case Scenario::kJoinLeave: JoinLeave(o, fleet, results); break;
       case Scenario::kRollingRestart: RollingRestart(o, fleet, results); break;
     }
+  }
+  if (o.hold > absl::ZeroDuration()) {
+    Progress(absl::StrCat("holding the agents for ", absl::FormatDuration(o.hold)));
+    absl::SleepFor(o.hold);
   }
   Progress("stopping the agents");
   fleet.StopAll(StopMode::kCrash);

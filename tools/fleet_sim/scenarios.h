@@ -47,6 +47,9 @@ struct ScenarioOptions {
   int changes = 5;                    // join-leave
   absl::Duration pause = absl::Seconds(1);  // rolling-restart: time each agent is down
   absl::Duration wait_timeout = absl::Minutes(5);
+  // After the scenario, the agents keep running this long (to be looked at
+  // with kgwctl or the fleet view) before they stop.
+  absl::Duration hold = absl::ZeroDuration();
   std::vector<pid_t> coordinator_pids;
 };
 
