@@ -151,7 +151,25 @@ absl::Status Coordinator::ServeHttp() {
   http::AddHealthAndMetrics(
       http_, registry_, [this] { return state_.Ready(); },
       [this] { metrics_.Collect(state_, config_.node.node_id); });
-  return http_.Listen(config_.grpc_bind_host, config_.node.http_port);
+  fleet_ = std::make_unique<FleetSource>(state_, config::GrpcChannelCredentials(config_.grpc_tls));
+  const FleetAccess access = FleetAccessFor(config_);
+  AddFleetView(http_, access, config_.admin_token, *fleet_);
+  if (absl::Status s = http_.Listen(config_.grpc_bind_host, config_.node.http_port); !s.ok()) {
+    return s;
+  }
+  switch (access) {
+    case FleetAccess::kOpen:
+      LOG(INFO) << "fleet view: /fleet on the HTTP port, open to anyone who reaches the port";
+      break;
+    case FleetAccess::kToken:
+      LOG(INFO) << "fleet view: /fleet on the HTTP port; its data needs the admin token";
+      break;
+    case FleetAccess::kDisabled:
+      LOG(INFO) << "fleet view: off, since the admin API takes only client certificates, which "
+                   "plain HTTP cannot check; set GATEWAY_ADMIN_TOKEN to turn it on";
+      break;
+  }
+  return absl::OkStatus();
 }
 
 // Agent streams, admin, health and reflection.

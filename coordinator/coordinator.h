@@ -34,6 +34,7 @@
 #include "coordinator/control_state.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/coordinator_metrics.h"
+#include "coordinator/fleet_view.h"
 #include "coordinator/services.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
@@ -86,6 +87,8 @@ class Coordinator {
   CoordinatorMetrics metrics_;
   asio::io_context main_{1};
   http::HttpServer http_;
+  // Declared after main_: its calls to the leader answer through main_.
+  std::unique_ptr<FleetSource> fleet_;
   asio::signal_set signals_;
   asio::steady_timer shutdown_timer_;
   std::unique_ptr<AgentServiceImpl> agent_service_;

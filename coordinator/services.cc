@@ -317,6 +317,13 @@ grpc::Status AdminServiceImpl::ExplainRoute(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+bool BearerTokenMatches(absl::string_view authorization, absl::string_view token) {
+  if (token.empty()) return false;
+  const std::string expected = absl::StrCat("Bearer ", token);
+  return authorization.size() == expected.size() &&
+         CRYPTO_memcmp(authorization.data(), expected.data(), expected.size()) == 0;
+}
+
 grpc::Status AdminServiceImpl::DrainAgent(grpc::ServerContext* context,
                                           const v1::DrainAgentRequest* request,
                                           v1::DrainAgentResponse* response) {
@@ -342,10 +349,7 @@ grpc::Status AdminServiceImpl::SetDrained(grpc::ServerContext* context,
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "this coordinator requires an admin token for drain and resume");
     }
-    const std::string expected = absl::StrCat("Bearer ", admin_token_);
-    // Constant time: how much of a guess matched must not show in the timing.
-    if (authorization.size() != expected.size() ||
-        CRYPTO_memcmp(authorization.data(), expected.data(), expected.size()) != 0) {
+    if (!BearerTokenMatches(authorization, admin_token_)) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "the admin token is not valid");
     }
   }

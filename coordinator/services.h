@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "common/control/cluster_key.h"
 #include "coordinator/control_state.h"
 #include "grpcpp/security/credentials.h"
@@ -79,6 +80,11 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   std::shared_ptr<const Published> latest_ ABSL_GUARDED_BY(mu_);
   int64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// Whether an HTTP or gRPC "authorization" value is "Bearer <token>",
+// compared in constant time: how much of a guess matched must not show in the
+// timing. False for an empty token.
+bool BearerTokenMatches(absl::string_view authorization, absl::string_view token);
 
 class AdminServiceImpl final : public v1::Admin::Service {
  public:

@@ -24,6 +24,8 @@ PACKAGES=(
 TEST_PACKAGES=(
   # test tools: Maven for the Kafka harness, kcat and haproxy as reference peers
   maven kcat haproxy openssl unzip procps netcat-openbsd curl iproute2
+  # a real browser, headless, for the coordinators' fleet view
+  chromium
 )
 
 TESTS=1

@@ -30,7 +30,9 @@
 #include "common/testing/wait_for.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/fleet_page.h"
 #include "tests/e2e/process_util.h"
 
 namespace kgw::test {
@@ -259,6 +261,57 @@ TEST_F(ControlPlaneTest, EveryAgentAdvertisesEachBrokerAtTheAgentInItsRack) {
 
 // Both checks go through gRPC's generic stub with hand-encoded messages, so
 // the test needs no copy of gRPC's own protos.
+// The fleet view, in a real browser, draws what kgwctl shows: the racks,
+// every agent and broker in its rack's column, and from each broker lines to
+// exactly the agents eligible for it. It is loaded from the follower, which
+// asks the leader for the nodes. A broker named in the fragment is pinned:
+// highlighted with its agents, its details shown.
+TEST_F(ControlPlaneTest, TheFleetPageDrawsTheAssignmentKgwctlShows) {
+  ASSERT_TRUE(HaveChromium()) << "no " << ChromiumBinary() << ": run scripts/install-deps.sh";
+  const std::string url = absl::StrCat("http://127.0.0.1:", coordinator(1).http_port, "/fleet");
+  const std::string screenshot = E().work_dir + "/fleet.png";
+  v1::Assignment expected;
+  DrawnFleet drawn;
+  std::string revision;
+  // The assignment may move on between the two reads: they must show the same one.
+  for (int attempt = 0; attempt < 3 && (drawn.revision.empty() || drawn.revision != revision);
+       ++attempt) {
+    const std::string json = Kgwctl(coordinator(0).endpoint(), "--json assignment");
+    ASSERT_TRUE(ParseAssignmentJson(json, &expected)) << json;
+    revision = absl::StrCat(expected.epoch(), " · revision ", expected.revision());
+    drawn = LoadFleetPage(url + "#broker=1", E().work_dir, screenshot);
+  }
+  ASSERT_EQ(drawn.state, "drawn") << drawn.dom.substr(0, 3000);
+  EXPECT_EQ(drawn.revision, revision);
+
+  std::set<std::string> racks;
+  std::map<std::string, std::string> agents;
+  std::map<int, std::string> brokers;
+  std::map<int, std::set<std::string>> lines;
+  for (const v1::AgentEndpoint& a : expected.agents()) {
+    agents[a.node_id()] = a.rack();
+    racks.insert(a.rack());
+  }
+  for (const v1::BrokerAssignment& b : expected.brokers()) {
+    brokers[b.broker_id()] = b.broker_rack();
+    racks.insert(b.broker_rack());
+    lines[b.broker_id()] = {b.agent_node_ids().begin(), b.agent_node_ids().end()};
+  }
+  EXPECT_EQ(racks, (std::set<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(drawn.racks, racks);
+  EXPECT_EQ(drawn.agents, agents);
+  EXPECT_EQ(drawn.brokers, brokers);
+  EXPECT_EQ(drawn.lines, lines);
+
+  std::set<std::string> pinned = {"broker 1"};
+  pinned.insert(lines[1].begin(), lines[1].end());
+  EXPECT_EQ(drawn.hot, pinned);
+  EXPECT_THAT(drawn.detail, ::testing::HasSubstr("Broker 1"));
+  const std::string png = ReadFile(screenshot);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+  EXPECT_GT(png.size(), 10000u) << "a blank page?";
+}
+
 TEST_F(ControlPlaneTest, CoordinatorsServeGrpcHealthChecksAndReflection) {
   auto channel =
       grpc::CreateChannel(coordinator(0).endpoint(), grpc::InsecureChannelCredentials());

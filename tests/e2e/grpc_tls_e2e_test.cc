@@ -27,6 +27,7 @@
 #include "common/testing/wait_for.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/fleet_page.h"
 #include "tests/e2e/process_util.h"
 
 namespace kgw::test {
@@ -34,7 +35,11 @@ namespace {
 
 using ::kgw::testing::WaitFor;
 using std::chrono::seconds;
+using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Key;
+using ::testing::Not;
 
 constexpr int kSessionTimeoutSeconds = 6;
 constexpr char kAgentHost[] = "127.0.0.12";
@@ -266,6 +271,34 @@ TEST_F(GrpcTlsTest, AgentWithAClientCertificateStreamsItsAssignmentOverMutualTls
   KgwctlRun via_follower = Kgwctl(follower().endpoint(), MutualTls(), "nodes");
   EXPECT_EQ(via_follower.exit_code, 0) << via_follower.output;
   EXPECT_THAT(via_follower.output, HasSubstr("gtls-agent"));
+}
+
+// With an admin token set, the fleet view's data needs it: the page asks for
+// it and draws nothing before; with the token (in the fragment, as a link
+// from an operator's tooling would carry it) it draws the agent, live, from
+// the leader's nodes that the follower fetched over mutual TLS.
+TEST_F(GrpcTlsTest, TheFleetViewNeedsTheAdminTokenAndDrawsTheFleetWithIt) {
+  ASSERT_TRUE(HaveChromium()) << "no " << ChromiumBinary() << ": run scripts/install-deps.sh";
+  const std::string url = absl::StrCat("http://127.0.0.1:", follower().http_port, "/fleet");
+  auto [status, body] = HttpGet(follower().http_port, "/fleet.json");
+  EXPECT_EQ(status, 401);
+  EXPECT_THAT(body, Not(HasSubstr("gtls-agent")));
+
+  DrawnFleet without = LoadFleetPage(url, E().work_dir);
+  EXPECT_EQ(without.state, "login") << without.dom.substr(0, 3000);
+  EXPECT_THAT(without.agents, IsEmpty());
+  DrawnFleet wrong = LoadFleetPage(url + "#token=not-the-token", E().work_dir);
+  EXPECT_EQ(wrong.state, "login");
+  EXPECT_THAT(wrong.dom, HasSubstr("was not accepted"));
+
+  DrawnFleet with = LoadFleetPage(absl::StrCat(url, "#token=", kAdminToken), E().work_dir);
+  ASSERT_EQ(with.state, "drawn") << with.dom.substr(0, 3000);
+  EXPECT_THAT(with.agents, Contains(Key("gtls-agent")));
+  bool live = false;
+  for (const std::string& tag : TagsWith(with.dom, "data-agent=\"gtls-agent\"")) {
+    live = live || TagAttribute(tag, "data-health") == "live";
+  }
+  EXPECT_TRUE(live) << "the follower did not show the leader's view of the agent's stream";
 }
 
 TEST_F(GrpcTlsTest, KgwctlWithoutAClientCertificateIsRefusedWithOneClearLine) {
