@@ -123,6 +123,35 @@ TEST(AssignmentDeltaTest, AJoinCostsTheSameBytesAtAnyFleetSize) {
   EXPECT_GT(full_bytes[2], 30 * full_bytes[0]);
 }
 
+// Brokers of a rack without agents ("orphans") are spread over agents of the
+// other racks, each on one here, so there are many small sets. Draining the
+// agent of the first orphan makes its set go; the others keep their numbers,
+// so the delta carries the change and not a renumbering of every later set.
+TEST(AssignmentDeltaTest, ASetThatGoesRenumbersNoOtherSet) {
+  Fleet fleet(0, 30);
+  for (int b = 1; b <= 40; ++b) {
+    const std::string rack = b <= 30 ? "z" : std::string(1, 'a' + b % 3);
+    fleet.brokers.push_back({b, absl::StrCat("k", b), 9092, rack});
+  }
+  const v1::Assignment before = fleet.Build();
+  ASSERT_GT(before.agent_sets_size(), 15);
+  ASSERT_EQ(before.brokers(0).broker_id(), 1);
+  const auto& first = EligibleIds(before, before.brokers(0));
+  ASSERT_EQ(first.size(), 1);
+  fleet.drained.insert(first[0]);
+  const v1::Assignment after = fleet.Build(&before);
+  ExpectRebuilds(before, after);
+
+  int changed = 0;
+  for (int i = 0; i < after.agent_sets_size(); ++i) {
+    if (i >= before.agent_sets_size() ||
+        before.agent_sets(i).SerializeAsString() != after.agent_sets(i).SerializeAsString()) {
+      ++changed;
+    }
+  }
+  EXPECT_LE(changed, 4) << "of " << after.agent_sets_size() << " sets";
+}
+
 TEST(AssignmentDeltaTest, RefusesADeltaForAnotherAssignment) {
   Fleet fleet(3, 6);
   const v1::Assignment a = fleet.Build();

@@ -5,6 +5,7 @@
 #include <memory>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/clock.h"
 #include "common/assignment/rendezvous.h"
 #include "common/control/broker_port.h"
@@ -37,6 +38,82 @@ bool IsNewer(const v1::Assignment& a, const v1::Assignment& b) {
 bool Plausible(const v1::Assignment& a) {
   return a.epoch() >= 0 && a.epoch() <= kMaxPlausibleEpoch && a.revision() >= 0 &&
          a.revision() <= kMaxPlausibleEpoch;
+}
+
+std::vector<int32_t> NumberAgentSets(const std::vector<const std::vector<std::string>*>& sets,
+                                     const v1::Assignment* previous) {
+  const int n = static_cast<int>(sets.size());
+  std::vector<int32_t> number(n, 0);
+  const int old_count = previous != nullptr ? previous->agent_sets_size() : 0;
+  std::vector<bool> taken(old_count + 1, false);
+  // The same agents: the same number.
+  std::map<std::vector<std::string>, int32_t> old_numbers;
+  for (int i = old_count; i >= 1; --i) {
+    const auto& ids = previous->agent_sets(i - 1).agent_node_ids();
+    old_numbers[std::vector<std::string>(ids.begin(), ids.end())] = i;
+  }
+  for (int i = 0; i < n; ++i) {
+    auto it = old_numbers.find(*sets[i]);
+    if (it != old_numbers.end() && !taken[it->second]) {
+      number[i] = it->second;
+      taken[it->second] = true;
+    }
+  }
+  // Else the unclaimed old set with the most agents in common, counted
+  // through an index of which old sets hold each agent; bounded, so that a
+  // pathological fleet of many overlapping sets costs no more than a
+  // renumbering.
+  absl::flat_hash_map<std::string, std::vector<int32_t>> holding;
+  for (int i = 1; i <= old_count; ++i) {
+    if (taken[i]) continue;
+    for (const std::string& id : previous->agent_sets(i - 1).agent_node_ids()) {
+      holding[id].push_back(i);
+    }
+  }
+  int64_t budget = 4'000'000;
+  for (int i = 0; i < n && !holding.empty() && budget > 0; ++i) {
+    if (number[i] != 0) continue;
+    absl::flat_hash_map<int32_t, int64_t> common;
+    for (const std::string& id : *sets[i]) {
+      auto it = holding.find(id);
+      if (it == holding.end()) continue;
+      budget -= static_cast<int64_t>(it->second.size());
+      for (int32_t old : it->second) {
+        if (!taken[old]) ++common[old];
+      }
+    }
+    int32_t best = 0;
+    for (const auto& [old, count] : common) {
+      if (best == 0 || count > common[best] || (count == common[best] && old < best)) best = old;
+    }
+    if (best != 0) {
+      number[i] = best;
+      taken[best] = true;
+    }
+  }
+  // New sets take the numbers of sets that are gone, then the next ones.
+  int32_t next_free = 1;
+  const auto free_number = [&] {
+    while (next_free <= old_count && taken[next_free]) ++next_free;
+    return next_free++;
+  };
+  for (int i = 0; i < n; ++i) {
+    if (number[i] == 0) number[i] = free_number();
+  }
+  // Numbers past the count (old sets gone, none new in their place) move down
+  // into the holes, the highest first, so that sets stay numbered 1..n.
+  std::vector<bool> used(std::max(n, old_count) + 2, false);
+  for (int32_t k : number) {
+    if (k <= n) used[k] = true;
+  }
+  int32_t hole = 1;
+  for (int i = 0; i < n; ++i) {
+    if (number[i] <= n) continue;
+    while (used[hole]) ++hole;
+    number[i] = hole;
+    used[hole] = true;
+  }
+  return number;
 }
 
 v1::Assignment BuildAssignment(const AssignmentInputs& inputs, const std::string& leader_node_id,
@@ -74,24 +151,32 @@ v1::Assignment BuildAssignment(const AssignmentInputs& inputs, const std::string
   out.set_leader_node_id(leader_node_id);
   out.set_revision(revision);
   out.set_computed_at_ms(absl::ToUnixMillis(absl::Now()));
+  // Each distinct set once, numbered as NumberAgentSets says.
+  std::vector<const std::vector<std::string>*> fresh;
+  std::map<std::vector<std::string>, size_t> position;
+  for (const assignment::Broker& b : brokers) {
+    auto it = computed.find(b.id);
+    if (it == computed.end() || it->second.empty()) continue;
+    if (position.emplace(it->second, fresh.size()).second) fresh.push_back(&it->second);
+  }
+  const std::vector<int32_t> number = NumberAgentSets(fresh, inputs.previous);
+  std::vector<const std::vector<std::string>*> by_number(fresh.size());
+  for (size_t i = 0; i < fresh.size(); ++i) by_number[number[i] - 1] = fresh[i];
   std::set<std::string> named;
-  // Each distinct set once, numbered in the order brokers first name it.
-  std::map<std::vector<std::string>, int32_t> sets;
+  for (const std::vector<std::string>* set : by_number) {
+    v1::AgentSet* s = out.add_agent_sets();
+    for (const std::string& id : *set) {
+      s->add_agent_node_ids(id);
+      named.insert(id);
+    }
+  }
   for (const assignment::Broker& b : brokers) {
     v1::BrokerAssignment* ba = out.add_brokers();
     ba->set_broker_id(b.id);
     ba->set_broker_rack(b.rack);
     auto it = computed.find(b.id);
     if (it == computed.end() || it->second.empty()) continue;
-    auto [set, added] = sets.emplace(it->second, out.agent_sets_size() + 1);
-    if (added) {
-      v1::AgentSet* s = out.add_agent_sets();
-      for (const std::string& id : it->second) {
-        s->add_agent_node_ids(id);
-        named.insert(id);
-      }
-    }
-    ba->set_agent_set(set->second);
+    ba->set_agent_set(number[position.at(it->second)]);
   }
   for (const std::string& id : named) {
     const v1::NodeDescriptor& d = *descriptors.at(id);

@@ -58,6 +58,15 @@ struct AssignmentInputs {
   const assignment::AgentLoad* load = nullptr;  // may be null
 };
 
+// The numbers (1-based, a permutation of 1..sets.size()) under which an
+// assignment lists the distinct agent sets `sets`. A set keeps the number it
+// had in `previous` (may be null): that of the same agents, else that of the
+// old set it has the most agents in common with, unless another set claimed
+// it. New sets take the numbers of sets that are gone, then the next ones. So
+// a change renumbers nothing, and a delta edits only the sets that changed.
+std::vector<int32_t> NumberAgentSets(const std::vector<const std::vector<std::string>*>& sets,
+                                     const v1::Assignment* previous);
+
 // The assignment for `inputs`, stamped with the view's generation, the given
 // leader and revision, and the current time. Carries the endpoints of every
 // agent it names and the drained node ids.

@@ -2,10 +2,13 @@
 // from a group view holds, and where one client is sent for one broker.
 #include "common/control/routing.h"
 
+#include <algorithm>
 #include <limits>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/assignment/rendezvous.h"
@@ -214,6 +217,72 @@ TEST(RouteTest, SkipsAgentsTheGroupNoLongerHasUnlessNoneIsLive) {
   live = {"agent-a2"};
   RouteIndex stale(a, &live);
   EXPECT_EQ(stale.Route(2, "client", "h").chosen->node_id(), "agent-b");
+}
+
+// An assignment whose sets are `sets`, in this order (numbers 1, 2, ...).
+v1::Assignment WithSets(const std::vector<std::vector<std::string>>& sets) {
+  v1::Assignment a;
+  for (const auto& set : sets) {
+    v1::AgentSet* s = a.add_agent_sets();
+    for (const std::string& id : set) s->add_agent_node_ids(id);
+  }
+  return a;
+}
+
+std::vector<int32_t> Numbers(const std::vector<std::vector<std::string>>& sets,
+                             const v1::Assignment* previous) {
+  std::vector<const std::vector<std::string>*> pointers;
+  for (const auto& set : sets) pointers.push_back(&set);
+  return NumberAgentSets(pointers, previous);
+}
+
+TEST(NumberAgentSetsTest, WithoutAPreviousAssignmentSetsAreNumberedInOrder) {
+  EXPECT_EQ(Numbers({{"a"}, {"b"}, {"c"}}, nullptr), (std::vector<int32_t>{1, 2, 3}));
+}
+
+TEST(NumberAgentSetsTest, SetsKeepTheirNumbersWhateverOrderBrokersNameThem) {
+  const v1::Assignment previous = WithSets({{"a1", "a2"}, {"b1"}, {"c1", "c2"}});
+  EXPECT_EQ(Numbers({{"c1", "c2"}, {"a1", "a2"}, {"b1"}}, &previous),
+            (std::vector<int32_t>{3, 1, 2}));
+}
+
+TEST(NumberAgentSetsTest, AChangedSetKeepsTheNumberOfTheSetItOverlapsMost) {
+  const v1::Assignment previous = WithSets({{"a1", "a2", "a3"}, {"b1", "b2"}});
+  // A new set first, then a grown and a shrunk one.
+  EXPECT_EQ(Numbers({{"x1"}, {"a1", "a2", "a3", "a4"}, {"b2"}}, &previous),
+            (std::vector<int32_t>{3, 1, 2}));
+}
+
+TEST(NumberAgentSetsTest, NewSetsTakeTheNumbersOfSetsThatAreGone) {
+  const v1::Assignment previous = WithSets({{"a1"}, {"b1"}, {"c1"}});
+  EXPECT_EQ(Numbers({{"c1"}, {"x1"}, {"a1"}}, &previous), (std::vector<int32_t>{3, 2, 1}));
+}
+
+TEST(NumberAgentSetsTest, WhenSetsAreGoneTheLastMoveIntoTheHoles) {
+  const v1::Assignment previous = WithSets({{"a1"}, {"b1"}, {"c1"}, {"d1"}});
+  EXPECT_EQ(Numbers({{"d1"}, {"a1"}}, &previous), (std::vector<int32_t>{2, 1}));
+}
+
+TEST(NumberAgentSetsTest, AlwaysNumbersOneToN) {
+  std::mt19937 random(7);
+  std::vector<std::vector<std::string>> previous_sets;
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::vector<std::string>> sets;
+    std::set<std::vector<std::string>> distinct;
+    const int n = static_cast<int>(random() % 12);
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::string> set;
+      for (int j = 0; j < 6; ++j) {
+        if (random() % 3 == 0) set.push_back(absl::StrCat("agent-", j));
+      }
+      if (!set.empty() && distinct.insert(set).second) sets.push_back(set);
+    }
+    const v1::Assignment previous = WithSets(previous_sets);
+    std::vector<int32_t> numbers = Numbers(sets, &previous);
+    std::sort(numbers.begin(), numbers.end());
+    for (size_t i = 0; i < numbers.size(); ++i) ASSERT_EQ(numbers[i], static_cast<int32_t>(i + 1));
+    previous_sets = sets;
+  }
 }
 
 }  // namespace
