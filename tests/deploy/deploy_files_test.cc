@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/deploy/deploy_model.h"
+#include "tests/deploy/source_tree.h"
 #include "tests/e2e/process_util.h"
 
 namespace kgw::deploy {
@@ -29,17 +30,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 namespace fs = std::filesystem;
-
-std::string SourceDir() { return test::EnvOr("KGW_SOURCE_DIR", "."); }
-
-const SettingsDoc& Doc() {
-  static const SettingsDoc* doc = [] {
-    absl::StatusOr<SettingsDoc> d =
-        ParseConfigurationDoc(test::ReadFile(SourceDir() + "/docs/configuration.md"));
-    return new SettingsDoc(d.ok() ? *d : SettingsDoc{});
-  }();
-  return *doc;
-}
 
 // Files in `dir` (relative to the source tree) whose names end in one of `suffixes`.
 std::vector<fs::path> FilesIn(const std::string& dir, std::vector<std::string> suffixes) {
@@ -71,12 +61,7 @@ std::vector<YAML::Node> LoadAll(const std::string& text) {
 }
 
 std::vector<std::string> CheckManifest(const std::string& text, const std::string& name) {
-  std::vector<YAML::Node> docs = LoadAll(text);
-  std::vector<std::string> problems;
-  for (const YAML::Node& d : docs) {
-    for (std::string& p : CheckKubernetesObject(d, docs, Doc(), name)) problems.push_back(p);
-  }
-  return problems;
+  return CheckKubernetesManifest(text, Doc(), name);
 }
 
 TEST(ConfigurationDocTest, TablesGiveEachSettingItsExecutablesAndDefault) {
@@ -438,6 +423,11 @@ TEST(DeployChecksTest, UndeclaredPortsAndUnknownEnvNamesInManifestsAreReported) 
               Contains(HasSubstr("no containerPort for GATEWAY_PORT_START 6969")));
   EXPECT_THAT(ManifestProblems("name: GATEWAY_ADVERTISED_HOST", "name: GATEWAY_ADVERTISE_HOST"),
               Contains(HasSubstr("GATEWAY_ADVERTISE_HOST is not a setting")));
+  // A port by name matches the probes' named port, but is no port the agent can bind.
+  EXPECT_THAT(ManifestProblems("          ports:",
+                               "            - {name: GATEWAY_HTTP_PORT, value: http}\n"
+                               "          ports:"),
+              Contains(HasSubstr("GATEWAY_HTTP_PORT \"http\" is not a port number")));
 }
 
 TEST(DeployChecksTest, ACoordinatorWhoseAdminApiAnyoneCanCallIsReported) {
@@ -480,8 +470,14 @@ spec:
       IsEmpty());
 }
 
-TEST(DeployChecksTest, AServiceSelectingNoPodsIsReported) {
-  const std::string service = R"(
+TEST(DeployChecksTest, AnEnvNameGivenTwiceIsReported) {
+  // The second entry would win: a rack set by hand over the zone label's.
+  EXPECT_THAT(ManifestProblems("          ports:",
+                               "            - {name: GATEWAY_RACK_ID, value: a}\n          ports:"),
+              Contains(HasSubstr("env sets GATEWAY_RACK_ID twice")));
+}
+
+constexpr char kServiceOf[] = R"(
 ---
 apiVersion: v1
 kind: Service
@@ -490,12 +486,29 @@ spec:
   selector: {app: %s}
   ports: [{name: http, port: 8888, targetPort: http}]
 )";
-  std::string good = service, bad = service;
-  good.replace(good.find("%s"), 2, "kgw-agent");
-  bad.replace(bad.find("%s"), 2, "nothing");
-  EXPECT_THAT(CheckManifest(std::string(kDeployment) + good, "t.yaml"), IsEmpty());
-  EXPECT_THAT(CheckManifest(std::string(kDeployment) + bad, "t.yaml"),
-              Contains(HasSubstr("matches no pod template")));
+
+constexpr char kDisruptionBudgetOf[] = R"(
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: kgw-agent}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: %s}}
+)";
+
+// Both are meant for the pods of a workload; with a selector that misses them a
+// Service sends nowhere and a budget protects nothing.
+TEST(DeployChecksTest, AServiceOrADisruptionBudgetSelectingNoPodsIsReported) {
+  for (const auto& [what, object] : {std::pair<std::string, std::string>{"Service kgw", kServiceOf},
+                                     {"PodDisruptionBudget kgw-agent", kDisruptionBudgetOf}}) {
+    std::string good = object, bad = object;
+    good.replace(good.find("%s"), 2, "kgw-agent");
+    bad.replace(bad.find("%s"), 2, "nothing");
+    EXPECT_THAT(CheckManifest(std::string(kDeployment) + good, "t.yaml"), IsEmpty()) << what;
+    EXPECT_THAT(CheckManifest(std::string(kDeployment) + bad, "t.yaml"),
+                Contains(HasSubstr(what + ": its selector matches no pod template")));
+  }
 }
 
 TEST(DeployChecksTest, ADockerfileAsRootWithoutHealthcheckOrBuildScriptsIsReported) {
