@@ -1,7 +1,8 @@
 // Readers and reviewers' checks for the deployment files (Dockerfile,
-// compose/, compose/kubernetes/, compose/systemd/), shared by the unit test
-// that checks them (deploy_files_test.cc) and the end-to-end test that starts
-// compose/docker-compose.yml natively (compose_native_test.cc).
+// compose/, compose/systemd/, the Helm chart's rendered objects), shared by the
+// unit tests that check them (deploy_files_test.cc, helm_chart_test.cc) and the
+// end-to-end test that starts compose/docker-compose.yml natively
+// (compose_native_test.cc).
 //
 // The parsers take text, not paths, so that tests can feed them broken
 // examples. Each Check* function returns the problems it found, one sentence
