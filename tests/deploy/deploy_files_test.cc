@@ -1,10 +1,11 @@
-// The deployment files read as a reviewer would: every compose file,
-// Kubernetes manifest and systemd unit in compose/, the HAProxy configuration
-// and the Dockerfile. Env names must be documented settings of the executable
-// they are given to, probes and ports must be the ones the binaries serve,
-// grace periods must cover an agent's drain, and the runtime image must hold
-// every shared library the built binaries load. The second half feeds the
-// same checks broken examples, so that a check that can never fail is caught.
+// The deployment files read as a reviewer would: every compose file and
+// systemd unit in compose/, the HAProxy configuration and the Dockerfile (the
+// Helm chart's objects are rendered and checked by helm_chart_test.cc). Env
+// names must be documented settings of the executable they are given to,
+// probes and ports must be the ones the binaries serve, grace periods must
+// cover an agent's drain, and the runtime image must hold every shared library
+// the built binaries load. The second half feeds the same checks broken
+// examples, so that a check that can never fail is caught.
 #include <filesystem>
 #include <map>
 #include <set>
@@ -49,15 +50,6 @@ ComposeFile LoadCompose(const std::string& relative) {
   absl::StatusOr<ComposeFile> file = ParseCompose(test::ReadFile(SourceDir() + "/" + relative));
   EXPECT_TRUE(file.ok()) << relative << ": " << file.status();
   return file.ok() ? *file : ComposeFile{};
-}
-
-std::vector<YAML::Node> LoadAll(const std::string& text) {
-  try {
-    return YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    ADD_FAILURE() << "not YAML: " << e.what();
-    return {};
-  }
 }
 
 std::vector<std::string> CheckManifest(const std::string& text, const std::string& name) {
@@ -155,48 +147,6 @@ TEST(DeployFilesTest, SidecarAppBootstrapsFromItsOwnAgentOnLocalhost) {
   EXPECT_EQ(
       app->environment.at("BOOTSTRAP_SERVERS"),
       absl::StrCat("localhost:", EffectiveValue(agent->environment, "GATEWAY_PORT_START", Doc())));
-}
-
-TEST(DeployFilesTest, EveryKubernetesManifestPassesReview) {
-  const std::vector<fs::path> files = FilesIn("compose/kubernetes", {".yaml", ".yml"});
-  std::set<std::string> names;
-  for (const fs::path& path : files) {
-    const std::string name = "compose/kubernetes/" + path.filename().string();
-    names.insert(path.filename().string());
-    EXPECT_THAT(CheckManifest(test::ReadFile(path.string()), name), IsEmpty());
-  }
-  EXPECT_EQ(names, (std::set<std::string>{"agent-daemonset.yaml", "agent-sidecar.yaml",
-                                          "coordinator.yaml"}));
-}
-
-TEST(DeployFilesTest, KubernetesManifestsHaveTheIssuesShapes) {
-  const std::string dir = SourceDir() + "/compose/kubernetes/";
-  std::vector<YAML::Node> coordinator = LoadAll(test::ReadFile(dir + "coordinator.yaml"));
-  ASSERT_EQ(coordinator.size(), 2u);
-  EXPECT_EQ(coordinator[0]["kind"].as<std::string>(), "Deployment");
-  EXPECT_EQ(coordinator[0]["spec"]["replicas"].as<int>(), 2);
-  EXPECT_EQ(coordinator[1]["kind"].as<std::string>(), "Service");
-
-  std::vector<YAML::Node> daemonset = LoadAll(test::ReadFile(dir + "agent-daemonset.yaml"));
-  ASSERT_EQ(daemonset.size(), 1u);
-  EXPECT_EQ(daemonset[0]["kind"].as<std::string>(), "DaemonSet");
-  const YAML::Node pod = daemonset[0]["spec"]["template"]["spec"];
-  const bool host_network = pod["hostNetwork"] && pod["hostNetwork"].as<bool>();
-  const bool host_port = static_cast<bool>(pod["containers"][0]["ports"][0]["hostPort"]);
-  EXPECT_TRUE(host_network || host_port);
-
-  // The sidecar: an application container and a kgw agent in one pod.
-  std::vector<YAML::Node> sidecar = LoadAll(test::ReadFile(dir + "agent-sidecar.yaml"));
-  ASSERT_EQ(sidecar.size(), 1u);
-  const YAML::Node app_pod = sidecar[0]["spec"]["template"]["spec"];
-  std::vector<std::string> images;
-  for (const char* key : {"initContainers", "containers"}) {
-    for (const auto& c : app_pod[key]) images.push_back(c["image"].as<std::string>());
-  }
-  EXPECT_EQ(std::count_if(images.begin(), images.end(),
-                          [](const std::string& i) { return absl::StrContains(i, "kgw"); }),
-            1);
-  EXPECT_GE(images.size(), 2u);
 }
 
 TEST(DeployFilesTest, DockerfileBuildsWithTheReadmesScriptsAndRunsUnprivileged) {

@@ -9,6 +9,7 @@
 // scripts/install-deps.sh builds helm where Go is installed; without Go the test is skipped.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -281,6 +282,12 @@ TEST_F(HelmChartTest, SidecarAppBootstrapsFromItsOwnAgentWhichStreamsToTheCoordi
   EXPECT_THAT(Str(agent["image"]), HasSubstr("kgw"));
   EXPECT_EQ(Str(agent["restartPolicy"]), "Always");
   ASSERT_EQ(pod["containers"].size(), 1u);
+  std::vector<std::string> images;
+  for (const YAML::Node& c : Containers(pod)) images.push_back(Str(c["image"]));
+  EXPECT_EQ(std::count_if(images.begin(), images.end(),
+                          [](const std::string& i) { return absl::StrContains(i, "kgw"); }),
+            1)
+      << "one agent beside the application";
   const auto env = Env(agent);
   EXPECT_EQ(Get(env, "GATEWAY_AGENT_ROLE"), "sidecar");
   EXPECT_EQ(Get(Env(pod["containers"][0]), "BOOTSTRAP_SERVERS"),
