@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs everything kgw needs to build and test, from Debian's packages.
+# Installs everything kgw needs to build and test, from Debian's packages (and
+# helm, built from source: see install_helm).
 # Idempotent: packages already present are skipped by apt, and apt-get update is
 # run only when something is missing.
 #   scripts/install-deps.sh                everything: build and test (the default)
 #   scripts/install-deps.sh --build-only   only what scripts/build.sh needs (the
 #                                          Dockerfile's build stage): no Maven, kcat,
-#                                          haproxy, promtool or other test tools
+#                                          haproxy, promtool, helm or other test tools
 set -euo pipefail
 
 PACKAGES=(
@@ -75,3 +76,37 @@ install_promtool() {
   echo "install-deps: promtool from Debian's prometheus package ($cache)"
 }
 if ((TESTS)); then install_promtool; fi
+
+# helm, for the render test of the Helm chart (compose/helm/kgw). Debian has
+# no package for it, so it is built from its pinned source release with Go's
+# module proxy, which checks every module against the public checksum
+# database. That needs a Go newer than Debian's golang-go: the official
+# toolchain in /usr/local/go is preferred, then any go on the PATH; without Go
+# the test skips. The binary is kept in a cache named by its version, so a
+# machine that has built it once never builds it again (a cold build takes
+# minutes).
+HELM_VERSION=v4.3.2
+install_helm() {
+  local go=""
+  if [[ -x /usr/local/go/bin/go ]]; then
+    go=/usr/local/go/bin/go
+  elif command -v go >/dev/null; then
+    go=$(command -v go)
+  else
+    echo "install-deps: no Go found: helm is not installed and the Helm chart test skips"
+    return 0
+  fi
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/kgw/helm-${HELM_VERSION}"
+  if [[ ! -x $cache/helm ]]; then
+    echo "install-deps: building helm ${HELM_VERSION} with $("$go" version) (minutes)"
+    mkdir -p "$cache"
+    if ! GOBIN="$cache" "$go" install "helm.sh/helm/v4/cmd/helm@${HELM_VERSION}"; then
+      echo "install-deps: building helm ${HELM_VERSION} failed with $("$go" version);" \
+        "it needs the Go its go.mod names (https://go.dev/dl)" >&2
+      return 1
+    fi
+  fi
+  $SUDO ln -sf "$cache/helm" /usr/local/bin/helm
+  echo "install-deps: helm ${HELM_VERSION} ($cache)"
+}
+if ((TESTS)); then install_helm; fi

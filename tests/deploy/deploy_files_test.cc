@@ -1,10 +1,11 @@
-// The deployment files read as a reviewer would: every compose file,
-// Kubernetes manifest and systemd unit in compose/, the HAProxy configuration
-// and the Dockerfile. Env names must be documented settings of the executable
-// they are given to, probes and ports must be the ones the binaries serve,
-// grace periods must cover an agent's drain, and the runtime image must hold
-// every shared library the built binaries load. The second half feeds the
-// same checks broken examples, so that a check that can never fail is caught.
+// The deployment files read as a reviewer would: every compose file and
+// systemd unit in compose/, the HAProxy configuration and the Dockerfile (the
+// Helm chart's objects are rendered and checked by helm_chart_test.cc). Env
+// names must be documented settings of the executable they are given to,
+// probes and ports must be the ones the binaries serve, grace periods must
+// cover an agent's drain, and the runtime image must hold every shared library
+// the built binaries load. The second half feeds the same checks broken
+// examples, so that a check that can never fail is caught.
 #include <filesystem>
 #include <map>
 #include <set>
@@ -18,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/deploy/deploy_model.h"
+#include "tests/deploy/source_tree.h"
 #include "tests/e2e/process_util.h"
 
 namespace kgw::deploy {
@@ -29,17 +31,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 namespace fs = std::filesystem;
-
-std::string SourceDir() { return test::EnvOr("KGW_SOURCE_DIR", "."); }
-
-const SettingsDoc& Doc() {
-  static const SettingsDoc* doc = [] {
-    absl::StatusOr<SettingsDoc> d =
-        ParseConfigurationDoc(test::ReadFile(SourceDir() + "/docs/configuration.md"));
-    return new SettingsDoc(d.ok() ? *d : SettingsDoc{});
-  }();
-  return *doc;
-}
 
 // Files in `dir` (relative to the source tree) whose names end in one of `suffixes`.
 std::vector<fs::path> FilesIn(const std::string& dir, std::vector<std::string> suffixes) {
@@ -61,22 +52,8 @@ ComposeFile LoadCompose(const std::string& relative) {
   return file.ok() ? *file : ComposeFile{};
 }
 
-std::vector<YAML::Node> LoadAll(const std::string& text) {
-  try {
-    return YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    ADD_FAILURE() << "not YAML: " << e.what();
-    return {};
-  }
-}
-
 std::vector<std::string> CheckManifest(const std::string& text, const std::string& name) {
-  std::vector<YAML::Node> docs = LoadAll(text);
-  std::vector<std::string> problems;
-  for (const YAML::Node& d : docs) {
-    for (std::string& p : CheckKubernetesObject(d, docs, Doc(), name)) problems.push_back(p);
-  }
-  return problems;
+  return CheckKubernetesManifest(text, Doc(), name);
 }
 
 TEST(ConfigurationDocTest, TablesGiveEachSettingItsExecutablesAndDefault) {
@@ -170,48 +147,6 @@ TEST(DeployFilesTest, SidecarAppBootstrapsFromItsOwnAgentOnLocalhost) {
   EXPECT_EQ(
       app->environment.at("BOOTSTRAP_SERVERS"),
       absl::StrCat("localhost:", EffectiveValue(agent->environment, "GATEWAY_PORT_START", Doc())));
-}
-
-TEST(DeployFilesTest, EveryKubernetesManifestPassesReview) {
-  const std::vector<fs::path> files = FilesIn("compose/kubernetes", {".yaml", ".yml"});
-  std::set<std::string> names;
-  for (const fs::path& path : files) {
-    const std::string name = "compose/kubernetes/" + path.filename().string();
-    names.insert(path.filename().string());
-    EXPECT_THAT(CheckManifest(test::ReadFile(path.string()), name), IsEmpty());
-  }
-  EXPECT_EQ(names, (std::set<std::string>{"agent-daemonset.yaml", "agent-sidecar.yaml",
-                                          "coordinator.yaml"}));
-}
-
-TEST(DeployFilesTest, KubernetesManifestsHaveTheIssuesShapes) {
-  const std::string dir = SourceDir() + "/compose/kubernetes/";
-  std::vector<YAML::Node> coordinator = LoadAll(test::ReadFile(dir + "coordinator.yaml"));
-  ASSERT_EQ(coordinator.size(), 2u);
-  EXPECT_EQ(coordinator[0]["kind"].as<std::string>(), "Deployment");
-  EXPECT_EQ(coordinator[0]["spec"]["replicas"].as<int>(), 2);
-  EXPECT_EQ(coordinator[1]["kind"].as<std::string>(), "Service");
-
-  std::vector<YAML::Node> daemonset = LoadAll(test::ReadFile(dir + "agent-daemonset.yaml"));
-  ASSERT_EQ(daemonset.size(), 1u);
-  EXPECT_EQ(daemonset[0]["kind"].as<std::string>(), "DaemonSet");
-  const YAML::Node pod = daemonset[0]["spec"]["template"]["spec"];
-  const bool host_network = pod["hostNetwork"] && pod["hostNetwork"].as<bool>();
-  const bool host_port = static_cast<bool>(pod["containers"][0]["ports"][0]["hostPort"]);
-  EXPECT_TRUE(host_network || host_port);
-
-  // The sidecar: an application container and a kgw agent in one pod.
-  std::vector<YAML::Node> sidecar = LoadAll(test::ReadFile(dir + "agent-sidecar.yaml"));
-  ASSERT_EQ(sidecar.size(), 1u);
-  const YAML::Node app_pod = sidecar[0]["spec"]["template"]["spec"];
-  std::vector<std::string> images;
-  for (const char* key : {"initContainers", "containers"}) {
-    for (const auto& c : app_pod[key]) images.push_back(c["image"].as<std::string>());
-  }
-  EXPECT_EQ(std::count_if(images.begin(), images.end(),
-                          [](const std::string& i) { return absl::StrContains(i, "kgw"); }),
-            1);
-  EXPECT_GE(images.size(), 2u);
 }
 
 TEST(DeployFilesTest, DockerfileBuildsWithTheReadmesScriptsAndRunsUnprivileged) {
@@ -438,6 +373,11 @@ TEST(DeployChecksTest, UndeclaredPortsAndUnknownEnvNamesInManifestsAreReported) 
               Contains(HasSubstr("no containerPort for GATEWAY_PORT_START 6969")));
   EXPECT_THAT(ManifestProblems("name: GATEWAY_ADVERTISED_HOST", "name: GATEWAY_ADVERTISE_HOST"),
               Contains(HasSubstr("GATEWAY_ADVERTISE_HOST is not a setting")));
+  // A port by name matches the probes' named port, but is no port the agent can bind.
+  EXPECT_THAT(ManifestProblems("          ports:",
+                               "            - {name: GATEWAY_HTTP_PORT, value: http}\n"
+                               "          ports:"),
+              Contains(HasSubstr("GATEWAY_HTTP_PORT \"http\" is not a port number")));
 }
 
 TEST(DeployChecksTest, ACoordinatorWhoseAdminApiAnyoneCanCallIsReported) {
@@ -480,8 +420,14 @@ spec:
       IsEmpty());
 }
 
-TEST(DeployChecksTest, AServiceSelectingNoPodsIsReported) {
-  const std::string service = R"(
+TEST(DeployChecksTest, AnEnvNameGivenTwiceIsReported) {
+  // The second entry would win: a rack set by hand over the zone label's.
+  EXPECT_THAT(ManifestProblems("          ports:",
+                               "            - {name: GATEWAY_RACK_ID, value: a}\n          ports:"),
+              Contains(HasSubstr("env sets GATEWAY_RACK_ID twice")));
+}
+
+constexpr char kServiceOf[] = R"(
 ---
 apiVersion: v1
 kind: Service
@@ -490,12 +436,29 @@ spec:
   selector: {app: %s}
   ports: [{name: http, port: 8888, targetPort: http}]
 )";
-  std::string good = service, bad = service;
-  good.replace(good.find("%s"), 2, "kgw-agent");
-  bad.replace(bad.find("%s"), 2, "nothing");
-  EXPECT_THAT(CheckManifest(std::string(kDeployment) + good, "t.yaml"), IsEmpty());
-  EXPECT_THAT(CheckManifest(std::string(kDeployment) + bad, "t.yaml"),
-              Contains(HasSubstr("matches no pod template")));
+
+constexpr char kDisruptionBudgetOf[] = R"(
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: kgw-agent}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: %s}}
+)";
+
+// Both are meant for the pods of a workload; with a selector that misses them a
+// Service sends nowhere and a budget protects nothing.
+TEST(DeployChecksTest, AServiceOrADisruptionBudgetSelectingNoPodsIsReported) {
+  for (const auto& [what, object] : {std::pair<std::string, std::string>{"Service kgw", kServiceOf},
+                                     {"PodDisruptionBudget kgw-agent", kDisruptionBudgetOf}}) {
+    std::string good = object, bad = object;
+    good.replace(good.find("%s"), 2, "kgw-agent");
+    bad.replace(bad.find("%s"), 2, "nothing");
+    EXPECT_THAT(CheckManifest(std::string(kDeployment) + good, "t.yaml"), IsEmpty()) << what;
+    EXPECT_THAT(CheckManifest(std::string(kDeployment) + bad, "t.yaml"),
+                Contains(HasSubstr(what + ": its selector matches no pod template")));
+  }
 }
 
 TEST(DeployChecksTest, ADockerfileAsRootWithoutHealthcheckOrBuildScriptsIsReported) {

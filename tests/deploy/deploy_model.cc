@@ -524,6 +524,14 @@ std::vector<std::string> CheckKubernetesObjectOrThrow(const YAML::Node& object,
     if (!found) problem("its selector matches no pod template in the file");
     return problems;
   }
+  if (kind == "PodDisruptionBudget") {
+    const YAML::Node selector = At(object, {"spec", "selector", "matchLabels"});
+    const bool found = std::any_of(all_docs.begin(), all_docs.end(), [&](const YAML::Node& other) {
+      return LabelsMatch(selector, At(other, {"spec", "template", "metadata", "labels"}));
+    });
+    if (!found) problem("its selector matches no pod template in the file: it protects nothing");
+    return problems;
+  }
   if (kind != "Deployment" && kind != "DaemonSet" && kind != "StatefulSet") return problems;
 
   const YAML::Node tmpl = At(object, {"spec", "template"});
@@ -552,6 +560,9 @@ std::vector<std::string> CheckKubernetesObjectOrThrow(const YAML::Node& object,
     if (c["env"]) {
       for (const auto& e : c["env"]) {
         const std::string name = Scalar(e["name"]);
+        if (std::find(names.begin(), names.end(), name) != names.end()) {
+          cproblem(absl::StrCat("env sets ", name, " twice (Kubernetes keeps the last)"));
+        }
         names.push_back(name);
         env[name] = Scalar(e["value"]);
         if (const YAML::Node ref = At(e, {"valueFrom", "fieldRef", "fieldPath"}); ref) {
@@ -564,19 +575,25 @@ std::vector<std::string> CheckKubernetesObjectOrThrow(const YAML::Node& object,
       problems.push_back(std::move(p));
     }
     if (*exe == Executable::kKgwctl) continue;
-    const int http = IntOr(EffectiveValue(env, "GATEWAY_HTTP_PORT", doc), -1);
     const std::vector<int> ports = ContainerPorts(c);
-    if (!Contains(ports, http))
-      cproblem(absl::StrCat("no containerPort for GATEWAY_HTTP_PORT ", http));
-    if (*exe == Executable::kAgent) {
-      const int start = IntOr(EffectiveValue(env, "GATEWAY_PORT_START", doc), -1);
-      if (!Contains(ports, start)) {
-        cproblem(absl::StrCat("no containerPort for GATEWAY_PORT_START ", start));
+    // The port `setting` gives the process, which the container must declare; -1 if none.
+    auto declared_port = [&](const char* setting) {
+      const std::string value = EffectiveValue(env, setting, doc);
+      int port;
+      if (!absl::SimpleAtoi(value, &port) || port < 1 || port > 65535) {
+        cproblem(absl::StrCat(setting, " \"", value, "\" is not a port number"));
+        return -1;
       }
+      if (!Contains(ports, port)) {
+        cproblem(absl::StrCat("no containerPort for ", setting, " ", port));
+      }
+      return port;
+    };
+    const int http = declared_port("GATEWAY_HTTP_PORT");
+    if (*exe == Executable::kAgent) {
+      declared_port("GATEWAY_PORT_START");
     } else {
-      const int grpc = IntOr(EffectiveValue(env, "GATEWAY_GRPC_PORT", doc), -1);
-      if (!Contains(ports, grpc))
-        cproblem(absl::StrCat("no containerPort for GATEWAY_GRPC_PORT ", grpc));
+      declared_port("GATEWAY_GRPC_PORT");
       const bool token =
           std::find(names.begin(), names.end(), "GATEWAY_ADMIN_TOKEN") != names.end();
       if (auto open = OpenAdminProblem(env, token, doc)) cproblem(*open);
@@ -636,6 +653,23 @@ std::vector<std::string> CheckKubernetesObject(const YAML::Node& object,
   } catch (const YAML::Exception& e) {
     return {absl::StrCat(file_name, ": unexpected structure: ", e.what())};
   }
+}
+
+std::vector<std::string> CheckKubernetesManifest(absl::string_view yaml, const SettingsDoc& doc,
+                                                 absl::string_view file_name) {
+  std::vector<YAML::Node> objects;
+  try {
+    objects = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return {absl::StrCat(file_name, ": not YAML: ", e.what())};
+  }
+  std::vector<std::string> problems;
+  for (const YAML::Node& object : objects) {
+    for (std::string& p : CheckKubernetesObject(object, objects, doc, file_name)) {
+      problems.push_back(std::move(p));
+    }
+  }
+  return problems;
 }
 
 // ---- Dockerfile ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // Readers and reviewers' checks for the deployment files (Dockerfile,
-// compose/, compose/kubernetes/, compose/systemd/), shared by the unit test
-// that checks them (deploy_files_test.cc) and the end-to-end test that starts
-// compose/docker-compose.yml natively (compose_native_test.cc).
+// compose/, compose/systemd/, the Helm chart's rendered objects), shared by the
+// unit tests that check them (deploy_files_test.cc, helm_chart_test.cc) and the
+// end-to-end test that starts compose/docker-compose.yml natively
+// (compose_native_test.cc).
 //
 // The parsers take text, not paths, so that tests can feed them broken
 // examples. Each Check* function returns the problems it found, one sentence
@@ -125,11 +126,17 @@ std::vector<std::string> CheckComposeFile(const ComposeFile& file, const Setting
 // env names, have readiness (/health/ready) and liveness (/health/live) probes
 // on the HTTP port, declare their ports, take the agent's rack from a fieldRef
 // to the pod's zone label, and get a grace period longer than an agent's
-// shutdown; a Service selects pods of some workload in `all_docs` and targets a
-// port they declare.
+// shutdown; no env name is given twice; a Service selects pods of some workload in
+// `all_docs` and targets a port they declare; a PodDisruptionBudget selects pods of
+// some workload.
 std::vector<std::string> CheckKubernetesObject(const YAML::Node& object,
                                                const std::vector<YAML::Node>& all_docs,
                                                const SettingsDoc& doc, absl::string_view file_name);
+
+// Every object of a manifest (YAML documents, as `kubectl apply -f` or `helm template`
+// gives them) through CheckKubernetesObject; YAML that does not parse is one problem.
+std::vector<std::string> CheckKubernetesManifest(absl::string_view yaml, const SettingsDoc& doc,
+                                                 absl::string_view file_name);
 
 // ---- Dockerfile ------------------------------------------------------------------
 
