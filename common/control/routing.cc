@@ -198,10 +198,20 @@ bool Drains(const v1::Assignment& a, const std::string& node_id) {
 }
 
 bool SameRouting(const v1::Assignment& a, const v1::Assignment& b) {
+  // Brokers by their agents, not by set numbers: those depend on the history.
+  if (a.brokers_size() != b.brokers_size()) return false;
+  for (int i = 0; i < a.brokers_size(); ++i) {
+    const v1::BrokerAssignment& x = a.brokers(i);
+    const v1::BrokerAssignment& y = b.brokers(i);
+    const auto& xs = EligibleIds(a, x);
+    const auto& ys = EligibleIds(b, y);
+    if (x.broker_id() != y.broker_id() || x.broker_rack() != y.broker_rack() ||
+        !std::equal(xs.begin(), xs.end(), ys.begin(), ys.end())) {
+      return false;
+    }
+  }
   const auto key = [](const v1::Assignment& x) {
     v1::Assignment k;
-    *k.mutable_brokers() = x.brokers();
-    *k.mutable_agent_sets() = x.agent_sets();
     *k.mutable_agents() = x.agents();
     *k.mutable_draining_node_ids() = x.draining_node_ids();
     return k.SerializeAsString();

@@ -77,7 +77,8 @@ v1::Assignment BuildAssignment(const AssignmentInputs& inputs, const std::string
 bool Drains(const v1::Assignment& a, const std::string& node_id);
 
 // True when the two assign the same agents (with the same endpoints) to the
-// same brokers and drain the same agents; stamps are not compared.
+// same brokers and drain the same agents, however their sets are numbered;
+// stamps are not compared.
 bool SameRouting(const v1::Assignment& a, const v1::Assignment& b);
 
 // One agent's score for a client, as ExplainRoute shows it.

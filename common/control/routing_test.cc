@@ -236,6 +236,20 @@ std::vector<int32_t> Numbers(const std::vector<std::vector<std::string>>& sets,
   return NumberAgentSets(pointers, previous);
 }
 
+TEST(NumberAgentSetsTest, SameRoutingDoesNotCompareSetNumbers) {
+  v1::Assignment a = WithSets({{"agent-a"}, {"agent-b"}});
+  v1::Assignment b = WithSets({{"agent-b"}, {"agent-a"}});
+  for (int id : {1, 2}) {
+    a.add_brokers()->set_broker_id(id);
+    a.mutable_brokers(id - 1)->set_agent_set(id);
+    b.add_brokers()->set_broker_id(id);
+    b.mutable_brokers(id - 1)->set_agent_set(3 - id);
+  }
+  EXPECT_TRUE(SameRouting(a, b));
+  b.mutable_brokers(0)->set_agent_set(1);
+  EXPECT_FALSE(SameRouting(a, b));
+}
+
 TEST(NumberAgentSetsTest, WithoutAPreviousAssignmentSetsAreNumberedInOrder) {
   EXPECT_EQ(Numbers({{"a"}, {"b"}, {"c"}}, nullptr), (std::vector<int32_t>{1, 2, 3}));
 }
