@@ -19,10 +19,15 @@ namespace {
 constexpr int16_t kFirstProduceWithTransactionalId = 3;
 constexpr int16_t kFirstFlexibleProduce = 9;
 
-absl::Status SkipRequestHeader(kafka::Reader& r) {
+// Decodes a request frame's header, leaving `r` at the body. `*header_version`
+// is the header's version, when asked for.
+absl::StatusOr<kafka::RequestHeader> ReadHeader(kafka::Reader& r,
+                                                int16_t* header_version = nullptr) {
   kafka::RequestHeader header;
-  int16_t header_version;
-  return kafka::DecodeRequestHeader(r, &header, &header_version);
+  int16_t version = 0;
+  KGW_RETURN_IF_ERROR(kafka::DecodeRequestHeader(r, &header, &version));
+  if (header_version != nullptr) *header_version = version;
+  return header;
 }
 
 }  // namespace
@@ -39,16 +44,16 @@ absl::StatusOr<RequestStart> PeekRequestStart(absl::Span<const uint8_t> frame) {
 
 absl::StatusOr<bool> ProduceExpectsResponse(absl::Span<const uint8_t> frame) {
   kafka::Reader r(frame);
-  KGW_RETURN_IF_ERROR(SkipRequestHeader(r));
-  KGW_ASSIGN_OR_RETURN(RequestStart start, PeekRequestStart(frame));
-  if (start.api_key != kafka::ProduceRequest::kApiKey) {
-    return absl::InvalidArgumentError(absl::StrCat("api key ", start.api_key, " is not Produce"));
+  KGW_ASSIGN_OR_RETURN(kafka::RequestHeader header, ReadHeader(r));
+  const int16_t version = header.request_api_version;
+  if (header.request_api_key != kafka::ProduceRequest::kApiKey) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("api key ", header.request_api_key, " is not Produce"));
   }
-  r.BeginMessage("ProduceRequest", start.api_version);
-  if (start.api_version >= kFirstProduceWithTransactionalId) {
+  r.BeginMessage("ProduceRequest", version);
+  if (version >= kFirstProduceWithTransactionalId) {
     KGW_RETURN_IF_ERROR(r.Field("TransactionalId")
-                            .SkipString(start.api_version >= kFirstFlexibleProduce,
-                                        /*nullable=*/true));
+                            .SkipString(version >= kFirstFlexibleProduce, /*nullable=*/true));
   }
   int16_t acks;
   KGW_RETURN_IF_ERROR(r.Field("Acks").ReadInt16(&acks));
@@ -57,17 +62,13 @@ absl::StatusOr<bool> ProduceExpectsResponse(absl::Span<const uint8_t> frame) {
 
 absl::StatusOr<std::string> RequestClientId(absl::Span<const uint8_t> frame) {
   kafka::Reader r(frame);
-  kafka::RequestHeader header;
-  int16_t header_version;
-  KGW_RETURN_IF_ERROR(kafka::DecodeRequestHeader(r, &header, &header_version));
+  KGW_ASSIGN_OR_RETURN(kafka::RequestHeader header, ReadHeader(r));
   return header.client_id.value_or("");
 }
 
 absl::StatusOr<std::string> SaslHandshakeMechanism(absl::Span<const uint8_t> frame) {
   kafka::Reader r(frame);
-  kafka::RequestHeader header;
-  int16_t header_version;
-  KGW_RETURN_IF_ERROR(kafka::DecodeRequestHeader(r, &header, &header_version));
+  KGW_ASSIGN_OR_RETURN(kafka::RequestHeader header, ReadHeader(r));
   kafka::SaslHandshakeRequest request;
   KGW_RETURN_IF_ERROR(request.Decode(r, header.request_api_version));
   return request.mechanism;
@@ -75,9 +76,7 @@ absl::StatusOr<std::string> SaslHandshakeMechanism(absl::Span<const uint8_t> fra
 
 absl::StatusOr<std::string> SaslAuthenticateBytes(absl::Span<const uint8_t> frame) {
   kafka::Reader r(frame);
-  kafka::RequestHeader header;
-  int16_t header_version;
-  KGW_RETURN_IF_ERROR(kafka::DecodeRequestHeader(r, &header, &header_version));
+  KGW_ASSIGN_OR_RETURN(kafka::RequestHeader header, ReadHeader(r));
   kafka::SaslAuthenticateRequest request;
   KGW_RETURN_IF_ERROR(request.Decode(r, header.request_api_version));
   return std::string(request.auth_bytes.begin(), request.auth_bytes.end());
@@ -141,9 +140,8 @@ absl::StatusOr<SaslOutcome> PeekSaslResponse(int16_t api_key, int16_t api_versio
 
 bool LooksLikeRequest(absl::Span<const uint8_t> frame) {
   kafka::Reader r(frame);
-  kafka::RequestHeader header;
-  int16_t header_version;
-  return kafka::DecodeRequestHeader(r, &header, &header_version).ok() && header_version >= 1;
+  int16_t header_version = 0;
+  return ReadHeader(r, &header_version).ok() && header_version >= 1;
 }
 
 }  // namespace kgw::agent

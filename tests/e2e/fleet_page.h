@@ -5,12 +5,13 @@
 #ifndef KGW_TESTS_E2E_FLEET_PAGE_H_
 #define KGW_TESTS_E2E_FLEET_PAGE_H_
 
+#include <algorithm>
 #include <map>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -37,22 +38,36 @@ struct DrawnFleet {
 
 // The value of attribute `name` in one start tag; empty when absent.
 inline std::string TagAttribute(const std::string& tag, const std::string& name) {
-  std::smatch m;
-  if (std::regex_search(tag, m, std::regex(absl::StrCat(" ", name, "=\"([^\"]*)\"")))) {
-    return m[1];
-  }
-  return "";
+  const std::string key = absl::StrCat(" ", name, "=\"");
+  const size_t at = tag.find(key);
+  if (at == std::string::npos) return "";
+  const size_t from = at + key.size();
+  return tag.substr(from, tag.find('"', from) - from);
 }
 
 // Every start tag of `dom` whose text contains `marker`.
 inline std::vector<std::string> TagsWith(const std::string& dom, const std::string& marker) {
   std::vector<std::string> tags;
-  static const std::regex kTag("<[a-zA-Z][^>]*>");
-  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), kTag); it != std::sregex_iterator();
-       ++it) {
-    if (it->str().find(marker) != std::string::npos) tags.push_back(it->str());
+  for (size_t at = dom.find('<'); at != std::string::npos; at = dom.find('<', at + 1)) {
+    if (at + 1 >= dom.size() || !absl::ascii_isalpha(static_cast<unsigned char>(dom[at + 1]))) {
+      continue;
+    }
+    const size_t end = dom.find('>', at);
+    if (end == std::string::npos) break;
+    std::string tag = dom.substr(at, end - at + 1);
+    if (tag.find(marker) != std::string::npos) tags.push_back(std::move(tag));
   }
   return tags;
+}
+
+// The text between `open` and the next `close` after it; empty when absent.
+inline std::string Between(const std::string& text, const std::string& open,
+                           const std::string& close) {
+  const size_t at = text.find(open);
+  if (at == std::string::npos) return "";
+  const size_t from = at + open.size();
+  const size_t end = text.find(close, from);
+  return end == std::string::npos ? "" : text.substr(from, end - from);
 }
 
 inline DrawnFleet ParseDrawnFleet(const std::string& dom) {
@@ -65,7 +80,9 @@ inline DrawnFleet ParseDrawnFleet(const std::string& dom) {
   std::map<std::string, std::set<std::string>> outlines;  // data-set -> its agents
   for (const std::string& tag : TagsWith(dom, "data-")) {
     const std::string cls = TagAttribute(tag, "class");
-    if (tag.rfind("<div", 0) == 0 && std::regex_search(cls, std::regex("\\bhot\\b"))) {
+    const std::vector<std::string> classes = absl::StrSplit(cls, ' ', absl::SkipEmpty());
+    if (tag.rfind("<div", 0) == 0 &&
+        std::find(classes.begin(), classes.end(), "hot") != classes.end()) {
       const std::string agent = TagAttribute(tag, "data-agent");
       f.hot.insert(agent.empty() ? "broker " + TagAttribute(tag, "data-broker") : agent);
     }
@@ -92,10 +109,17 @@ inline DrawnFleet ParseDrawnFleet(const std::string& dom) {
       f.lines[broker].insert(outlines[set].begin(), outlines[set].end());
     }
   }
-  std::smatch m;
-  if (std::regex_search(dom, m, std::regex("<dt>Epoch</dt><dd>([^<]*)</dd>"))) f.revision = m[1];
-  if (std::regex_search(dom, m, std::regex("<aside id=\"detail\">(.*?)</aside>"))) {
-    f.detail = std::regex_replace(std::string(m[1]), std::regex("<[^>]*>"), " ");
+  f.revision = Between(dom, "<dt>Epoch</dt><dd>", "</dd>");
+  // The details panel's text, tags turned into spaces; hidden panels have an
+  // attribute and do not match.
+  bool in_tag = false;
+  for (char c : Between(dom, "<aside id=\"detail\">", "</aside>")) {
+    if (c == '<') in_tag = true;
+    if (!in_tag) f.detail += c;
+    if (c == '>') {
+      in_tag = false;
+      f.detail += ' ';
+    }
   }
   return f;
 }
