@@ -26,7 +26,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libabsl20220623 libgoogle-glog0v6 libgrpc++1.51 libgrpc29 libprometheus-cpp-core1.0 \
-        libprotobuf32 librdkafka1 librdkafka++1 libssl3 libstdc++6 \
+        libjemalloc2 libprotobuf32 librdkafka1 librdkafka++1 libssl3 libstdc++6 \
         ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 kgw \

@@ -17,6 +17,8 @@ PACKAGES=(
   libabsl-dev librdkafka-dev libssl-dev libgoogle-glog-dev libgflags-dev
   libgtest-dev libgmock-dev googletest libasio-dev prometheus-cpp-dev libbenchmark-dev
   libyaml-cpp-dev
+  # the servers' allocator: it returns memory after connections close
+  libjemalloc-dev
   # a JRE: tests/e2e's CMakeLists.txt finds Java when the build is configured
   default-jdk-headless
   # code generation (the Kafka codec is generated from message descriptions)

@@ -85,6 +85,22 @@ TEST(BinariesTest, VersionPrintsNameVersionAndCommit) {
   }
 }
 
+// The servers allocate with jemalloc, set to hand freed pages back within
+// seconds (common/memory/malloc_conf.cc): its statistics at exit show the
+// settings in force.
+TEST(BinariesTest, ServersRunOnJemallocThatReturnsFreedMemory) {
+  if (!KGW_SERVERS_ON_JEMALLOC) GTEST_SKIP() << "the sanitizer runtime's allocator in this build";
+  for (const char* bin : {KGW_AGENT_BIN, KGW_COORDINATOR_BIN}) {
+    Result r = RunProgram(bin, {"--version"}, {"MALLOC_CONF=stats_print:true"});
+    EXPECT_EQ(r.exit_code, 0) << bin;
+    const std::string stats = r.out + r.err;
+    EXPECT_THAT(stats, HasSubstr("jemalloc statistics")) << bin;
+    EXPECT_THAT(stats, HasSubstr("opt.background_thread: true")) << bin;
+    EXPECT_THAT(stats, ::testing::ContainsRegex("opt.dirty_decay_ms: 1000")) << bin;
+    EXPECT_THAT(stats, ::testing::ContainsRegex("opt.muzzy_decay_ms: 0")) << bin;
+  }
+}
+
 TEST(BinariesTest, HelpListsSettingsAndExitsZero) {
   Result agent = RunProgram(KGW_AGENT_BIN, {"--help"});
   EXPECT_EQ(agent.exit_code, 0);
