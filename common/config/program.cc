@@ -1,6 +1,10 @@
 #include "common/config/program.h"
 
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <iostream>
 
@@ -77,6 +81,24 @@ void FinishNodeConfig(const CommandLine& cmd) {
     PrintEffectiveConfig(cmd.settings);
     std::exit(kExitOk);
   }
+  RaiseOpenFileLimit();
+}
+
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t was = limit.rlim_cur;
+  if (was == RLIM_INFINITY || was >= limit.rlim_max) {
+    LOG(INFO) << "open files: up to " << was;
+    return;
+  }
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    LOG(WARNING) << "open files: cannot raise the limit from " << was << " to " << limit.rlim_max
+                 << ": " << std::strerror(errno) << "; serving up to " << was;
+    return;
+  }
+  LOG(INFO) << "open files: limit raised from " << was << " to " << limit.rlim_max;
 }
 
 }  // namespace kgw::config

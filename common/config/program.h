@@ -60,9 +60,15 @@ std::string VersionLine(absl::string_view program);
 CommandLine StartNodeProgram(const ProgramInfo& info, int argc, char** argv);
 
 // After a node's configuration has loaded: warns about unknown GATEWAY_*
-// variables, and for --check-config prints the effective configuration and
-// exits kExitOk.
+// variables, for --check-config prints the effective configuration and
+// exits kExitOk, and otherwise raises the open-file limit.
 void FinishNodeConfig(const CommandLine& cmd);
+
+// Raises the soft RLIMIT_NOFILE to the hard one and logs the limit. An agent
+// holds two descriptors per client connection and a coordinator one per agent
+// stream, where the usual soft limit is 1,024 (systemd: hard 524,288); kgw
+// waits with epoll, never select(), so a high limit is safe.
+void RaiseOpenFileLimit();
 
 // A node's configuration from its command line and environment, read by
 // `load`; exits with one line when it is bad, and after --check-config.
