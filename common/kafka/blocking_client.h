@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,7 +60,8 @@ class BlockingConnection {
         client_id_(std::move(other.client_id_)),
         correlation_id_(other.correlation_id_),
         peer_(std::move(other.peer_)),
-        versions_(std::move(other.versions_)) {}
+        versions_(std::move(other.versions_)),
+        on_bytes_(std::move(other.on_bytes_)) {}
   BlockingConnection& operator=(BlockingConnection&&) = delete;
   ~BlockingConnection();
 
@@ -69,6 +71,7 @@ class BlockingConnection {
     Writer w;
     EncodeRequestFrame(w, request, version, ++correlation_id_, client_id_);
     KGW_ASSIGN_OR_RETURN(std::vector<uint8_t> frame, RoundTrip(w.data()));
+    if (on_bytes_) on_bytes_(Request::kApiKey, w.data().size() + 4 + frame.size());
     Reader r(frame);
     ResponseHeader response_header;
     KGW_RETURN_IF_ERROR(
@@ -109,6 +112,11 @@ class BlockingConnection {
 
   const std::string& peer() const { return peer_; }
 
+  // Called after each call that got its response, with the API key and the
+  // bytes both frames took on the wire (sizes included, TLS records not).
+  using ByteCounter = std::function<void(int16_t api_key, size_t bytes)>;
+  void set_byte_counter(ByteCounter counter) { on_bytes_ = std::move(counter); }
+
  private:
   BlockingConnection(int fd, SSL* ssl, absl::Duration timeout, std::string client_id,
                      std::string peer)
@@ -138,6 +146,7 @@ class BlockingConnection {
   std::string peer_;
   // api key -> (min, max) the broker supports; empty until FetchApiVersions.
   absl::flat_hash_map<int16_t, std::pair<int16_t, int16_t>> versions_;
+  ByteCounter on_bytes_;
 };
 
 }  // namespace kgw::kafka

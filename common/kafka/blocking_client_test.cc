@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -203,6 +205,26 @@ TEST_F(BlockingConnectionTlsTest, MovedConnectionKeepsItsSession) {
   absl::Status s = moved->FetchApiVersions("test");
 
   EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST_F(BlockingConnectionTlsTest, ByteCounterSeesEveryAnsweredCallAndMovesWithTheConnection) {
+  Serve(Broker());
+  absl::StatusOr<BlockingConnection> c = Connect(Tls({}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::vector<std::pair<int16_t, size_t>> counted;
+  c->set_byte_counter(
+      [&counted](int16_t api_key, size_t bytes) { counted.emplace_back(api_key, bytes); });
+
+  ASSERT_TRUE(c->FetchApiVersions("test").ok());
+  std::optional<BlockingConnection> moved;
+  moved.emplace(*std::move(c));
+  ASSERT_TRUE(moved->FetchApiVersions("test").ok());
+
+  ASSERT_EQ(counted.size(), 2u);
+  EXPECT_EQ(counted[0].first, ApiVersionsRequest::kApiKey);
+  // A request frame (size, header, body) and the response frame with its size.
+  EXPECT_GT(counted[0].second, 2 * sizeof(int32_t) + 8);
+  EXPECT_EQ(counted[1], counted[0]);
 }
 
 TEST_F(BlockingConnectionTlsTest, UntrustedBrokerFailsTheHandshakeInOneLine) {

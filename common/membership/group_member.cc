@@ -227,6 +227,12 @@ absl::StatusOr<kafka::BlockingConnection> GroupMember::ConnectAny(
   for (const config::HostPort& a : to) {
     absl::StatusOr<kafka::BlockingConnection> c = kafka::BlockingConnection::Connect(
         a.host, a.port, options_.request_timeout, options_.client_id, options_.tls);
+    if (c.ok()) {
+      c->set_byte_counter([this](int16_t api_key, size_t bytes) {
+        (api_key == kafka::HeartbeatRequest::kApiKey ? heartbeat_bytes_ : membership_bytes_) +=
+            static_cast<int64_t>(bytes);
+      });
+    }
     absl::Status status = c.status();
     if (status.ok()) status = PrepareConnection(*c);
     if (status.ok()) return c;

@@ -140,6 +140,11 @@ class GroupMember {
   // Members this one left out of its views so far: descriptors out of bounds
   // or without a valid proof, instance ids that are not the node id.
   int64_t refused_count() const;
+  // Bytes this member exchanged with the brokers so far (requests and
+  // responses, frame sizes included): heartbeats apart from the rest
+  // (finding the coordinator, joining, syncing, describing, leaving).
+  int64_t heartbeat_bytes() const { return heartbeat_bytes_.load(); }
+  int64_t membership_bytes() const { return membership_bytes_.load(); }
 
   // The last membership this member received; nullopt before the first
   // and while it is not a member.
@@ -185,6 +190,8 @@ class GroupMember {
   void ForgetDuplicates(Everyone& everyone);
   // Members refused so far (a forged or misconfigured node, or a duplicate).
   std::atomic<int64_t> refused_{0};
+  std::atomic<int64_t> heartbeat_bytes_{0};
+  std::atomic<int64_t> membership_bytes_{0};
   // Refused members already logged (the member thread's).
   absl::flat_hash_set<std::string> reported_;
   // Sleeps up to `d` or until stopped/asked to rejoin; true when stopping.
