@@ -169,7 +169,10 @@ void CoordinatorClient::Run() {
 }
 
 bool CoordinatorClient::Stream(const std::string& endpoint) {
-  auto stub = v1::AgentService::NewStub(grpc::CreateChannel(endpoint, credentials_));
+  grpc::ChannelArguments args;
+  if (options_.own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub =
+      v1::AgentService::NewStub(grpc::CreateCustomChannel(endpoint, credentials_, args));
   grpc::ClientContext context;
   {
     std::lock_guard<std::mutex> lock(mu_);

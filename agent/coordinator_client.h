@@ -51,6 +51,11 @@ class CoordinatorClient {
     bool follow_leader_hint = false;
     // Called with what a coordinator tells a sidecar (on the stream's thread).
     std::function<void(const v1::SidecarDirective&)> on_sidecar;
+    // A connection of its own to each coordinator, never one shared with
+    // another client in the process (gRPC shares a connection between all
+    // channels to the same address). For many simulated agents in one
+    // process, so that each streams as a real agent does.
+    bool own_connection = false;
   };
   using DescriptorFn = std::function<v1::NodeDescriptor()>;
   using LoadFn = std::function<v1::LoadReport()>;

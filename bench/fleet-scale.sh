@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # The control plane at fleet size: starts C kgw-coordinators (a fresh gateway cluster id, so a
 # fresh group and assignments topic) against the Kafka cluster that cluster.env describes, runs
-# kgw-fleet-sim SCENARIO with N simulated agents against them, samples the coordinators, and
-# stops them. The table goes to stderr, the JSON to OUT.json. See docs/benchmarks.md.
+# kgw-fleet-sim SCENARIO with N simulated agents (and M sidecars) against them, samples the
+# coordinators, and stops them. The table goes to stderr, the JSON to OUT.json. See docs/benchmarks.md.
 #
-#   bench/fleet-scale.sh [--coordinators C] [--agents N] [--scenario S] [--out OUT] [-- SIM_ARGS]
+#   bench/fleet-scale.sh [--coordinators C] [--agents N] [--sidecars M] [--scenario S]
+#                        [--out OUT] [-- SIM_ARGS]
 #
 # Needs a plain build (build/bin) and a cluster started by tests/kafka/kafka-cluster.sh; its
 # environment file is $KGW_KAFKA_DIR/cluster.env (default /tmp/kgw-kafka). Coordinators use
 # gRPC ports 21921.. and HTTP ports 21831.. on 127.0.0.1; their logs go next to OUT.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-coordinators=1 agents=100 scenario=join-leave out="fleet"
+coordinators=1 agents=100 sidecars=0 scenario=join-leave out="fleet"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --coordinators) coordinators="$2"; shift 2 ;;
     --agents) agents="$2"; shift 2 ;;
+    --sidecars) sidecars="$2"; shift 2 ;;
     --scenario) scenario="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --) shift; break ;;
@@ -30,5 +32,7 @@ cid="fleet-$(date +%s)"
 trap fleet_stop_coordinators EXIT
 fleet_start_coordinators fleet-scale "$bin" "$coordinators" "$cid" bench-coord- \
   21920 21830 "$out.coordinator-"
+endpoints="$(for i in $(seq 1 "$coordinators"); do printf '127.0.0.1:%d,' $((21920 + i)); done)"
 "$bin/kgw-fleet-sim" "$scenario" --cluster-id "$cid" --agents "$agents" \
+  --sidecars "$sidecars" --coordinators "${endpoints%,}" \
   --coordinator-pids "$(IFS=,; echo "${fleet_coordinators[*]}")" --json "$@" > "$out.json"

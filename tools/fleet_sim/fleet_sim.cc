@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -23,6 +25,16 @@ constexpr int kStopThreads = 8;
 constexpr uint32_t kWeight = 100;
 constexpr size_t kMaxInterned = 64;
 
+// The same for the same set of node ids in any order; lets every agent that
+// received an assignment find the shared copy without sorting its own.
+uint64_t AgentsFingerprint(const v1::Assignment& a) {
+  uint64_t sum = static_cast<uint64_t>(a.agents_size());
+  for (const v1::AgentEndpoint& e : a.agents()) {
+    sum += std::hash<std::string_view>{}(e.node_id()) * 0x9E3779B97F4A7C15ULL;
+  }
+  return sum;
+}
+
 }  // namespace
 
 bool HeldAssignment::Names(const std::string& node_id) const {
@@ -35,7 +47,10 @@ bool HeldAssignment::Names(const std::string& node_id) const {
 class Fleet::Agent {
  public:
   Agent(Fleet& fleet, int index, v1::NodeDescriptor descriptor)
-      : fleet_(fleet), index_(index), descriptor_(std::move(descriptor)) {}
+      : fleet_(fleet),
+        index_(index),
+        descriptor_(std::move(descriptor)),
+        sidecar_(descriptor_.role() == v1::NodeDescriptor::ROLE_SIDECAR) {}
   ~Agent() { Stop(StopMode::kCrash); }
 
   const v1::NodeDescriptor& descriptor() const { return descriptor_; }
@@ -48,13 +63,28 @@ class Fleet::Agent {
     }
     departing_ = false;
     const FleetOptions& o = fleet_.options_;
+    agent::CoordinatorClient::Options client_options{.report_interval = o.report_interval,
+                                                     .own_connection = o.own_connections};
+    if (sidecar_) {
+      client_options.configured = o.coordinators;
+      client_options.follow_leader_hint = true;
+    }
     auto client = std::make_shared<agent::CoordinatorClient>(
-        agent::CoordinatorClient::Options{.report_interval = o.report_interval},
-        [this] { return Descriptor(); }, [] { return Load(); },
+        std::move(client_options), [this] { return Descriptor(); }, [] { return Load(); },
         [this](const v1::Assignment& a) { OnAssignment(a); },
         [key = o.key](v1::AgentMessage& hello) {
           if (key) key->SignStreamHello(hello);
         });
+    if (sidecar_) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        running_ = true;
+        client_ = client;
+        wire_seen_ = 0;
+      }
+      client->Start();
+      return;
+    }
     membership::GroupMember::Options member_options{
         .bootstrap = o.bootstrap,
         .group_id = o.group_id,
@@ -101,17 +131,22 @@ class Fleet::Agent {
       client = client_;
     }
     bool flushed = true;
-    if (mode == StopMode::kShutdown) {
+    // A sidecar has no brokers to move: closing its stream is its shutdown.
+    if (mode == StopMode::kShutdown && !sidecar_) {
       departing_ = true;
       flushed = client->FlushDescriptor(kDepartWait);
     }
     // As AgentControl::Stop: the member first, so no view reaches a stopped client.
-    member->Stop();
+    if (member) member->Stop();
     client->Stop();
     {
       std::lock_guard<std::mutex> lock(mu_);
       running_ = false;
-      fenced_total_ += member->fenced_count();
+      if (member) {
+        fenced_total_ += member->fenced_count();
+        heartbeat_bytes_total_ += member->heartbeat_bytes();
+        membership_bytes_total_ += member->membership_bytes();
+      }
       member_.reset();
       client_.reset();
     }
@@ -126,6 +161,7 @@ class Fleet::Agent {
       std::lock_guard<std::mutex> lock(mu_);
       r.index = index_;
       r.node_id = descriptor_.node_id();
+      r.sidecar = sidecar_;
       r.running = running_;
       r.assignment = held_;
       r.received_at = received_at_;
@@ -136,11 +172,17 @@ class Fleet::Agent {
       r.generation_id = generation_id_;
       r.generations = generations_;
       r.fenced = fenced_total_;
+      r.kafka_heartbeat_bytes = heartbeat_bytes_total_;
+      r.kafka_membership_bytes = membership_bytes_total_;
       client = client_;
       member = member_;
     }
     if (client) r.streaming_from = client->connected_to();
-    if (member) r.fenced += member->fenced_count();
+    if (member) {
+      r.fenced += member->fenced_count();
+      r.kafka_heartbeat_bytes += member->heartbeat_bytes();
+      r.kafka_membership_bytes += member->membership_bytes();
+    }
     return r;
   }
 
@@ -222,6 +264,7 @@ class Fleet::Agent {
   Fleet& fleet_;
   const int index_;
   const v1::NodeDescriptor descriptor_;
+  const bool sidecar_;
   std::atomic<bool> departing_{false};
   std::mutex lifecycle_mu_;
 
@@ -240,6 +283,9 @@ class Fleet::Agent {
   std::set<int32_t> generations_ ABSL_GUARDED_BY(mu_);
   std::optional<std::string> leader_ ABSL_GUARDED_BY(mu_);
   int64_t fenced_total_ ABSL_GUARDED_BY(mu_) = 0;
+  // Of the members of earlier runs (a running member's own are added on top).
+  int64_t heartbeat_bytes_total_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t membership_bytes_total_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 Fleet::Fleet(FleetOptions options, int size) : options_(std::move(options)) {
@@ -258,6 +304,22 @@ int Fleet::Add() {
   d.set_advertised_host(absl::StrCat("127.0.1.", 1 + i % 250));
   d.set_port_start(20000 + 10 * (i / 250));
   d.set_rack(options_.racks[i % options_.racks.size()]);
+  d.set_version(options_.version.empty() ? std::string(kgw::kVersion) : options_.version);
+  d.set_weight(kWeight);
+  agents_.push_back(std::make_unique<Agent>(*this, i, std::move(d)));
+  return i;
+}
+
+int Fleet::AddSidecar() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int i = static_cast<int>(agents_.size());
+  const int s = sidecars_++;
+  v1::NodeDescriptor d;
+  d.set_node_id(absl::StrCat(options_.node_id_prefix, "sidecar-", s));
+  d.set_role(v1::NodeDescriptor::ROLE_SIDECAR);
+  d.set_advertised_host("localhost");
+  d.set_port_start(6969);
+  d.set_rack(options_.racks[s % options_.racks.size()]);
   d.set_version(options_.version.empty() ? std::string(kgw::kVersion) : options_.version);
   d.set_weight(kWeight);
   agents_.push_back(std::make_unique<Agent>(*this, i, std::move(d)));
@@ -338,16 +400,28 @@ std::vector<AgentReport> Fleet::Reports() const {
 }
 
 std::shared_ptr<const HeldAssignment> Fleet::Intern(const v1::Assignment& a) {
+  InternKey key{a.epoch(), a.generation_id(), a.revision(), a.leader_node_id()};
+  const uint64_t fingerprint = AgentsFingerprint(a);
+  {
+    std::lock_guard<std::mutex> lock(intern_mu_);
+    if (auto it = interned_.find(key); it != interned_.end()) {
+      if (std::shared_ptr<const HeldAssignment> same = it->second.lock();
+          same && same->fingerprint == fingerprint &&
+          same->agents.size() == static_cast<size_t>(a.agents_size())) {
+        return same;
+      }
+    }
+  }
   auto held = std::make_shared<HeldAssignment>();
   held->epoch = a.epoch();
   held->generation_id = a.generation_id();
   held->revision = a.revision();
   held->leader_node_id = a.leader_node_id();
+  held->fingerprint = fingerprint;
   held->agents.reserve(a.agents_size());
   for (const v1::AgentEndpoint& e : a.agents()) held->agents.push_back(e.node_id());
   std::sort(held->agents.begin(), held->agents.end());
 
-  InternKey key{held->epoch, held->generation_id, held->revision, held->leader_node_id};
   std::lock_guard<std::mutex> lock(intern_mu_);
   if (auto it = interned_.find(key); it != interned_.end()) {
     if (std::shared_ptr<const HeldAssignment> same = it->second.lock();
@@ -371,7 +445,7 @@ bool EveryRunningAgentHolds(const std::vector<AgentReport>& reports,
   bool any = false;
   const HeldAssignment* last_true = nullptr;  // interned: agents share assignments
   for (const AgentReport& r : reports) {
-    if (!r.running) continue;
+    if (!r.running || r.sidecar) continue;
     any = true;
     if (!r.assignment) return false;
     if (r.assignment.get() == last_true) continue;
@@ -384,7 +458,7 @@ bool EveryRunningAgentHolds(const std::vector<AgentReport>& reports,
 std::vector<std::string> RunningNodeIds(const std::vector<AgentReport>& reports) {
   std::vector<std::string> ids;
   for (const AgentReport& r : reports) {
-    if (r.running) ids.push_back(r.node_id);
+    if (r.running && !r.sidecar) ids.push_back(r.node_id);
   }
   std::sort(ids.begin(), ids.end());
   return ids;
@@ -393,6 +467,18 @@ std::vector<std::string> RunningNodeIds(const std::vector<AgentReport>& reports)
 int64_t TotalBytes(const std::vector<AgentReport>& reports) {
   int64_t total = 0;
   for (const AgentReport& r : reports) total += r.bytes;
+  return total;
+}
+
+int64_t TotalKafkaMembershipBytes(const std::vector<AgentReport>& reports) {
+  int64_t total = 0;
+  for (const AgentReport& r : reports) total += r.kafka_membership_bytes;
+  return total;
+}
+
+int64_t TotalKafkaHeartbeatBytes(const std::vector<AgentReport>& reports) {
+  int64_t total = 0;
+  for (const AgentReport& r : reports) total += r.kafka_heartbeat_bytes;
   return total;
 }
 

@@ -69,6 +69,14 @@ struct FleetOptions {
   absl::Duration request_timeout = absl::Seconds(10);
   // GATEWAY_CLUSTER_KEY_FILE's key; null: none (nothing signed or verified).
   std::shared_ptr<const control::ClusterKey> key;
+  // Each agent streams on an HTTP/2 connection of its own, as real agents
+  // do; false: all agents share one connection per coordinator (gRPC's
+  // default within a process), which costs the coordinators less than a
+  // real fleet does.
+  bool own_connections = true;
+  // The coordinators' gRPC endpoints (GATEWAY_COORDINATORS), which sidecars
+  // stream to; agents find the coordinators in the group.
+  std::vector<std::string> coordinators;
 };
 
 // What a simulated agent received from a coordinator, reduced to what the
@@ -79,6 +87,7 @@ struct HeldAssignment {
   int64_t revision = 0;
   std::string leader_node_id;
   std::vector<std::string> agents;  // node ids of its `agents`, sorted
+  uint64_t fingerprint = 0;         // of `agents`, whatever their order (AgentsFingerprint)
 
   bool Names(const std::string& node_id) const;
 };
@@ -86,6 +95,7 @@ struct HeldAssignment {
 struct AgentReport {
   int index = 0;
   std::string node_id;
+  bool sidecar = false;  // a sidecar: no group, never assigned; streams its descriptor only
   bool running = false;
   // The last assignment received since the agent last started; null before.
   std::shared_ptr<const HeldAssignment> assignment;
@@ -101,6 +111,10 @@ struct AgentReport {
   int32_t generation_id = -1;  // of the agent's current view; -1 when none
   std::set<int32_t> generations;  // every generation its views named
   int64_t fenced = 0;             // times another node took its group place
+  // Exchanged with the brokers by its group member, since the fleet was made:
+  // heartbeats, and everything else (joining, syncing, finding the group).
+  int64_t kafka_heartbeat_bytes = 0;
+  int64_t kafka_membership_bytes = 0;
 };
 
 enum class StopMode {
@@ -118,6 +132,12 @@ class Fleet {
 
   // Adds one agent (not started) and returns its index.
   int Add();
+  // Adds one sidecar (not started) and returns its index. A sidecar is what
+  // AgentControl runs for GATEWAY_ROLE=sidecar: no group member, a stream to
+  // the coordinators in `FleetOptions::coordinators` that follows the
+  // leader a follower names. Sidecar i is "<prefix>sidecar-<i>", advertising
+  // localhost, in racks[i % size].
+  int AddSidecar();
   int size() const;
   std::string NodeId(int index) const;
   // The descriptor agent `index` joins with and streams (draining unset).
@@ -149,6 +169,7 @@ class Fleet {
   const FleetOptions options_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Agent>> agents_ ABSL_GUARDED_BY(mu_);
+  int sidecars_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::mutex intern_mu_;
   // (epoch, generation, revision, leader) of recent assignments.
@@ -156,16 +177,19 @@ class Fleet {
   std::map<InternKey, std::weak_ptr<const HeldAssignment>> interned_ ABSL_GUARDED_BY(intern_mu_);
 };
 
-// True when every running agent in `reports` holds an assignment for which
-// `pred` holds (false when none runs).
+// True when every running agent (sidecars aside) in `reports` holds an
+// assignment for which `pred` holds (false when none runs).
 bool EveryRunningAgentHolds(const std::vector<AgentReport>& reports,
                             const std::function<bool(const HeldAssignment&)>& pred);
 
-// Node ids of the running agents in `reports`, sorted.
+// Node ids of the running agents (sidecars aside) in `reports`, sorted.
 std::vector<std::string> RunningNodeIds(const std::vector<AgentReport>& reports);
 
 // Sum of `bytes` over every agent in `reports`.
 int64_t TotalBytes(const std::vector<AgentReport>& reports);
+// Sums of `kafka_membership_bytes` and of `kafka_heartbeat_bytes`.
+int64_t TotalKafkaMembershipBytes(const std::vector<AgentReport>& reports);
+int64_t TotalKafkaHeartbeatBytes(const std::vector<AgentReport>& reports);
 
 }  // namespace kgw::fleet_sim
 

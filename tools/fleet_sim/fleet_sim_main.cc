@@ -41,6 +41,10 @@ options:
   --cluster-id ID              the gateway cluster (GATEWAY_CLUSTER_ID of the coordinators)
   --group-id G                 the gateway group (default kgw_<cluster id>)
   --agents N                   simulated agents (default 100)
+  --sidecars M                 sidecars besides the agents (default 0): no group, a stream
+                               to --coordinators each, as GATEWAY_ROLE=sidecar
+  --coordinators H:P[,...]     the coordinators' gRPC endpoints (GATEWAY_COORDINATORS of the
+                               sidecars; the first is asked for ListNodes)
   --racks a,b,c                agent i is in rack i % count (default a,b,c)
   --prefix P                   node ids P0, P1, ... (default sim-)
   --session-timeout D          GATEWAY_GROUP_SESSION_TIMEOUT of the agents (default 10s)
@@ -54,6 +58,8 @@ options:
   --cluster-key-file F         GATEWAY_CLUSTER_KEY_FILE of the gateway cluster (needs
                                --cluster-id): agents sign and verify as real ones do
   --coordinator-pids P[,P]     sample these processes' threads, RSS and CPU time
+  --shared-connections        all agents stream on one HTTP/2 connection per coordinator
+                               (lighter for both sides) instead of one each, as real agents
   --json                       JSON on stdout (the table goes to stderr)
   --verbose                    the agents' INFO logs too
 durations: 500ms, 10s, 5m
@@ -93,6 +99,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       f.verbose = true;
       continue;
     }
+    if (flag == "--shared-connections") {
+      o.fleet.own_connections = false;
+      continue;
+    }
     if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
     const std::string value = argv[++i];
     const auto duration = [&](absl::Duration& d) {
@@ -120,6 +130,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       o.fleet.group_id = value;
     } else if (flag == "--agents") {
       s = count(o.agents, 1);
+    } else if (flag == "--sidecars") {
+      s = count(o.sidecars, 0);
+    } else if (flag == "--coordinators") {
+      o.fleet.coordinators = absl::StrSplit(value, ',', absl::SkipEmpty());
     } else if (flag == "--racks") {
       o.fleet.racks = absl::StrSplit(value, ',', absl::SkipEmpty());
       if (o.fleet.racks.empty()) s = absl::InvalidArgumentError("--racks: no rack");
@@ -174,6 +188,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
         kgw::control::ClusterKey::FromFile(cluster_id, key_file);
     if (!key.ok()) return key.status();
     o.fleet.key = *std::move(key);
+  }
+  if (o.sidecars > 0 && o.fleet.coordinators.empty()) {
+    return absl::InvalidArgumentError(
+        "--sidecars needs --coordinators: sidecars do not read the group to find them");
   }
   if (o.fleet.group_id.empty()) {
     if (cluster_id.empty()) {

@@ -22,6 +22,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "kgw/v1/admin.grpc.pb.h"
 
 namespace kgw::fleet_sim {
 namespace {
@@ -32,6 +34,9 @@ constexpr absl::Duration kStaleSample = absl::Milliseconds(100);
 // Bytes of a step are counted until no agent has received anything for this long.
 constexpr absl::Duration kQuiet = absl::Seconds(1);
 constexpr absl::Duration kMaxQuietWait = absl::Seconds(15);
+// Asking the leader which sidecars it lists (a whole ListNodes each time).
+constexpr absl::Duration kListPoll = absl::Milliseconds(100);
+constexpr absl::Duration kListDeadline = absl::Seconds(2);
 
 // ---------------------------------------------------------------- /proc ---
 
@@ -187,6 +192,9 @@ void Account(const std::vector<AgentReport>& before, const std::vector<AgentRepo
              StepResult& step) {
   step.bytes = TotalBytes(after) - TotalBytes(before);
   step.assignments = TotalAssignments(after) - TotalAssignments(before);
+  step.kafka_bytes = TotalKafkaMembershipBytes(after) - TotalKafkaMembershipBytes(before);
+  step.kafka_heartbeat_bytes =
+      TotalKafkaHeartbeatBytes(after) - TotalKafkaHeartbeatBytes(before);
   step.new_generation = Generations(after) != Generations(before);
 }
 
@@ -195,6 +203,55 @@ void Progress(const std::string& line) { std::cerr << line << std::endl; }
 std::string Ms(const std::optional<absl::Duration>& d) {
   return d ? absl::StrFormat("%.0f", absl::ToDoubleMilliseconds(*d)) : std::string("timeout");
 }
+
+// The sidecars the leading coordinator lists, asked as `kgwctl nodes` asks:
+// ListNodes on a coordinator, which forwards to the leader.
+class SidecarListing {
+ public:
+  explicit SidecarListing(const std::string& endpoint)
+      : stub_(v1::Admin::NewStub(
+            grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()))) {}
+
+  // Node ids of the listed sidecars; nullopt (and `error` set) when the
+  // coordinator did not answer.
+  std::optional<std::set<std::string>> Sidecars() {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kListDeadline));
+    v1::ListNodesResponse response;
+    const grpc::Status status = stub_->ListNodes(&context, v1::ListNodesRequest(), &response);
+    if (!status.ok()) {
+      error = absl::StrCat(" (ListNodes: ", status.error_message(), ")");
+      return std::nullopt;
+    }
+    std::set<std::string> ids;
+    for (const v1::NodeStatus& n : response.nodes()) {
+      if (n.node().role() == v1::NodeDescriptor::ROLE_SIDECAR) ids.insert(n.node().node_id());
+    }
+    error.clear();
+    return ids;
+  }
+
+  // Polls until `pred` holds for the listed sidecars; the time since
+  // `since`, or nullopt when `timeout` ran out first.
+  std::optional<absl::Duration> WaitUntil(absl::Time since, absl::Duration timeout,
+                                          const std::function<bool(const std::set<std::string>&)>&
+                                              pred) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (true) {
+      if (std::optional<std::set<std::string>> ids = Sidecars(); ids && pred(*ids)) {
+        return absl::Now() - since;
+      }
+      if (absl::Now() >= deadline) return std::nullopt;
+      absl::SleepFor(kListPoll);
+    }
+  }
+
+  // Why the last ListNodes failed, as " (...)"; empty when it answered.
+  std::string error;
+
+ private:
+  std::unique_ptr<v1::Admin::Stub> stub_;
+};
 
 // ----------------------------------------------------------- scenarios ---
 
@@ -248,6 +305,66 @@ void Converge(const ScenarioOptions& o, Fleet& fleet, Results& results) {
   }
   Progress(absl::StrCat("converged: every agent names all ", o.agents, " after ",
                         Ms(c.all_named), " ms (", c.generations, " generations seen)"));
+  if (o.sidecars == 0) return;
+  std::set<std::string> sidecars;
+  for (const AgentReport& r : reports) {
+    if (r.sidecar) sidecars.insert(r.node_id);
+  }
+  SidecarListing listing(o.fleet.coordinators.front());
+  c.sidecars_listed = listing.WaitUntil(start, o.wait_timeout, [&](const auto& listed) {
+    return std::includes(listed.begin(), listed.end(), sidecars.begin(), sidecars.end());
+  });
+  if (!c.sidecars_listed) {
+    results.failures.push_back(absl::StrCat("converge: the leading coordinator did not list all ",
+                                            o.sidecars, " sidecars", listing.error));
+    return;
+  }
+  Progress(absl::StrCat("the leading coordinator lists all ", o.sidecars, " sidecars after ",
+                        Ms(c.sidecars_listed), " ms"));
+}
+
+// One step from quiet streams: does `act`, times `wait` from then, and
+// accounts what the agents received until their streams were quiet again.
+void TimeStep(const Fleet& fleet, StepResult& step, const std::function<void()>& act,
+              const std::function<std::optional<absl::Duration>(absl::Time)>& wait) {
+  const std::vector<AgentReport> before = WaitQuiet(fleet);
+  const absl::Time start = absl::Now();
+  act();
+  step.took = wait(start);
+  Account(before, WaitQuiet(fleet), step);
+}
+
+// A sidecar joins and leaves K times; the leader must list it, then not.
+void SidecarJoinLeave(const ScenarioOptions& o, Fleet& fleet, Results& results) {
+  SidecarListing listing(o.fleet.coordinators.front());
+  const auto listed_when = [&](bool listed, const std::string& id) {
+    return [&listing, &o, listed, id](absl::Time start) {
+      return listing.WaitUntil(start, o.wait_timeout,
+                               [&](const auto& ids) { return ids.contains(id) == listed; });
+    };
+  };
+  for (int k = 0; k < o.changes; ++k) {
+    ChangeResult& change = results.sidecar_changes.emplace_back();
+    const int index = fleet.AddSidecar();
+    change.node_id = fleet.NodeId(index);
+    const std::string id = change.node_id;
+    TimeStep(fleet, change.join, [&] { fleet.Start(index); }, listed_when(true, id));
+    if (!change.join.took) {
+      results.failures.push_back(
+          absl::StrCat("sidecar ", id, ": the leader did not list it", listing.error));
+      return;
+    }
+    TimeStep(fleet, change.leave, [&] { fleet.Stop(index, StopMode::kShutdown); },
+             listed_when(false, id));
+    if (!change.leave.took) {
+      results.failures.push_back(absl::StrCat("sidecar ", id, ": still listed after it stopped"));
+      return;
+    }
+    Progress(absl::StrCat("sidecar change ", k + 1, "/", o.changes, " (", id, "): listed after ",
+                          Ms(change.join.took), " ms, gone after ", Ms(change.leave.took),
+                          " ms; the agents received ", change.join.bytes + change.leave.bytes,
+                          " bytes"));
+  }
 }
 
 void JoinLeave(const ScenarioOptions& o, Fleet& fleet, Results& results) {
@@ -385,6 +502,8 @@ void RollingRestart(const ScenarioOptions& o, Fleet& fleet, Results& results) {
   for (int32_t g : generations_before) generations_after.erase(g);
   rolling.rebalances = static_cast<int>(generations_after.size());
   rolling.bytes = TotalBytes(final_reports) - TotalBytes(initial);
+  rolling.kafka_bytes =
+      TotalKafkaMembershipBytes(final_reports) - TotalKafkaMembershipBytes(initial);
   rolling.longest_stale = longest;
   rolling.stale_over_session = over;
   if (over > 0) {
@@ -409,6 +528,7 @@ struct StepSummary {
   double p50_ms = 0;
   double max_ms = 0;
   double mean_bytes = 0;
+  double mean_kafka_bytes = 0;
   int rebalances = 0;
 };
 
@@ -416,11 +536,13 @@ StepSummary Summarize(const std::vector<ChangeResult>& changes, StepResult Chang
   StepSummary s;
   std::vector<double> ms;
   double bytes = 0;
+  double kafka_bytes = 0;
   for (const ChangeResult& c : changes) {
     const StepResult& r = c.*step;
     if (!r.took) continue;
     ms.push_back(absl::ToDoubleMilliseconds(*r.took));
     bytes += static_cast<double>(r.bytes);
+    kafka_bytes += static_cast<double>(r.kafka_bytes);
     s.rebalances += r.new_generation ? 1 : 0;
   }
   s.measured = static_cast<int>(ms.size());
@@ -428,6 +550,7 @@ StepSummary Summarize(const std::vector<ChangeResult>& changes, StepResult Chang
   s.p50_ms = Percentile(ms, 0.5);
   s.max_ms = *std::max_element(ms.begin(), ms.end());
   s.mean_bytes = bytes / static_cast<double>(ms.size());
+  s.mean_kafka_bytes = kafka_bytes / static_cast<double>(ms.size());
   return s;
 }
 
@@ -452,14 +575,16 @@ std::string JsonMs(const std::optional<absl::Duration>& d) {
 
 std::string StepJson(const StepResult& s) {
   return absl::StrCat("{\"ms\":", JsonMs(s.took), ",\"bytes\":", s.bytes,
-                      ",\"assignments\":", s.assignments,
+                      ",\"assignments\":", s.assignments, ",\"kafka_bytes\":", s.kafka_bytes,
+                      ",\"kafka_heartbeat_bytes\":", s.kafka_heartbeat_bytes,
                       ",\"new_generation\":", s.new_generation ? "true" : "false", "}");
 }
 
 std::string SummaryJson(const StepSummary& s) {
   return absl::StrFormat(
-      "{\"measured\":%d,\"p50_ms\":%.1f,\"max_ms\":%.1f,\"mean_bytes\":%.0f,\"rebalances\":%d}",
-      s.measured, s.p50_ms, s.max_ms, s.mean_bytes, s.rebalances);
+      "{\"measured\":%d,\"p50_ms\":%.1f,\"max_ms\":%.1f,\"mean_bytes\":%.0f,"
+      "\"mean_kafka_bytes\":%.0f,\"rebalances\":%d}",
+      s.measured, s.p50_ms, s.max_ms, s.mean_bytes, s.mean_kafka_bytes, s.rebalances);
 }
 
 }  // namespace
@@ -482,11 +607,15 @@ Results Run(const ScenarioOptions& o) {
   ProcSampler sampler(std::move(watched));
 
   Fleet fleet(o.fleet, o.agents);
+  for (int i = 0; i < o.sidecars; ++i) fleet.AddSidecar();
   Converge(o, fleet, results);
   if (results.ok()) {
     switch (o.scenario) {
       case Scenario::kConverge: break;
-      case Scenario::kJoinLeave: JoinLeave(o, fleet, results); break;
+      case Scenario::kJoinLeave:
+        JoinLeave(o, fleet, results);
+        if (results.ok() && o.sidecars > 0) SidecarJoinLeave(o, fleet, results);
+        break;
       case Scenario::kRollingRestart: RollingRestart(o, fleet, results); break;
     }
   }
@@ -515,7 +644,8 @@ Results Run(const ScenarioOptions& o) {
 std::string FormatTable(const Results& r) {
   const ScenarioOptions& o = r.options;
   std::ostringstream out;
-  out << "kgw-fleet-sim " << ScenarioName(o.scenario) << ": " << o.agents << " agents, racks "
+  out << "kgw-fleet-sim " << ScenarioName(o.scenario) << ": " << o.agents << " agents, "
+      << o.sidecars << " sidecars, racks "
       << absl::StrJoin(o.fleet.racks, ",") << ", group " << o.fleet.group_id << ", session "
       << absl::FormatDuration(o.fleet.session_timeout) << ", heartbeat "
       << absl::FormatDuration(o.fleet.heartbeat_interval) << ", load reports every "
@@ -530,6 +660,11 @@ std::string FormatTable(const Results& r) {
                          static_cast<double>(c.assignments) / std::max(1, o.agents), c.bytes);
   out << absl::StrFormat("  one assignment                 %d bytes (leader %s)\n",
                          c.last_assignment_bytes, c.leader);
+  if (o.sidecars > 0) {
+    out << absl::StrFormat("  %-30s %s ms\n",
+                           absl::StrCat("leader lists all ", o.sidecars, " sidecars"),
+                           Ms(c.sidecars_listed));
+  }
   if (!r.changes.empty()) {
     out << "\njoin-leave (bytes: received by all agents for the step)\n";
     out << absl::StrFormat("  %-14s %9s %11s %4s %9s %11s %4s %10s %11s\n", "agent", "join ms",
@@ -554,6 +689,25 @@ std::string FormatTable(const Results& r) {
     out << absl::StrFormat("  %-14s %9s %11.0f %4d %9s %11.0f %4d %10s %11.0f\n", "mean / count",
                            "", join.mean_bytes, join.rebalances, "", leave.mean_bytes,
                            leave.rebalances, "", expiry.mean_bytes);
+    out << absl::StrFormat("  %-14s %9s %11.0f %4s %9s %11.0f %4s %10s %11.0f\n",
+                           "Kafka (mean)", "", join.mean_kafka_bytes, "", "",
+                           leave.mean_kafka_bytes, "", "", expiry.mean_kafka_bytes);
+    out << "  (Kafka: bytes all agents' group members exchanged with the brokers for the step, "
+           "heartbeats aside)\n";
+  }
+  if (!r.sidecar_changes.empty()) {
+    out << "\nsidecar join-leave (ms: until the leader lists it / no longer lists it; bytes: "
+           "received by all agents)\n";
+    out << absl::StrFormat("  %-22s %9s %11s %9s %11s\n", "sidecar", "join ms", "join bytes",
+                           "leave ms", "leave bytes");
+    for (const ChangeResult& ch : r.sidecar_changes) {
+      out << absl::StrFormat("  %-22s %9s %11d %9s %11d\n", ch.node_id, Ms(ch.join.took),
+                             ch.join.bytes, Ms(ch.leave.took), ch.leave.bytes);
+    }
+    const StepSummary join = Summarize(r.sidecar_changes, &ChangeResult::join);
+    const StepSummary leave = Summarize(r.sidecar_changes, &ChangeResult::leave);
+    out << absl::StrFormat("  %-22s %9.0f %11s %9.0f\n", "p50", join.p50_ms, "", leave.p50_ms);
+    out << absl::StrFormat("  %-22s %9.0f %11s %9.0f\n", "max", join.max_ms, "", leave.max_ms);
   }
   if (r.rolling) {
     const RollingResult& ro = *r.rolling;
@@ -567,6 +721,7 @@ std::string FormatTable(const Results& r) {
                            "session timeout)\n",
                            absl::ToDoubleMilliseconds(ro.longest_stale), ro.stale_over_session);
     out << absl::StrFormat("  bytes received by all agents   %d\n", ro.bytes);
+    out << absl::StrFormat("  Kafka bytes, heartbeats aside  %d\n", ro.kafka_bytes);
   }
   out << "\nprocesses (sampled every " << absl::FormatDuration(kSamplePeriod) << ")\n";
   out << absl::StrFormat("  %-12s %8s %12s %12s %10s\n", "role", "pid", "max threads",
@@ -586,6 +741,7 @@ std::string FormatJson(const Results& r) {
   const ConvergeResult& c = r.converge;
   std::string out = absl::StrCat(
       "{\"scenario\":", JsonString(ScenarioName(o.scenario)), ",\"agents\":", o.agents,
+      ",\"sidecars\":", o.sidecars,
       ",\"racks\":[",
       absl::StrJoin(o.fleet.racks, ",",
                     [](std::string* s, const std::string& rack) { s->append(JsonString(rack)); }),
@@ -597,7 +753,7 @@ std::string FormatJson(const Results& r) {
       ",\"all_named_ms\":", JsonMs(c.all_named), ",\"generations\":", c.generations,
       ",\"assignments\":", c.assignments, ",\"bytes\":", c.bytes,
       ",\"assignment_bytes\":", c.last_assignment_bytes, ",\"leader\":", JsonString(c.leader),
-      "}");
+      ",\"sidecars_listed_ms\":", JsonMs(c.sidecars_listed), "}");
   if (o.scenario == Scenario::kJoinLeave) {
     absl::StrAppend(&out, ",\"changes\":[");
     for (size_t i = 0; i < r.changes.size(); ++i) {
@@ -609,6 +765,15 @@ std::string FormatJson(const Results& r) {
     absl::StrAppend(&out, "],\"join\":", SummaryJson(Summarize(r.changes, &ChangeResult::join)),
                     ",\"leave\":", SummaryJson(Summarize(r.changes, &ChangeResult::leave)),
                     ",\"expiry\":", SummaryJson(Summarize(r.changes, &ChangeResult::expiry)));
+    absl::StrAppend(&out, ",\"sidecar_changes\":[");
+    for (size_t i = 0; i < r.sidecar_changes.size(); ++i) {
+      const ChangeResult& ch = r.sidecar_changes[i];
+      absl::StrAppend(&out, i ? "," : "", "{\"node_id\":", JsonString(ch.node_id),
+                      ",\"join\":", StepJson(ch.join), ",\"leave\":", StepJson(ch.leave), "}");
+    }
+    absl::StrAppend(
+        &out, "],\"sidecar_join\":", SummaryJson(Summarize(r.sidecar_changes, &ChangeResult::join)),
+        ",\"sidecar_leave\":", SummaryJson(Summarize(r.sidecar_changes, &ChangeResult::leave)));
   }
   if (r.rolling) {
     const RollingResult& ro = *r.rolling;
@@ -617,7 +782,8 @@ std::string FormatJson(const Results& r) {
                     ",\"slowest_rejoin_ms\":", JsonMs(ro.slowest_rejoin),
                     ",\"longest_stale_ms\":", JsonMs(ro.longest_stale),
                     ",\"stale_over_session_timeout\":", ro.stale_over_session,
-                    ",\"total_ms\":", JsonMs(ro.total), ",\"bytes\":", ro.bytes, "}");
+                    ",\"total_ms\":", JsonMs(ro.total), ",\"bytes\":", ro.bytes,
+                    ",\"kafka_bytes\":", ro.kafka_bytes, "}");
   }
   absl::StrAppend(&out, ",\"processes\":[");
   for (size_t i = 0; i < r.processes.size(); ++i) {

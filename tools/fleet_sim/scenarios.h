@@ -17,6 +17,15 @@
 //   restarts; meanwhile the assignments are sampled and no live agent may hold
 //   one naming a stopped agent for longer than the session timeout.
 //
+// With sidecars (`sidecars` > 0, which needs `fleet.coordinators`), they
+// start with the agents, and converge also times until the leading
+// coordinator lists every one (admin ListNodes, asked through the first
+// coordinator, as `kgwctl nodes` does). join-leave then adds K sidecar
+// changes: one more sidecar starts and the clock runs until the leader lists
+// it; it shuts down (closes its stream) and the clock runs until the leader
+// no longer lists it; bytes are what the agents received meanwhile (a
+// sidecar changes nobody's assignment, so none are expected).
+//
 // With coordinator pids given, their threads, resident memory and CPU time
 // are sampled from /proc throughout, and the simulator's own as well.
 //
@@ -44,6 +53,7 @@ struct ScenarioOptions {
   Scenario scenario = Scenario::kConverge;
   FleetOptions fleet;
   int agents = 100;
+  int sidecars = 0;
   int changes = 5;                    // join-leave
   absl::Duration pause = absl::Seconds(1);  // rolling-restart: time each agent is down
   absl::Duration wait_timeout = absl::Minutes(5);
@@ -71,6 +81,7 @@ struct ConvergeResult {
   int64_t bytes = 0;
   int64_t last_assignment_bytes = 0;  // largest among the agents' last ones
   std::string leader;
+  std::optional<absl::Duration> sidecars_listed;  // the leader lists every sidecar
 };
 
 // One step of a change (a join, a leave, the group dropping the left agent).
@@ -78,6 +89,10 @@ struct StepResult {
   std::optional<absl::Duration> took;  // until every live agent agreed; nullopt: timed out
   int64_t bytes = 0;        // received by all agents
   int64_t assignments = 0;  // received by all agents
+  // Exchanged by all agents' group members with the brokers: joining,
+  // syncing and the like, and heartbeats (which go on whatever changes).
+  int64_t kafka_bytes = 0;
+  int64_t kafka_heartbeat_bytes = 0;
   bool new_generation = false;  // a rebalance happened during it
 };
 
@@ -85,7 +100,7 @@ struct ChangeResult {
   std::string node_id;
   StepResult join;
   StepResult leave;
-  StepResult expiry;
+  StepResult expiry;  // agents only: a sidecar is not in the group
 };
 
 struct RollingResult {
@@ -96,12 +111,14 @@ struct RollingResult {
   std::optional<absl::Duration> slowest_rejoin;  // start until every agent names it again
   absl::Duration total;
   int64_t bytes = 0;
+  int64_t kafka_bytes = 0;  // as StepResult::kafka_bytes, over all the restarts
 };
 
 struct Results {
   ScenarioOptions options;
   ConvergeResult converge;
   std::vector<ChangeResult> changes;
+  std::vector<ChangeResult> sidecar_changes;  // join-leave with sidecars
   std::optional<RollingResult> rolling;
   std::vector<ProcessUsage> processes;
   int64_t refused = 0;  // assignments the agents refused (no valid proof of the key)
