@@ -216,7 +216,7 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
 
   v1::AgentDirective directive;
   // The assignment this stream sent last, which its deltas apply to.
-  std::optional<v1::Assignment> held;
+  std::shared_ptr<const v1::Assignment> held;
   bool announced = false;
   while (stream->Read(&directive)) {
     if (!announced) {
@@ -227,11 +227,11 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
     }
     received_bytes_ += static_cast<int64_t>(directive.ByteSizeLong());
     if (directive.has_assignment()) {
-      held = directive.assignment();
+      held = std::make_shared<const v1::Assignment>(std::move(*directive.mutable_assignment()));
       on_assignment_(*held);
     } else if (directive.has_delta()) {
-      absl::StatusOr<v1::Assignment> next =
-          held ? control::ApplyDelta(*held, directive.delta())
+      absl::StatusOr<std::shared_ptr<const v1::Assignment>> next =
+          held ? Apply(held, directive.delta())
                : absl::FailedPreconditionError("no assignment was received before it");
       if (!next.ok()) {
         // Never expected: a new stream starts with the whole assignment.
@@ -285,6 +285,14 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
   }
   if (announced) failures_.erase(endpoint);
   return announced;
+}
+
+absl::StatusOr<std::shared_ptr<const v1::Assignment>> CoordinatorClient::Apply(
+    const std::shared_ptr<const v1::Assignment>& held, const v1::AssignmentDelta& delta) const {
+  if (options_.apply_delta) return options_.apply_delta(held, delta);
+  absl::StatusOr<v1::Assignment> next = control::ApplyDelta(*held, delta);
+  if (!next.ok()) return next.status();
+  return std::make_shared<const v1::Assignment>(*std::move(next));
 }
 
 }  // namespace kgw::agent

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config/grpc_tls.h"
 #include "grpcpp/grpcpp.h"
@@ -41,6 +42,8 @@ namespace kgw::agent {
 
 class CoordinatorClient {
  public:
+  using DeltaFn = std::function<absl::StatusOr<std::shared_ptr<const v1::Assignment>>(
+      const std::shared_ptr<const v1::Assignment>& held, const v1::AssignmentDelta& delta)>;
   struct Options {
     std::vector<std::string> configured;  // host:port; empty: use SetDiscovered
     absl::Duration report_interval = absl::Seconds(5);
@@ -56,6 +59,10 @@ class CoordinatorClient {
     // channels to the same address). For many simulated agents in one
     // process, so that each streams as a real agent does.
     bool own_connection = false;
+    // Rebuilds the assignment a delta describes from the one held (default:
+    // control::ApplyDelta). Many simulated agents in one process share the
+    // work: they all hold the same assignments and receive the same deltas.
+    DeltaFn apply_delta;
   };
   using DescriptorFn = std::function<v1::NodeDescriptor()>;
   using LoadFn = std::function<v1::LoadReport()>;
@@ -87,6 +94,8 @@ class CoordinatorClient {
   // One stream's life; returns when it ends, true when it had delivered
   // assignments.
   bool Stream(const std::string& endpoint);
+  absl::StatusOr<std::shared_ptr<const v1::Assignment>> Apply(
+      const std::shared_ptr<const v1::Assignment>& held, const v1::AssignmentDelta& delta) const;
   std::vector<std::string> Endpoints() const;
   bool WaitStop(absl::Duration d);
 

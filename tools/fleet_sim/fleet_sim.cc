@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/coordinator_client.h"
+#include "common/control/assignment_wire.h"
 #include "common/control/routing.h"
 #include "common/membership/group_member.h"
 #include "common/version/version.h"
@@ -63,8 +64,13 @@ class Fleet::Agent {
     }
     departing_ = false;
     const FleetOptions& o = fleet_.options_;
-    agent::CoordinatorClient::Options client_options{.report_interval = o.report_interval,
-                                                     .own_connection = o.own_connections};
+    agent::CoordinatorClient::Options client_options{
+        .report_interval = o.report_interval,
+        .own_connection = o.own_connections,
+        .apply_delta = [this](const std::shared_ptr<const v1::Assignment>& held,
+                              const v1::AssignmentDelta& delta) {
+          return fleet_.ApplyShared(held, delta);
+        }};
     if (sidecar_) {
       client_options.configured = o.coordinators;
       client_options.follow_leader_hint = true;
@@ -229,11 +235,11 @@ class Fleet::Agent {
   // agent::Router::Install would: with a valid proof (when there is a key),
   // the newest, or the group's leader's over another node's.
   void OnAssignment(const v1::Assignment& a) {
-    const int64_t size = static_cast<int64_t>(a.ByteSizeLong());
     const std::shared_ptr<const control::ClusterKey>& key = fleet_.options_.key;
     const bool verified = !key || key->VerifyAssignment(a).ok();
-    std::shared_ptr<const HeldAssignment> held;
-    bool install = verified && control::Plausible(a);
+    std::shared_ptr<const HeldAssignment> held = fleet_.Intern(a);
+    const int64_t size = held->bytes;
+    bool install = verified && held->plausible;
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++assignments_;
@@ -249,7 +255,6 @@ class Fleet::Agent {
       }
     }
     if (!install) return;
-    held = fleet_.Intern(a);
     const absl::Time now = absl::Now();
     std::lock_guard<std::mutex> lock(mu_);
     held_ = std::move(held);
@@ -399,7 +404,36 @@ std::vector<AgentReport> Fleet::Reports() const {
   return reports;
 }
 
+absl::StatusOr<std::shared_ptr<const v1::Assignment>> Fleet::ApplyShared(
+    const std::shared_ptr<const v1::Assignment>& held, const v1::AssignmentDelta& delta) {
+  InternKey base{held->epoch(), held->generation_id(), held->revision(), held->leader_node_id()};
+  std::lock_guard<std::mutex> lock(rebuilt_mu_);
+  for (const Rebuilt& r : rebuilt_) {
+    if (r.base == base && r.digest == delta.digest()) return r.assignment;
+  }
+  absl::StatusOr<v1::Assignment> next = control::ApplyDelta(*held, delta);
+  if (!next.ok()) return next.status();
+  if (rebuilt_.size() >= kMaxInterned) rebuilt_.erase(rebuilt_.begin());
+  rebuilt_.push_back({.base = std::move(base),
+                      .digest = delta.digest(),
+                      .assignment = std::make_shared<const v1::Assignment>(*std::move(next))});
+  return rebuilt_.back().assignment;
+}
+
 std::shared_ptr<const HeldAssignment> Fleet::Intern(const v1::Assignment& a) {
+  // Rebuilt from a delta: shared by address.
+  {
+    std::lock_guard<std::mutex> lock(rebuilt_mu_);
+    for (Rebuilt& r : rebuilt_) {
+      if (r.assignment.get() != &a) continue;
+      if (!r.held) r.held = InternCopy(a);
+      return r.held;
+    }
+  }
+  return InternCopy(a);
+}
+
+std::shared_ptr<const HeldAssignment> Fleet::InternCopy(const v1::Assignment& a) {
   InternKey key{a.epoch(), a.generation_id(), a.revision(), a.leader_node_id()};
   const uint64_t fingerprint = AgentsFingerprint(a);
   {
@@ -418,6 +452,8 @@ std::shared_ptr<const HeldAssignment> Fleet::Intern(const v1::Assignment& a) {
   held->revision = a.revision();
   held->leader_node_id = a.leader_node_id();
   held->fingerprint = fingerprint;
+  held->bytes = static_cast<int64_t>(a.ByteSizeLong());
+  held->plausible = control::Plausible(a);
   held->agents.reserve(a.agents_size());
   for (const v1::AgentEndpoint& e : a.agents()) held->agents.push_back(e.node_id());
   std::sort(held->agents.begin(), held->agents.end());

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config/settings.h"
 #include "common/control/cluster_key.h"
@@ -88,6 +89,8 @@ struct HeldAssignment {
   std::string leader_node_id;
   std::vector<std::string> agents;  // node ids of its `agents`, sorted
   uint64_t fingerprint = 0;         // of `agents`, whatever their order (AgentsFingerprint)
+  int64_t bytes = 0;                // its encoded size
+  bool plausible = false;           // control::Plausible
 
   bool Names(const std::string& node_id) const;
 };
@@ -165,6 +168,11 @@ class Fleet {
   class Agent;
   // The shared copy of an assignment with this content.
   std::shared_ptr<const HeldAssignment> Intern(const v1::Assignment& a);
+  std::shared_ptr<const HeldAssignment> InternCopy(const v1::Assignment& a);
+  // control::ApplyDelta, done once for all the agents that hold the same
+  // assignment and receive the same delta (CoordinatorClient's apply_delta).
+  absl::StatusOr<std::shared_ptr<const v1::Assignment>> ApplyShared(
+      const std::shared_ptr<const v1::Assignment>& held, const v1::AssignmentDelta& delta);
 
   const FleetOptions options_;
   mutable std::mutex mu_;
@@ -175,6 +183,18 @@ class Fleet {
   // (epoch, generation, revision, leader) of recent assignments.
   using InternKey = std::tuple<int64_t, int32_t, int64_t, std::string>;
   std::map<InternKey, std::weak_ptr<const HeldAssignment>> interned_ ABSL_GUARDED_BY(intern_mu_);
+
+  // Assignments rebuilt from deltas, newest last, each with its interned
+  // copy (made on first use); held here, so an address names one while it is
+  // in the list.
+  struct Rebuilt {
+    InternKey base;
+    std::string digest;  // the delta's, of the rebuilt assignment
+    std::shared_ptr<const v1::Assignment> assignment;
+    std::shared_ptr<const HeldAssignment> held;
+  };
+  std::mutex rebuilt_mu_;  // held while rebuilding: the agents that want the same one wait
+  std::vector<Rebuilt> rebuilt_ ABSL_GUARDED_BY(rebuilt_mu_);
 };
 
 // True when every running agent (sidecars aside) in `reports` holds an
