@@ -270,7 +270,7 @@ void Converge(const ScenarioOptions& o, Fleet& fleet, Results& results) {
     const absl::Duration elapsed = absl::Now() - start;
     if (!c.all_streaming &&
         std::all_of(reports.begin(), reports.end(),
-                    [](const AgentReport& r) { return !r.streaming_from.empty(); })) {
+                    [](const AgentReport& r) { return r.sidecar || !r.streaming_from.empty(); })) {
       c.all_streaming = elapsed;
     }
     if (EveryRunningAgentHolds(reports, [&](const HeldAssignment& a) {

@@ -74,7 +74,7 @@ struct ProcessUsage {
 };
 
 struct ConvergeResult {
-  std::optional<absl::Duration> all_streaming;  // every agent streams from a coordinator
+  std::optional<absl::Duration> all_streaming;  // every agent (sidecars aside) streams
   std::optional<absl::Duration> all_named;      // every agent names all N
   int generations = 0;                          // distinct generations the agents saw
   int64_t assignments = 0;
