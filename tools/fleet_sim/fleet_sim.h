@@ -25,6 +25,11 @@
 // what AgentControl::Depart does: streams the descriptor with `draining` set
 // and waits up to 1 s for it to be written.
 //
+// One shortcut: agents that hold the same assignment and receive the same
+// delta share one rebuild of it (Fleet::ApplyShared), where each real agent
+// rebuilds it on its own machine; so the times measure the control plane
+// rather than thousands of copies of that work competing for the same cores.
+//
 // What each agent received is recorded: the last assignment (interned: the
 // agents that hold the same assignment share one HeldAssignment), when it
 // arrived, how many assignments and bytes the stream brought, and every
