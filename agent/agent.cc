@@ -18,17 +18,15 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kShutdownPoll = std::chrono::milliseconds(100);
 
-MetadataRefresher::Options RefresherOptions(
-    const AgentConfig& config, const absl::StatusOr<std::optional<kafka::ConnectionTls>>& tls) {
+MetadataRefresher::Options RefresherOptions(const AgentConfig& config,
+                                            const absl::StatusOr<cluster::OwnKafka>& kafka) {
   MetadataRefresher::Options o;
-  o.bootstrap = cluster::BootstrapAddresses(config.node);
+  // A TLS context that could not be made is reported by PrepareSecurity
+  // before the refresher starts.
+  if (kafka.ok()) o.kafka = *kafka;
   o.interval = config.metadata_refresh_interval;
   o.timeout = config.upstream_connect_timeout;
   o.client_id = absl::StrCat("kgw-agent-", config.node.cluster_id);
-  o.sasl = cluster::OwnSasl(config.kafka);
-  // A context that could not be made is reported by PrepareSecurity before
-  // the refresher starts.
-  if (tls.ok()) o.tls = *tls;
   return o;
 }
 
@@ -56,8 +54,8 @@ Agent::Agent(AgentConfig config)
       router_(ports_, config_.internal_load_balancing && config_.routing == RoutingMechanism::kPort),
       registry_(std::make_shared<prometheus::Registry>()),
       metrics_(*registry_),
-      kafka_tls_(cluster::OwnTls(config_.kafka)),
-      refresher_(directory_, RefresherOptions(config_, kafka_tls_)),
+      kafka_(cluster::MakeOwnKafka(config_.node, config_.kafka)),
+      refresher_(directory_, RefresherOptions(config_, kafka_)),
       request_budget_(config_.max_buffered_request_bytes, Pipe::kInitialBuffer),
       connections_({.max_connections = config_.max_connections,
                     .max_per_address = config_.max_connections_per_address,
@@ -135,9 +133,9 @@ int Agent::Run() {
     });
     workers_.push_back(std::move(w));
   }
-  // PrepareSecurity has checked kafka_tls_.
+  // PrepareSecurity has checked kafka_.
   control_ = std::make_unique<AgentControl>(config_, router_, directory_, metrics_, cluster_key_,
-                                            *kafka_tls_, [this](bool draining) {
+                                            *kafka_, [this](bool draining) {
                                               asio::post(main_, [this, draining] {
                                                 OnDrain(draining);
                                               });
@@ -178,20 +176,18 @@ absl::Status Agent::PrepareSecurity() {
                                                                      : "");
   }
   // One TLS context serves the clients' broker connections and the agent's own.
-  if (!kafka_tls_.ok()) return kafka_tls_.status();
-  if (*kafka_tls_) {
-    env_.upstream_tls = (*kafka_tls_)->context.get();
-    env_.upstream_verify_hostname = (*kafka_tls_)->verify_hostname;
+  if (!kafka_.ok()) return kafka_.status();
+  if (kafka_->tls) {
+    env_.upstream_tls = kafka_->tls->context.get();
+    env_.upstream_verify_hostname = kafka_->tls->verify_hostname;
   }
   if (!config_.audit.sinks.empty()) {
     audit::AuditLogOptions options;
     options.sinks = config_.audit.sinks;
     options.file_path = config_.audit.file;
     options.queue_capacity = static_cast<size_t>(config_.audit.queue_size);
-    options.kafka = cluster::KafkaConnection{
-        .bootstrap_servers = config_.node.bootstrap_servers,
-        .client = config_.kafka,
-        .client_id = absl::StrCat("kgw-agent-audit-", config_.node.cluster_id)};
+    options.kafka = cluster::TopicConnection(
+        *kafka_, absl::StrCat("kgw-agent-audit-", config_.node.cluster_id));
     options.topic = config::InternalTopic(config_.node, "auditlogs");
     options.retention_ms = absl::ToInt64Milliseconds(config_.audit.retention);
     absl::StatusOr<std::unique_ptr<audit::AuditLog>> log =

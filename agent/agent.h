@@ -100,7 +100,9 @@ class Agent {
   AgentMetrics metrics_;
   // Used by sessions on every worker, so they outlive the workers.
   std::unique_ptr<TlsServer> tls_server_;
-  const absl::StatusOr<std::optional<kafka::ConnectionTls>> kafka_tls_;  // KAFKA_SSL_*
+  // The agent's own connection to Kafka; its TLS context serves the clients'
+  // broker connections too.
+  const absl::StatusOr<cluster::OwnKafka> kafka_;
   std::unique_ptr<audit::AuditLog> audit_;
   BrokerDirectory directory_;
   MetadataRefresher refresher_;

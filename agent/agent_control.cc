@@ -21,14 +21,14 @@ constexpr absl::Duration kTopicReadTimeout = absl::Seconds(10);
 AgentControl::AgentControl(const AgentConfig& config, Router& router,
                            cluster::BrokerDirectory& directory, AgentMetrics& metrics,
                            std::shared_ptr<const control::ClusterKey> key,
-                           std::optional<kafka::ConnectionTls> kafka_tls,
+                           cluster::OwnKafka kafka,
                            std::function<void(bool)> on_drain)
     : config_(config),
       router_(router),
       directory_(directory),
       metrics_(metrics),
       key_(std::move(key)),
-      kafka_tls_(std::move(kafka_tls)),
+      kafka_(std::move(kafka)),
       on_drain_(std::move(on_drain)) {}
 
 AgentControl::~AgentControl() { Stop(); }
@@ -106,9 +106,7 @@ void AgentControl::Start() {
 
   member_ = std::make_unique<membership::GroupMember>(
       membership::GroupMember::Options{
-          .bootstrap = cluster::BootstrapAddresses(config_.node),
-          .sasl = cluster::OwnSasl(config_.kafka),
-          .tls = kafka_tls_,
+          .kafka = kafka_,
           .group_id = config_.node.group_id,
           .session_timeout = config_.node.group_session_timeout,
           .rebalance_timeout = config_.node.group_session_timeout,
@@ -213,9 +211,7 @@ bool AgentControl::Verified(const v1::Assignment& a, const std::string& source) 
 void AgentControl::RunFallback() {
   // Cold start: the newest assignment the leader stored, unless the
   // coordinators answer first.
-  const cluster::KafkaConnection kafka{.bootstrap_servers = config_.node.bootstrap_servers,
-                                       .client = config_.kafka,
-                                       .client_id = "kgw-agent"};
+  const cluster::KafkaConnection kafka = cluster::TopicConnection(kafka_, "kgw-agent");
   const std::string topic = config::InternalTopic(config_.node, "assignments");
   const std::string source = absl::StrCat("topic ", topic);
   // The newest record that holds up; each one refused on the way is logged

@@ -45,11 +45,11 @@ class AgentControl {
   // `on_drain(false)` when it stops.
   // `key` proves this agent's descriptor and stream, and verifies the
   // assignments it installs and the other members it counts.
-  // `kafka_tls` is the agent's own TLS towards the brokers (KAFKA_SSL_*),
-  // made once by the agent; the group member uses it too.
+  // `kafka` is the agent's own connection to Kafka, made once by the agent;
+  // the group member and the stored-assignment reader use it.
   AgentControl(const AgentConfig& config, Router& router, cluster::BrokerDirectory& directory,
                AgentMetrics& metrics, std::shared_ptr<const control::ClusterKey> key,
-               std::optional<kafka::ConnectionTls> kafka_tls, std::function<void(bool)> on_drain);
+               cluster::OwnKafka kafka, std::function<void(bool)> on_drain);
   ~AgentControl();  // Stop()
 
   void Start();
@@ -85,7 +85,7 @@ class AgentControl {
   cluster::BrokerDirectory& directory_;
   AgentMetrics& metrics_;
   const std::shared_ptr<const control::ClusterKey> key_;
-  const std::optional<kafka::ConnectionTls> kafka_tls_;
+  const cluster::OwnKafka kafka_;
   const std::function<void(bool)> on_drain_;
   std::unique_ptr<membership::GroupMember> member_;
   std::unique_ptr<CoordinatorClient> coordinator_;

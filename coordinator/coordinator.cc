@@ -72,9 +72,10 @@ Coordinator::Coordinator(CoordinatorConfig config)
     : config_(std::move(config)),
       grpc_endpoint_(absl::StrCat(config_.node.advertised_host, ":", config_.grpc_port)),
       topic_(config::InternalTopic(config_.node, "assignments")),
-      kafka_{.bootstrap_servers = config_.node.bootstrap_servers,
-             .client = config_.kafka,
-             .client_id = "kgw-coordinator"},
+      own_kafka_(cluster::MakeOwnKafka(config_.node, config_.kafka)),
+      // Unusable settings stop the start in PrepareSecurity, before any use.
+      kafka_(own_kafka_.ok() ? cluster::TopicConnection(*own_kafka_, "kgw-coordinator")
+                             : cluster::KafkaConnection{}),
       publisher_(std::make_unique<Publisher>(kafka_, topic_)),
       state_({.node_id = config_.node.node_id,
               .cluster_id = config_.node.cluster_id,
@@ -129,9 +130,7 @@ int Coordinator::Run() {
 
 absl::Status Coordinator::PrepareSecurity() {
   // KAFKA_SSL_*: one TLS context for the metadata and group connections.
-  absl::StatusOr<std::optional<kafka::ConnectionTls>> tls = cluster::OwnTls(config_.kafka);
-  if (!tls.ok()) return tls.status();
-  kafka_tls_ = *std::move(tls);
+  if (!own_kafka_.ok()) return own_kafka_.status();
   absl::StatusOr<std::shared_ptr<control::ClusterKey>> key = control::LoadClusterKey(config_.node);
   if (!key.ok()) return key.status();
   key_ = *std::move(key);
@@ -205,11 +204,9 @@ void Coordinator::FollowBrokers() {
       [this](const cluster::ClusterSnapshot& snapshot) { state_.OnBrokers(snapshot.brokers); });
   refresher_ = std::make_unique<cluster::MetadataRefresher>(
       directory_, cluster::MetadataRefresher::Options{
-                      .bootstrap = cluster::BootstrapAddresses(config_.node),
+                      .kafka = *own_kafka_,
                       .interval = config_.metadata_refresh_interval,
-                      .client_id = "kgw-coordinator",
-                      .sasl = cluster::OwnSasl(config_.kafka),
-                      .tls = kafka_tls_});
+                      .client_id = "kgw-coordinator"});
   refresher_->Start();
 }
 
@@ -288,9 +285,7 @@ void Coordinator::JoinGroup() {
   key_->SignDescriptor(self);
   member_ = std::make_unique<membership::GroupMember>(
       membership::GroupMember::Options{
-          .bootstrap = cluster::BootstrapAddresses(config_.node),
-          .sasl = cluster::OwnSasl(config_.kafka),
-          .tls = kafka_tls_,
+          .kafka = *own_kafka_,
           .group_id = config_.node.group_id,
           .session_timeout = config_.node.group_session_timeout,
           .rebalance_timeout = config_.node.group_session_timeout,

@@ -77,8 +77,9 @@ class Coordinator {
   const CoordinatorConfig config_;
   const std::string grpc_endpoint_;
   const std::string topic_;
+  // This coordinator's own connection to Kafka, and the same for librdkafka.
+  const absl::StatusOr<cluster::OwnKafka> own_kafka_;
   const cluster::KafkaConnection kafka_;
-  std::optional<kafka::ConnectionTls> kafka_tls_;
   std::shared_ptr<control::ClusterKey> key_;
   std::unique_ptr<Publisher> publisher_;
   ControlState state_;

@@ -31,15 +31,20 @@ std::string Describe(const std::vector<BrokerEndpoint>& brokers) {
 
 }  // namespace
 
-std::vector<config::HostPort> BootstrapAddresses(const config::GatewayNodeConfig& node) {
-  std::vector<config::HostPort> out;
-  for (const std::string& hp : node.bootstrap_servers) out.push_back(config::SplitHostPort(hp));
-  return out;
-}
-
-std::optional<kafka::SaslCredentials> OwnSasl(const config::KafkaClientConfig& kafka) {
-  if (!kafka.sasl) return std::nullopt;
-  return kafka::SaslCredentials{kafka.sasl_mechanism, kafka.sasl_username, kafka.sasl_password};
+absl::StatusOr<OwnKafka> MakeOwnKafka(const config::GatewayNodeConfig& node,
+                                      const config::KafkaClientConfig& kafka) {
+  OwnKafka own{.bootstrap_servers = node.bootstrap_servers, .client = kafka};
+  for (const std::string& hp : node.bootstrap_servers) {
+    own.bootstrap.push_back(config::SplitHostPort(hp));
+  }
+  if (kafka.sasl) {
+    own.sasl = kafka::SaslCredentials{kafka.sasl_mechanism, kafka.sasl_username,
+                                      kafka.sasl_password};
+  }
+  absl::StatusOr<std::optional<kafka::ConnectionTls>> tls = OwnTls(kafka);
+  if (!tls.ok()) return tls.status();
+  own.tls = *std::move(tls);
+  return own;
 }
 
 absl::StatusOr<std::optional<kafka::ConnectionTls>> OwnTls(const config::KafkaClientConfig& kafka) {
@@ -142,15 +147,18 @@ bool MetadataRefresher::RefreshOnce() {
   // answered so a dead broker is not asked first every time.
   std::vector<config::HostPort> addresses;
   for (const BrokerEndpoint& b : directory_.Get()->brokers) addresses.push_back({b.host, b.port});
-  addresses.insert(addresses.end(), options_.bootstrap.begin(), options_.bootstrap.end());
+  addresses.insert(addresses.end(), options_.kafka.bootstrap.begin(),
+                   options_.kafka.bootstrap.end());
   std::string errors;
   for (size_t i = 0; i < addresses.size(); ++i) {
     const config::HostPort& a = addresses[(next_address_ + i) % addresses.size()];
     absl::StatusOr<kafka::BlockingConnection> connection = kafka::BlockingConnection::Connect(
-        a.host, a.port, options_.timeout, options_.client_id, options_.tls);
+        a.host, a.port, options_.timeout, options_.client_id, options_.kafka.tls);
     kafka::MetadataResponse response;
     absl::Status status = connection.status();
-    if (status.ok() && options_.sasl) status = connection->Authenticate(*options_.sasl);
+    if (status.ok() && options_.kafka.sasl) {
+      status = connection->Authenticate(*options_.kafka.sasl);
+    }
     if (status.ok()) {
       kafka::MetadataRequest request;  // no topics: brokers and cluster id only
       request.allow_auto_topic_creation = false;

@@ -46,13 +46,26 @@ struct ClusterSnapshot {
   bool Lacks(const std::vector<BrokerEndpoint>& seen) const;
 };
 
-// KAFKA_BOOTSTRAP_SERVERS as addresses.
-std::vector<config::HostPort> BootstrapAddresses(const config::GatewayNodeConfig& node);
-// The credentials of this node's own connections; nullopt without SASL.
-std::optional<kafka::SaslCredentials> OwnSasl(const config::KafkaClientConfig& kafka);
-// The TLS of this node's own connections (KAFKA_SSL_*), made once and shared
-// by all of them; nullopt without TLS. InvalidArgument naming the file when a
-// CA, certificate or key file cannot be loaded (see tls::NewClientContext).
+// How this node's own code reaches Kafka: its group member, its metadata
+// refresher, and (through librdkafka) its internal topics and audit log;
+// never its clients' traffic. Made once per process (MakeOwnKafka) and
+// shared, so every connection authenticates alike and one TLS context serves
+// them all.
+struct OwnKafka {
+  std::vector<std::string> bootstrap_servers;  // KAFKA_BOOTSTRAP_SERVERS, as configured
+  std::vector<config::HostPort> bootstrap;     // the same, as addresses
+  std::optional<kafka::SaslCredentials> sasl;  // set: authenticate every connection
+  std::optional<kafka::ConnectionTls> tls;     // set: every connection over TLS
+  config::KafkaClientConfig client;            // KAFKA_*, for librdkafka's configuration
+};
+
+// The node's OwnKafka from its settings. InvalidArgument naming the file when
+// a CA, certificate or key file cannot be loaded (see OwnTls).
+absl::StatusOr<OwnKafka> MakeOwnKafka(const config::GatewayNodeConfig& node,
+                                      const config::KafkaClientConfig& kafka);
+// The TLS of this node's own connections (KAFKA_SSL_*); nullopt without TLS.
+// InvalidArgument naming the file when a CA, certificate or key file cannot
+// be loaded (see tls::NewClientContext).
 absl::StatusOr<std::optional<kafka::ConnectionTls>> OwnTls(const config::KafkaClientConfig& kafka);
 
 class BrokerDirectory {
@@ -76,12 +89,10 @@ class BrokerDirectory {
 class MetadataRefresher {
  public:
   struct Options {
-    std::vector<config::HostPort> bootstrap;  // KAFKA_BOOTSTRAP_SERVERS
+    OwnKafka kafka;  // bootstrap, SASL and TLS
     absl::Duration interval = absl::Seconds(30);
     absl::Duration timeout = absl::Seconds(10);
     std::string client_id = "kgw";
-    std::optional<kafka::SaslCredentials> sasl;  // set: authenticate every connection
-    std::optional<kafka::ConnectionTls> tls;      // set: every connection over TLS (OwnTls)
   };
   MetadataRefresher(BrokerDirectory& directory, Options options);
   ~MetadataRefresher();  // stops the thread

@@ -540,6 +540,12 @@ absl::StatusOr<Latest> FindLatest(Client<RdKafka::Consumer>& client, absl::Time 
 
 }  // namespace
 
+KafkaConnection TopicConnection(const OwnKafka& kafka, std::string client_id) {
+  return {.bootstrap_servers = kafka.bootstrap_servers,
+          .client = kafka.client,
+          .client_id = std::move(client_id)};
+}
+
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(const KafkaConnection& c) {
   if (c.bootstrap_servers.empty()) {
     return absl::InvalidArgumentError("no Kafka bootstrap servers configured");

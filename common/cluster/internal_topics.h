@@ -41,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/cluster/broker_directory.h"
 #include "common/config/gateway_settings.h"
 
 namespace kgw::cluster {
@@ -52,6 +53,9 @@ struct KafkaConnection {
   config::KafkaClientConfig client;
   std::string client_id = "kgw";
 };
+
+// The node's own connection (MakeOwnKafka) for librdkafka, as `client_id`.
+KafkaConnection TopicConnection(const OwnKafka& kafka, std::string client_id);
 
 // librdkafka configuration for `c`: bootstrap.servers, client.id,
 // security.protocol, sasl.mechanisms/username/password and, with TLS,

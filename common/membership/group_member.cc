@@ -217,7 +217,7 @@ void GroupMember::Run() {
 
 absl::Status GroupMember::PrepareConnection(kafka::BlockingConnection& connection) {
   KGW_RETURN_IF_ERROR(connection.FetchApiVersions(options_.software_version));
-  if (options_.sasl) KGW_RETURN_IF_ERROR(connection.Authenticate(*options_.sasl));
+  if (options_.kafka.sasl) KGW_RETURN_IF_ERROR(connection.Authenticate(*options_.kafka.sasl));
   return absl::OkStatus();
 }
 
@@ -226,7 +226,7 @@ absl::StatusOr<kafka::BlockingConnection> GroupMember::ConnectAny(
   std::string errors;
   for (const config::HostPort& a : to) {
     absl::StatusOr<kafka::BlockingConnection> c = kafka::BlockingConnection::Connect(
-        a.host, a.port, options_.request_timeout, options_.client_id, options_.tls);
+        a.host, a.port, options_.request_timeout, options_.client_id, options_.kafka.tls);
     if (c.ok()) {
       c->set_byte_counter([this](int16_t api_key, size_t bytes) {
         (api_key == kafka::HeartbeatRequest::kApiKey ? heartbeat_bytes_ : membership_bytes_) +=
@@ -242,7 +242,7 @@ absl::StatusOr<kafka::BlockingConnection> GroupMember::ConnectAny(
 }
 
 absl::Status GroupMember::ConnectToCoordinator() {
-  KGW_ASSIGN_OR_RETURN(kafka::BlockingConnection any, ConnectAny(options_.bootstrap));
+  KGW_ASSIGN_OR_RETURN(kafka::BlockingConnection any, ConnectAny(options_.kafka.bootstrap));
   KGW_ASSIGN_OR_RETURN(int16_t version, any.PickVersion<kafka::FindCoordinatorRequest>(1));
   kafka::FindCoordinatorRequest request;
   request.key_type = 0;  // a group

@@ -43,6 +43,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/cluster/broker_directory.h"
 #include "common/config/settings.h"
 #include "common/kafka/blocking_client.h"
 #include "common/kafka/sasl.h"
@@ -81,9 +82,7 @@ struct View {
 class GroupMember {
  public:
   struct Options {
-    std::vector<config::HostPort> bootstrap;  // KAFKA_BOOTSTRAP_SERVERS
-    std::optional<kafka::SaslCredentials> sasl;
-    std::optional<kafka::ConnectionTls> tls;  // set: every connection over TLS
+    cluster::OwnKafka kafka;  // bootstrap, SASL and TLS
     std::string group_id;
     absl::Duration session_timeout = absl::Seconds(10);
     // How long the group waits for members to rejoin in a rebalance.

@@ -80,9 +80,9 @@ std::unique_ptr<Node> StartNode(const std::string& group, const std::string& nod
   o.full_view = part.full_view;
   o.leave_on_stop = part.leave_on_stop;
   if (part.static_member) o.group_instance_id = node_id;
-  o.bootstrap = Bootstrap(bootstrap);
-  o.sasl = std::move(sasl);
-  o.tls = std::move(tls);
+  o.kafka.bootstrap = Bootstrap(bootstrap);
+  o.kafka.sasl = std::move(sasl);
+  o.kafka.tls = std::move(tls);
   o.group_id = group;
   o.session_timeout = absl::Seconds(6);
   o.rebalance_timeout = absl::Seconds(6);
@@ -476,12 +476,13 @@ TEST_F(OwnTlsTest, MetadataRefresherFillsTheDirectoryOverSaslSslWithScram) {
   const std::string bootstrap = Env("KGW_KAFKA_SASL_SSL_BOOTSTRAP");
   cluster::BrokerDirectory directory;
   cluster::MetadataRefresher refresher(
-      directory, {.bootstrap = Bootstrap(bootstrap),
+      directory, {.kafka = {.bootstrap = Bootstrap(bootstrap),
+                            .sasl = kafka::SaslCredentials{"SCRAM-SHA-512", "admin",
+                                                           "admin-secret"},
+                            .tls = OwnTlsOrDie(HarnessTls("SASL_SSL"))},
                   .interval = absl::Seconds(30),
                   .timeout = absl::Seconds(10),
-                  .client_id = "kgw-test",
-                  .sasl = kafka::SaslCredentials{"SCRAM-SHA-512", "admin", "admin-secret"},
-                  .tls = OwnTlsOrDie(HarnessTls("SASL_SSL"))});
+                  .client_id = "kgw-test"});
 
   refresher.Start();
 

@@ -157,7 +157,7 @@ std::vector<config::HostPort> Bootstrap() {
 std::unique_ptr<membership::GroupMember> Impostor(const std::string& cluster_id,
                                                   v1::NodeDescriptor self, bool static_member) {
   membership::GroupMember::Options o;
-  o.bootstrap = Bootstrap();
+  o.kafka.bootstrap = Bootstrap();
   o.group_id = absl::StrCat("kgw_", cluster_id);
   o.session_timeout = absl::Seconds(kSessionTimeoutSeconds);
   o.rebalance_timeout = absl::Seconds(kSessionTimeoutSeconds);

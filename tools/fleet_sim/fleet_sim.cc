@@ -92,7 +92,7 @@ class Fleet::Agent {
       return;
     }
     membership::GroupMember::Options member_options{
-        .bootstrap = o.bootstrap,
+        .kafka = {.bootstrap = o.bootstrap},
         .group_id = o.group_id,
         .session_timeout = o.session_timeout,
         .rebalance_timeout = o.session_timeout,
