@@ -2,7 +2,8 @@
 # The control plane at fleet size: starts C kgw-coordinators (a fresh gateway cluster id, so a
 # fresh group and assignments topic) against the Kafka cluster that cluster.env describes, runs
 # kgw-fleet-sim SCENARIO with N simulated agents (and M sidecars) against them, samples the
-# coordinators, and stops them. The table goes to stderr, the JSON to OUT.json. See docs/benchmarks.md.
+# coordinators, and stops them. The table goes to stderr, the JSON to OUT.json. See
+# docs/benchmarks.md.
 #
 #   bench/fleet-scale.sh [--coordinators C] [--agents N] [--sidecars M] [--scenario S]
 #                        [--out OUT] [-- SIM_ARGS]

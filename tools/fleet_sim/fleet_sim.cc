@@ -81,36 +81,9 @@ class Fleet::Agent {
         [key = o.key](v1::AgentMessage& hello) {
           if (key) key->SignStreamHello(hello);
         });
-    if (sidecar_) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        running_ = true;
-        client_ = client;
-        wire_seen_ = 0;
-      }
-      client->Start();
-      return;
-    }
-    membership::GroupMember::Options member_options{
-        .kafka = {.bootstrap = o.bootstrap},
-        .group_id = o.group_id,
-        .session_timeout = o.session_timeout,
-        .rebalance_timeout = o.session_timeout,
-        .heartbeat_interval = o.heartbeat_interval,
-        .request_timeout = o.request_timeout,
-        .client_id = "kgw-agent",
-        .software_version = descriptor_.version(),
-        .group_instance_id = descriptor_.node_id(),
-        .leave_on_stop = false,
-        .full_view = false};
-    if (o.key) {
-      member_options.verify = [key = o.key](const v1::NodeDescriptor& d) {
-        return key->VerifyDescriptor(d);
-      };
-    }
-    auto member = std::make_shared<membership::GroupMember>(
-        std::move(member_options), Descriptor(),
-        [this](const std::optional<membership::View>& view) { OnView(view); });
+    // A sidecar has no group member: its stream is all it has.
+    std::shared_ptr<membership::GroupMember> member;
+    if (!sidecar_) member = MakeMember();
     {
       std::lock_guard<std::mutex> lock(mu_);
       running_ = true;
@@ -123,7 +96,7 @@ class Fleet::Agent {
       member_ = member;
     }
     client->Start();
-    member->Start();
+    if (member) member->Start();
   }
 
   bool Stop(StopMode mode) {
@@ -193,6 +166,31 @@ class Fleet::Agent {
   }
 
  private:
+  // The agent's group member, as AgentControl makes it.
+  std::shared_ptr<membership::GroupMember> MakeMember() {
+    const FleetOptions& o = fleet_.options_;
+    membership::GroupMember::Options member_options{
+        .kafka = {.bootstrap = o.bootstrap},
+        .group_id = o.group_id,
+        .session_timeout = o.session_timeout,
+        .rebalance_timeout = o.session_timeout,
+        .heartbeat_interval = o.heartbeat_interval,
+        .request_timeout = o.request_timeout,
+        .client_id = "kgw-agent",
+        .software_version = descriptor_.version(),
+        .group_instance_id = descriptor_.node_id(),
+        .leave_on_stop = false,
+        .full_view = false};
+    if (o.key) {
+      member_options.verify = [key = o.key](const v1::NodeDescriptor& d) {
+        return key->VerifyDescriptor(d);
+      };
+    }
+    return std::make_shared<membership::GroupMember>(
+        std::move(member_options), Descriptor(),
+        [this](const std::optional<membership::View>& view) { OnView(view); });
+  }
+
   v1::NodeDescriptor Descriptor() const {
     v1::NodeDescriptor d = descriptor_;
     d.set_draining(departing_);
