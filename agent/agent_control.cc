@@ -124,19 +124,14 @@ void AgentControl::Start() {
           .verify = [this](const v1::NodeDescriptor& d) { return key_->VerifyDescriptor(d); }},
       Descriptor(), [this](const std::optional<membership::View>& view) { OnView(view); });
   member_->Start();
-  fallback_ = std::thread([this] { RunFallback(); });
+  loop_.Start([this] { RunFallback(); });
 }
 
 void AgentControl::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) return;
-    stop_ = true;
-  }
-  wake_.notify_all();
+  loop_.RequestStop();
   if (member_) member_->Stop();
   if (coordinator_) coordinator_->Stop();
-  if (fallback_.joinable()) fallback_.join();
+  loop_.Join();
 }
 
 void AgentControl::Depart(absl::Duration max_wait) {
@@ -149,7 +144,7 @@ void AgentControl::Depart(absl::Duration max_wait) {
   }
 }
 
-void AgentControl::OnBrokersChanged() { wake_.notify_all(); }
+void AgentControl::OnBrokersChanged() { loop_.Wake(); }
 
 void AgentControl::OnView(const std::optional<membership::View>& view) {
   if (view) {
@@ -175,7 +170,7 @@ void AgentControl::OnView(const std::optional<membership::View>& view) {
     std::lock_guard<std::mutex> lock(mu_);
     view_ = view;
   }
-  wake_.notify_all();
+  loop_.Wake();
 }
 
 void AgentControl::OnInstalled(const v1::Assignment& a) {
@@ -233,11 +228,11 @@ void AgentControl::RunFallback() {
   }
   std::unique_lock<std::mutex> lock(mu_);
   topic_read_ = true;
-  while (!stop_) {
+  while (!loop_.stopping()) {
     lock.unlock();
     ComputeLocallyIfAlone();
     lock.lock();
-    wake_.wait_for(lock, std::chrono::seconds(1));
+    loop_.Wait(lock, absl::Seconds(1));
   }
 }
 

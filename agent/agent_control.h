@@ -19,13 +19,11 @@
 #define KGW_AGENT_AGENT_CONTROL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
@@ -36,6 +34,7 @@
 #include "common/cluster/broker_directory.h"
 #include "common/control/cluster_key.h"
 #include "common/membership/group_member.h"
+#include "common/sync/background_loop.h"
 
 namespace kgw::agent {
 
@@ -89,11 +88,8 @@ class AgentControl {
   const std::function<void(bool)> on_drain_;
   std::unique_ptr<membership::GroupMember> member_;
   std::unique_ptr<CoordinatorClient> coordinator_;
-  std::thread fallback_;
 
   std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // Set once the cold-start read of the topic has finished, found or not.
   bool topic_read_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<membership::View> view_ ABSL_GUARDED_BY(mu_);
@@ -103,6 +99,10 @@ class AgentControl {
   // Load report state (the coordinator stream's writer thread).
   std::map<int32_t, double> last_bytes_;
   absl::Time last_report_ = absl::InfinitePast();
+
+  // The fallback thread: reads the stored assignment, then computes one
+  // while no coordinator is there. Last, so it stops before what it uses.
+  sync::BackgroundLoop loop_{mu_};
 };
 
 }  // namespace kgw::agent

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -69,16 +70,12 @@ CoordinatorClient::CoordinatorClient(Options options, DescriptorFn descriptor, L
 
 CoordinatorClient::~CoordinatorClient() { Stop(); }
 
-void CoordinatorClient::Start() { thread_ = std::thread([this] { Run(); }); }
+void CoordinatorClient::Start() { loop_.Start([this] { Run(); }); }
 
 void CoordinatorClient::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+  loop_.Stop([this] {
     if (context_ != nullptr) context_->TryCancel();
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  });
 }
 
 void CoordinatorClient::SetDiscovered(std::vector<std::string> endpoints, std::string leader) {
@@ -96,7 +93,7 @@ void CoordinatorClient::SetDiscovered(std::vector<std::string> endpoints, std::s
       context_->TryCancel();
     }
   }
-  wake_.notify_all();
+  loop_.Wake();
 }
 
 void CoordinatorClient::DescriptorChanged() {
@@ -104,7 +101,7 @@ void CoordinatorClient::DescriptorChanged() {
     std::lock_guard<std::mutex> lock(mu_);
     descriptor_changed_ = true;
   }
-  wake_.notify_all();
+  loop_.Wake();
 }
 
 bool CoordinatorClient::FlushDescriptor(absl::Duration max_wait) {
@@ -112,10 +109,10 @@ bool CoordinatorClient::FlushDescriptor(absl::Duration max_wait) {
   if (connected_to_.empty()) return false;
   const int64_t target = descriptors_sent_ + 1;
   descriptor_changed_ = true;
-  wake_.notify_all();
-  return wake_.wait_for(lock, absl::ToChronoMilliseconds(max_wait), [&] {
-    return stop_ || connected_to_.empty() || descriptors_sent_ >= target;
-  }) && descriptors_sent_ >= target;
+  loop_.Wake();
+  loop_.Wait(lock, max_wait,
+             [&] { return connected_to_.empty() || descriptors_sent_ >= target; });
+  return descriptors_sent_ >= target;
 }
 
 std::string CoordinatorClient::connected_to() const {
@@ -131,8 +128,7 @@ std::vector<std::string> CoordinatorClient::Endpoints() const {
 
 bool CoordinatorClient::WaitStop(absl::Duration d) {
   std::unique_lock<std::mutex> lock(mu_);
-  wake_.wait_for(lock, absl::ToChronoMilliseconds(d), [this] { return stop_; });
-  return stop_;
+  return loop_.Wait(lock, d);
 }
 
 void CoordinatorClient::Run() {
@@ -176,7 +172,7 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
   grpc::ClientContext context;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) return false;
+    if (loop_.stopping()) return false;
     context_ = &context;
   }
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::AgentDirective>> stream =
@@ -195,9 +191,11 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
       bool changed = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        wake_.wait_for(lock, absl::ToChronoMilliseconds(options_.report_interval),
-                       [&] { return stop_ || done || descriptor_changed_; });
-        if (stop_ || done) break;
+        if (loop_.Wait(lock, options_.report_interval,
+                       [&] { return done || descriptor_changed_; }) ||
+            done) {
+          break;
+        }
         changed = std::exchange(descriptor_changed_, false);
       }
       v1::AgentMessage m;
@@ -209,7 +207,7 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
           std::lock_guard<std::mutex> lock(mu_);
           ++descriptors_sent_;
         }
-        wake_.notify_all();
+        loop_.Wake();
       }
     }
   });
@@ -260,7 +258,7 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
     done = true;
     connected_to_.clear();
   }
-  wake_.notify_all();
+  loop_.Wake();
   writer.join();
   context.TryCancel();
   const grpc::Status status = stream->Finish();
@@ -268,7 +266,7 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     context_ = nullptr;
-    if (stop_) return announced;
+    if (loop_.stopping()) return announced;
     moving = std::exchange(moving_to_leader_, false);
   }
   if (moving) {

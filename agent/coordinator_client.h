@@ -22,19 +22,18 @@
 #define KGW_AGENT_COORDINATOR_CLIENT_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config/grpc_tls.h"
+#include "common/sync/background_loop.h"
 #include "grpcpp/grpcpp.h"
 #include "kgw/v1/assignment.grpc.pb.h"
 
@@ -105,12 +104,9 @@ class CoordinatorClient {
   const LoadFn load_;
   const AssignmentFn on_assignment_;
   const SignFn sign_hello_;
-  std::thread thread_;
   std::atomic<int64_t> received_bytes_{0};
 
   mutable std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool descriptor_changed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t descriptors_sent_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> discovered_ ABSL_GUARDED_BY(mu_);  // the leader first
@@ -122,6 +118,9 @@ class CoordinatorClient {
   absl::Time last_hint_move_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Failed attempts in a row per endpoint, for the log (Run's thread only).
   std::map<std::string, int> failures_;
+
+  // Last, so that it stops before the state its thread uses goes.
+  sync::BackgroundLoop loop_{mu_};
 };
 
 }  // namespace kgw::agent

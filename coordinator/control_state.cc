@@ -46,7 +46,7 @@ void ControlState::OnView(const std::optional<membership::View>& view) {
       }
     }
   }
-  changed_.notify_all();
+  loop_.Wake();
 }
 
 void ControlState::OnBrokers(std::vector<cluster::BrokerEndpoint> brokers) {
@@ -56,7 +56,7 @@ void ControlState::OnBrokers(std::vector<cluster::BrokerEndpoint> brokers) {
     brokers_known_ = true;
     dirty_ = true;
   }
-  changed_.notify_all();
+  loop_.Wake();
 }
 
 void ControlState::OnStoredAssignment(const v1::Assignment& assignment) {
@@ -88,7 +88,7 @@ void ControlState::OnStoredAssignment(const v1::Assignment& assignment) {
       dirty_ = true;
     }
   }
-  changed_.notify_all();
+  loop_.Wake();
 }
 
 void ControlState::OnRefusedAssignment() {
@@ -102,7 +102,7 @@ void ControlState::OnStoredAssignmentLoaded() {
     stored_loaded_ = true;
     dirty_ = true;
   }
-  changed_.notify_all();
+  loop_.Wake();
 }
 
 void ControlState::OnLoad(const std::string& node_id, const v1::LoadReport& load) {
@@ -147,12 +147,12 @@ void ControlState::OnAgentDescriptor(const v1::NodeDescriptor& node) {
     }
     dirty_ = true;
   }
-  changed_.notify_all();
+  loop_.Wake();
 }
 
 void ControlState::InstallLocked(const v1::Assignment& a) {
   current_ = a;
-  changed_.notify_all();
+  loop_.Wake();
 }
 
 bool ControlState::IsLeaderLocked() const {
@@ -222,19 +222,19 @@ std::optional<v1::Assignment> ControlState::NextAssignmentLocked() {
   return next;
 }
 
+void ControlState::Start() { loop_.Start([this] { Run(); }); }
+
 void ControlState::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   bool unpersisted = false;
-  while (!stop_) {
+  for (;;) {
     absl::Duration recheck = kRecheck;
     if (ahead_since_ != absl::InfinitePast()) {
       // Waiting for the view to catch up: look again when the wait is over.
       recheck = std::clamp(ahead_since_ + options_.view_catch_up - absl::Now(),
                            absl::Milliseconds(10), kRecheck);
     }
-    changed_.wait_for(lock, absl::ToChronoMilliseconds(recheck),
-                      [this] { return stop_ || dirty_; });
-    if (stop_) break;
+    if (loop_.Wait(lock, recheck, [this] { return dirty_; })) break;
     dirty_ = false;
     std::optional<v1::Assignment> next = NextAssignmentLocked();
     if (!next && unpersisted && IsLeaderLocked() && current_) next = current_;
@@ -267,20 +267,13 @@ void ControlState::Run() {
   }
 }
 
-void ControlState::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  changed_.notify_all();
-}
+void ControlState::Stop() { loop_.RequestStop(); }
 
-bool ControlState::Stopping() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stop_;
-}
+void ControlState::Join() { loop_.Join(); }
 
-void ControlState::WakeWaiters() { changed_.notify_all(); }
+bool ControlState::Stopping() const { return loop_.StopRequested(); }
+
+void ControlState::WakeWaiters() { loop_.Wake(); }
 
 absl::StatusOr<v1::Assignment> ControlState::SetDrained(const std::string& node_id, bool drained) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -307,13 +300,12 @@ absl::StatusOr<v1::Assignment> ControlState::SetDrained(const std::string& node_
   }
   LOG(INFO) << (drained ? "draining" : "resuming") << " agent " << node_id;
   dirty_ = true;
-  changed_.notify_all();
+  loop_.Wake();
   const auto applied = [&] {
-    return stop_ || (current_ && control::Drains(*current_, node_id) == drained &&
-                     current_->generation_id() == view_->generation_id);
+    return current_ && control::Drains(*current_, node_id) == drained &&
+           current_->generation_id() == view_->generation_id;
   };
-  if (!changed_.wait_for(lock, absl::ToChronoMilliseconds(options_.mutation_timeout), applied) ||
-      stop_) {
+  if (loop_.Wait(lock, options_.mutation_timeout, applied) || !applied()) {
     return absl::DeadlineExceededError("the new assignment was not published in time");
   }
   return *current_;
@@ -344,11 +336,10 @@ std::optional<v1::Assignment> ControlState::WaitNewer(const v1::Assignment* afte
                                                       absl::Duration max_wait,
                                                       const std::function<bool()>& give_up) {
   std::unique_lock<std::mutex> lock(mu_);
-  const auto ready = [&] {
-    return stop_ || give_up() || (current_ && (after == nullptr || control::IsNewer(*current_, *after)));
+  const auto newer = [&] {
+    return current_ && (after == nullptr || control::IsNewer(*current_, *after));
   };
-  changed_.wait_for(lock, absl::ToChronoMilliseconds(max_wait), ready);
-  if (stop_ || !current_ || (after != nullptr && !control::IsNewer(*current_, *after))) {
+  if (loop_.Wait(lock, max_wait, [&] { return give_up() || newer(); }) || !newer()) {
     return std::nullopt;
   }
   return current_;

@@ -13,7 +13,6 @@
 #ifndef KGW_COORDINATOR_CONTROL_STATE_H_
 #define KGW_COORDINATOR_CONTROL_STATE_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,6 +28,7 @@
 #include "absl/time/time.h"
 #include "common/cluster/broker_directory.h"
 #include "common/membership/group_member.h"
+#include "common/sync/background_loop.h"
 #include "kgw/v1/admin.pb.h"
 #include "kgw/v1/assignment.pb.h"
 
@@ -73,9 +73,11 @@ class ControlState {
   // A sidecar's registers it until its last stream closes.
   void OnAgentDescriptor(const v1::NodeDescriptor& node);
 
-  // The computing thread: returns after Stop().
-  void Run();
+  // Starts the computing thread. Stop asks it to end and wakes every
+  // waiter; Join (or the destructor) waits for it.
+  void Start();
   void Stop();
+  void Join();
   bool Stopping() const;
 
   // Drains or resumes an agent (leader only) and returns the assignment that
@@ -111,6 +113,9 @@ class ControlState {
   Counters counters() const;
 
  private:
+  // The computing thread: publishes the leader's next assignment whenever
+  // its inputs change.
+  void Run();
   bool IsLeaderLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Computes the leader's next assignment; nullopt when nothing changed.
   std::optional<v1::Assignment> NextAssignmentLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -120,8 +125,6 @@ class ControlState {
   const Publisher publisher_;
 
   mutable std::mutex mu_;
-  std::condition_variable changed_;  // the computing thread's work, and new assignments
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<membership::View> view_ ABSL_GUARDED_BY(mu_);
   std::vector<cluster::BrokerEndpoint> brokers_ ABSL_GUARDED_BY(mu_);
@@ -143,6 +146,10 @@ class ControlState {
   // assigned brokers; listed, and drained, by node id.
   std::map<std::string, v1::NodeDescriptor> sidecars_ ABSL_GUARDED_BY(mu_);
   Counters counters_ ABSL_GUARDED_BY(mu_);
+
+  // Wakes the computing thread for its work and every waiter for a new
+  // assignment. Last, so that it stops before the state its thread uses goes.
+  sync::BackgroundLoop loop_{mu_};
 };
 
 }  // namespace kgw::coordinator

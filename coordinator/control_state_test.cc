@@ -77,11 +77,10 @@ class ControlStateTest : public ::testing::Test {
                               .mutation_timeout = absl::Seconds(5),
                               .view_catch_up = absl::Milliseconds(500)},
         [this](const v1::Assignment& a) { return topic_.Write(a); });
-    thread_ = std::thread([this] { state_->Run(); });
+    state_->Start();
   }
   void TearDown() override {
     if (state_) state_->Stop();
-    if (thread_.joinable()) thread_.join();
   }
   // The next assignment newer than `after` (any when null), within 5 s.
   std::optional<v1::Assignment> Next(const v1::Assignment* after = nullptr) {
@@ -90,7 +89,6 @@ class ControlStateTest : public ::testing::Test {
 
   Topic topic_;
   std::unique_ptr<ControlState> state_;
-  std::thread thread_;
 };
 
 TEST_F(ControlStateTest, LeaderPublishesOnceItHasTheViewTheBrokersAndTheStoredAssignment) {
@@ -163,7 +161,7 @@ TEST_F(ControlStateTest, DrainsMoveBrokersAndSurviveAChangeOfLeader) {
   Topic other_topic;
   ControlState other({.node_id = "coord-0", .cluster_id = "test", .group_id = "kgw_test"},
                      [&](const v1::Assignment& a) { return other_topic.Write(a); });
-  std::thread other_thread([&] { other.Run(); });
+  other.Start();
   other.OnStoredAssignment(*drained);
   other.OnStoredAssignmentLoaded();
   other.OnBrokers(Brokers());
@@ -172,7 +170,6 @@ TEST_F(ControlStateTest, DrainsMoveBrokersAndSurviveAChangeOfLeader) {
   std::optional<v1::Assignment> taken_over =
       other.WaitNewer(&*drained, absl::Seconds(5), [] { return false; });
   other.Stop();
-  other_thread.join();
   ASSERT_TRUE(taken_over.has_value());
   EXPECT_EQ(taken_over->generation_id(), 6);
   EXPECT_EQ(taken_over->leader_node_id(), "coord-0");

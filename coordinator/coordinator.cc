@@ -101,7 +101,7 @@ int Coordinator::Run() {
     std::cerr << "kgw-coordinator: " << s.message() << std::endl;
     return config::kExitBadConfig;
   }
-  computing_ = std::thread([this] { state_.Run(); });
+  state_.Start();
   if (absl::Status s = ServeHttp(); !s.ok()) {
     LOG(ERROR) << "cannot serve health and metrics: " << s.message();
     return config::kExitFailure;
@@ -330,7 +330,7 @@ void Coordinator::StopServing() {
     server_.reset();
   }
   if (agent_service_) agent_service_->Stop();
-  if (computing_.joinable()) computing_.join();
+  state_.Join();
   if (assignments_follower_.joinable()) assignments_follower_.join();
   if (tail_) tail_->Stop();
   if (refresher_) refresher_->Stop();

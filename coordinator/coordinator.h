@@ -83,7 +83,6 @@ class Coordinator {
   std::shared_ptr<control::ClusterKey> key_;
   std::unique_ptr<Publisher> publisher_;
   ControlState state_;
-  std::thread computing_;
   std::shared_ptr<prometheus::Registry> registry_;
   CoordinatorMetrics metrics_;
   asio::io_context main_{1};

@@ -388,14 +388,13 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Create(AuditLogOptions optio
   auto log = std::unique_ptr<AuditLog>(
       new AuditLog(options.queue_capacity, std::move(sinks), std::move(drop_counters)));
   AuditLog* raw = log.get();
-  log->writer_ = std::thread([raw] { raw->RunWriter(); });
+  log->writer_.Start([raw] { raw->RunWriter(); });
   if (names.contains(kKafka)) {
     cluster::TopicSpec spec{
         .name = options.topic, .compacted = false, .retention_ms = options.retention_ms};
-    log->topic_creator_ =
-        std::thread([raw, kafka = std::move(options.kafka), spec = std::move(spec)] {
-          raw->RunTopicCreator(kafka, spec);
-        });
+    log->topic_creator_.Start([raw, kafka = std::move(options.kafka), spec = std::move(spec)] {
+      raw->RunTopicCreator(kafka, spec);
+    });
   }
   return log;
 }
@@ -409,14 +408,8 @@ AuditLog::AuditLog(size_t queue_capacity, std::vector<std::unique_ptr<Sink>> sin
                               [](const auto& s) { return s->needs_polling(); })) {}
 
 AuditLog::~AuditLog() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  wake_writer_.notify_all();
-  wake_topic_creator_.notify_all();
-  if (writer_.joinable()) writer_.join();
-  if (topic_creator_.joinable()) topic_creator_.join();
+  writer_.Stop();
+  topic_creator_.Stop();
 }
 
 void AuditLog::Record(AuditEvent event) {
@@ -440,7 +433,7 @@ void AuditLog::Record(AuditEvent event) {
     return;
   }
   // The writer only waits when it found the queue empty.
-  if (was_empty) wake_writer_.notify_one();
+  if (was_empty) writer_.Wake();
 }
 
 void AuditLog::ReopenFile() {
@@ -449,7 +442,7 @@ void AuditLog::ReopenFile() {
     std::lock_guard<std::mutex> lock(mu_);
     reopen_file_ = true;
   }
-  wake_writer_.notify_one();
+  writer_.Wake();
 }
 
 void AuditLog::RunWriter() {
@@ -461,18 +454,14 @@ void AuditLog::RunWriter() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       const auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || reopen_file_ || stop_;
+        return !queue_.empty() || reopen_file_;
       };
-      if (poll_sinks_) {
-        wake_writer_.wait_for(lock, std::chrono::milliseconds(100), ready);
-      } else {
-        wake_writer_.wait(lock, ready);
-      }
+      // Record does not run concurrently with the destructor, so nothing
+      // arrives after the batch taken together with the stop.
+      stop = writer_.Wait(
+          lock, poll_sinks_ ? absl::Milliseconds(100) : absl::InfiniteDuration(), ready);
       batch.swap(queue_);
       reopen = std::exchange(reopen_file_, false);
-      // Record does not run concurrently with the destructor, so nothing
-      // arrives after the batch taken together with stop_.
-      stop = stop_;
     }
     if (reopen) {
       for (const auto& sink : sinks_) sink->Reopen();
@@ -493,10 +482,7 @@ void AuditLog::RunTopicCreator(const cluster::KafkaConnection& kafka,
                                const cluster::TopicSpec& spec) {
   absl::Duration backoff = absl::Seconds(1);
   for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return;
-    }
+    if (topic_creator_.StopRequested()) return;
     const absl::Status status = cluster::EnsureTopic(kafka, spec, kTopicAttemptTimeout);
     if (status.ok()) {
       LOG(INFO) << "audit topic " << spec.name << " is ready";
@@ -511,11 +497,7 @@ void AuditLog::RunTopicCreator(const cluster::KafkaConnection& kafka,
     LOG(WARNING) << "audit topic " << spec.name << " not ready (retrying in "
                  << absl::FormatDuration(backoff) << "): " << status;
     std::unique_lock<std::mutex> lock(mu_);
-    if (wake_topic_creator_.wait_for(lock, absl::ToChronoMilliseconds(backoff),
-                                     [this]()
-                                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; })) {
-      return;
-    }
+    if (topic_creator_.Wait(lock, backoff)) return;
     backoff = std::min(backoff * 2, kTopicMaxBackoff);
   }
 }

@@ -34,7 +34,6 @@
 #define KGW_COMMON_AUDIT_AUDIT_LOG_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -42,7 +41,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -50,6 +48,7 @@
 #include "absl/status/statusor.h"
 #include "common/audit/audit_event.h"
 #include "common/cluster/internal_topics.h"
+#include "common/sync/background_loop.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 
@@ -144,14 +143,12 @@ class AuditLog {
   std::atomic<uint64_t> dropped_{0};
 
   std::mutex mu_;
-  std::condition_variable wake_writer_;
-  std::condition_variable wake_topic_creator_;
   std::deque<AuditEvent> queue_ ABSL_GUARDED_BY(mu_);
   bool reopen_file_ ABSL_GUARDED_BY(mu_) = false;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
 
-  std::thread writer_;
-  std::thread topic_creator_;
+  // Last, so that they stop before the state their threads use goes.
+  sync::BackgroundLoop writer_{mu_};
+  sync::BackgroundLoop topic_creator_{mu_};
 };
 
 }  // namespace kgw::audit

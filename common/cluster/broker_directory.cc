@@ -108,23 +108,16 @@ MetadataRefresher::MetadataRefresher(BrokerDirectory& directory, Options options
 
 MetadataRefresher::~MetadataRefresher() { Stop(); }
 
-void MetadataRefresher::Start() { thread_ = std::thread([this] { Run(); }); }
+void MetadataRefresher::Start() { loop_.Start([this] { Run(); }); }
 
-void MetadataRefresher::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void MetadataRefresher::Stop() { loop_.Stop(); }
 
 void MetadataRefresher::RefreshSoon() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     refresh_requested_ = true;
   }
-  wake_.notify_all();
+  loop_.Wake();
 }
 
 void MetadataRefresher::Run() {
@@ -134,9 +127,7 @@ void MetadataRefresher::Run() {
     const absl::Duration wait = ok ? options_.interval : retry;
     retry = ok ? kFirstRetry : std::min(retry * 2, options_.interval);
     std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait_for(lock, absl::ToChronoMilliseconds(wait),
-                   [this] { return stop_ || refresh_requested_; });
-    if (stop_) return;
+    if (loop_.Wait(lock, wait, [this] { return refresh_requested_; })) return;
     refresh_requested_ = false;
   }
 }

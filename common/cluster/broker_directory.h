@@ -10,14 +10,12 @@
 #define KGW_COMMON_CLUSTER_BROKER_DIRECTORY_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -26,6 +24,7 @@
 #include "common/config/settings.h"
 #include "common/kafka/blocking_client.h"
 #include "common/kafka/sasl.h"
+#include "common/sync/background_loop.h"
 
 namespace kgw::cluster {
 
@@ -110,10 +109,8 @@ class MetadataRefresher {
   BrokerDirectory& directory_;
   const Options options_;
   std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  bool refresh_requested_ = false;
-  std::thread thread_;
+  bool refresh_requested_ = false;  // under mu_
+  sync::BackgroundLoop loop_{mu_};
   size_t next_address_ = 0;
 };
 

@@ -69,20 +69,13 @@ GroupMember::GroupMember(Options options, v1::NodeDescriptor self, Listener list
 
 GroupMember::~GroupMember() { Stop(); }
 
-void GroupMember::Start() {
-  CHECK(!thread_.joinable());
-  thread_ = std::thread([this] { Run(); });
-}
+void GroupMember::Start() { loop_.Start([this] { Run(); }); }
 
 void GroupMember::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+  loop_.Stop([this] {
     // A JoinGroup may be waiting for a whole rebalance; cut it short.
     if (connection_) connection_->Interrupt();
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  });
 }
 
 void GroupMember::SetDescriptor(v1::NodeDescriptor self) {
@@ -91,7 +84,7 @@ void GroupMember::SetDescriptor(v1::NodeDescriptor self) {
     self_ = std::move(self);
     rejoin_requested_ = true;
   }
-  wake_.notify_all();
+  loop_.Wake();
 }
 
 void GroupMember::SetFullView(bool full) {
@@ -101,7 +94,7 @@ void GroupMember::SetFullView(bool full) {
     full_view_ = full;
     refresh_requested_ = full;
   }
-  wake_.notify_all();
+  loop_.Wake();
 }
 
 void GroupMember::RefreshView() {
@@ -109,7 +102,7 @@ void GroupMember::RefreshView() {
     std::lock_guard<std::mutex> lock(mu_);
     refresh_requested_ = true;
   }
-  wake_.notify_all();
+  loop_.Wake();
 }
 
 int64_t GroupMember::fenced_count() const {
@@ -184,9 +177,7 @@ std::optional<View> GroupMember::view() const {
 
 bool GroupMember::Wait(absl::Duration d) {
   std::unique_lock<std::mutex> lock(mu_);
-  wake_.wait_for(lock, absl::ToChronoMilliseconds(d),
-                 [this] { return stop_ || rejoin_requested_ || refresh_requested_; });
-  return stop_;
+  return loop_.Wait(lock, d, [this] { return rejoin_requested_ || refresh_requested_; });
 }
 
 void GroupMember::SetConnection(std::optional<kafka::BlockingConnection> connection) {
@@ -207,7 +198,7 @@ void GroupMember::Run() {
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) break;
+      if (loop_.stopping()) break;
     }
     JoinAndHeartbeat();
   }
@@ -522,7 +513,7 @@ void GroupMember::JoinAndHeartbeat() {
     bool refresh = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stop_ || rejoin_requested_) return;
+      if (loop_.stopping() || rejoin_requested_) return;
       full = full_view_;
       refresh = std::exchange(refresh_requested_, false);
       c = connection_ ? &*connection_ : nullptr;

@@ -29,14 +29,12 @@
 #define KGW_COMMON_MEMBERSHIP_GROUP_MEMBER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -47,6 +45,7 @@
 #include "common/config/settings.h"
 #include "common/kafka/blocking_client.h"
 #include "common/kafka/sasl.h"
+#include "common/sync/background_loop.h"
 #include "kgw/v1/node.pb.h"
 
 namespace kgw::membership {
@@ -199,11 +198,8 @@ class GroupMember {
 
   const Options options_;
   const Listener listener_;
-  std::thread thread_;
 
   mutable std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool rejoin_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool full_view_ ABSL_GUARDED_BY(mu_) = false;
   bool refresh_requested_ ABSL_GUARDED_BY(mu_) = false;
@@ -218,6 +214,9 @@ class GroupMember {
   int32_t generation_id_ = -1;
   absl::Time last_heartbeat_ok_ = absl::InfinitePast();
   absl::Duration backoff_ = absl::ZeroDuration();
+
+  // Last, so that it stops before the state its thread uses goes.
+  sync::BackgroundLoop loop_{mu_};
 };
 
 }  // namespace kgw::membership
