@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Runs the kgw benchmark: the same workloads direct to the brokers, through one
 kgw agent, through HAProxy in TCP mode and through the two peer Kafka proxies
-(kafka-proxy and Kroxylicious, built into a peers directory), against one Kafka
-cluster in one run, and prints a table plus JSON with the ratios.
+(kafka-proxy and Kroxylicious, built into a peers directory), and over TLS
+through a kgw agent and an HAProxy that each end it, against one Kafka cluster
+in one run, and prints a table plus JSON with the ratios.
 
 Method: every target first runs a short warm-up round that is discarded; then
 each measured round runs every target once, the order rotated by one target per
@@ -45,7 +46,7 @@ QUICK_WARMUP = dict(records=2_000, rate=200, seconds=1, storm=50)
 
 # Targets whose failure is an error of the benchmark (exit code 1); a peer
 # proxy failing a workload is a finding about that peer.
-CORE = ("direct", "kgw", "haproxy")
+CORE = ("direct", "kgw", "haproxy", "kgw-tls", "haproxy-tls")
 PEERS = {"kafka-proxy": "grepplabs/kafka-proxy", "kroxylicious": "kroxylicious/kroxylicious"}
 WORKLOADS = ("produce", "consume", "latency", "storm", "idle")
 
@@ -232,16 +233,50 @@ class Target:
     """One way to reach the brokers: a bootstrap address and, for gateways, the
     process whose CPU and memory are measured."""
 
-    def __init__(self, name, bootstrap, process=None, note=""):
+    def __init__(self, name, bootstrap, process=None, note="", ca_file=None):
         self.name = name
         self.bootstrap = bootstrap
         self.process = process
         self.note = note
+        self.ca_file = ca_file  # clients speak TLS to it, trusting this CA
+
+    def tls_args(self):
+        return ["--ca-file", self.ca_file] if self.ca_file else []
 
 
-def start_kgw(args, cluster, state):
-    port_start = args.port_base + 900
-    http = args.port_base + 899
+def tls_files(state):
+    """A CA and a certificate for 127.0.0.1 (ECDSA P-256) that the TLS targets
+    present, made once per run with the openssl command."""
+    d = os.path.join(state, "tls")
+    files = {k: os.path.join(d, f) for k, f in (("ca", "ca.pem"), ("cert", "server.pem"),
+                                                ("key", "server.key"), ("both", "server-all.pem"))}
+    if os.path.exists(files["both"]):
+        return files
+    os.makedirs(d, exist_ok=True)
+    ca_key, csr, ext = (os.path.join(d, f) for f in ("ca.key", "server.csr", "server.ext"))
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+
+    def openssl(*argv):
+        subprocess.run(["openssl", *argv], check=True, capture_output=True)
+
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *curve, "-keyout", ca_key, "-out", files["ca"], "-days", "2",
+            "-subj", "/CN=kgw benchmark CA")
+    openssl("req", *curve, "-keyout", files["key"], "-out", csr, "-subj", "/CN=127.0.0.1")
+    openssl("x509", "-req", "-in", csr, "-CA", files["ca"], "-CAkey", ca_key,
+            "-CAcreateserial", "-out", files["cert"], "-days", "2", "-extfile", ext)
+    with open(files["both"], "w") as out:
+        for part in (files["cert"], files["key"]):
+            with open(part) as f:
+                out.write(f.read())
+    return files
+
+
+def start_kgw(args, cluster, state, tls=False):
+    name = "kgw-tls" if tls else "kgw"
+    port_start = args.port_base + (920 if tls else 900)
+    http = args.port_base + (898 if tls else 899)
     env = dict(os.environ)
     env.update(
         KAFKA_BOOTSTRAP_SERVERS=cluster["KGW_KAFKA_BOOTSTRAP"],
@@ -253,23 +288,37 @@ def start_kgw(args, cluster, state):
         GATEWAY_MIN_BROKERID="1",
         GATEWAY_HTTP_PORT=str(http),
     )
-    p = Process("kgw-agent", [os.path.join(args.build_dir, "bin", "kgw-agent")], env,
-                os.path.join(state, "kgw-agent.log"))
+    ca = None
+    if tls:
+        files = tls_files(state)
+        ca = files["ca"]
+        env.update(GATEWAY_SECURITY_PROTOCOL="SSL", GATEWAY_SSL_CERT_FILE=files["cert"],
+                   GATEWAY_SSL_KEY_FILE=files["key"])
+    p = Process(name, [os.path.join(args.build_dir, "bin", "kgw-agent")], env,
+                os.path.join(state, f"{name}.log"))
     try:
-        wait_for("kgw-agent ready", lambda: http_ok(f"http://127.0.0.1:{http}/health/ready"),
+        wait_for(f"{name} ready", lambda: http_ok(f"http://127.0.0.1:{http}/health/ready"),
                  60, p)
     except Failure:
         p.stop()
         raise
-    return Target("kgw", f"127.0.0.1:{port_start}", p)
+    return Target(name, f"127.0.0.1:{port_start}", p, ca_file=ca)
 
 
-def start_haproxy(args, cluster, state):
+def start_haproxy(args, cluster, state, tls=False):
+    """HAProxy in TCP mode, one frontend per broker. With tls it ends the
+    clients' TLS (`ssl crt`) and forwards plaintext to the brokers' TLSRELAY
+    listeners, which advertise its TLS fronts."""
+    name = "haproxy-tls" if tls else "haproxy"
     haproxy = shutil.which("haproxy")
     if not haproxy:
-        return Target("haproxy", None, note="haproxy is not installed")
-    fronts = cluster["KGW_KAFKA_RELAY_BOOTSTRAP"].split(",")
-    backs = cluster["KGW_KAFKA_RELAY_TARGETS"].split(",")
+        return Target(name, None, note="haproxy is not installed")
+    relay = "KGW_KAFKA_TLS_RELAY" if tls else "KGW_KAFKA_RELAY"
+    if f"{relay}_BOOTSTRAP" not in cluster:
+        return Target(name, None, note=f"the cluster has no {relay}_BOOTSTRAP (an older harness?)")
+    fronts = cluster[f"{relay}_BOOTSTRAP"].split(",")
+    backs = cluster[f"{relay}_TARGETS"].split(",")
+    bind = f" ssl crt {tls_files(state)['both']}" if tls else ""
     # Settings of a plain L4 relay: TCP mode, no inspection, long timeouts, as
     # many threads as kgw has (one per core), room for the idle test.
     maxconn = min(25000, (resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 100) // 2)
@@ -285,18 +334,18 @@ def start_haproxy(args, cluster, state):
         f"  maxconn {maxconn}",
     ]
     for i, (front, back) in enumerate(zip(fronts, backs)):
-        lines += [f"listen broker{i + 1}", f"  bind {front}", f"  server b{i + 1} {back}"]
-    cfg = os.path.join(state, "haproxy.cfg")
+        lines += [f"listen broker{i + 1}", f"  bind {front}{bind}", f"  server b{i + 1} {back}"]
+    cfg = os.path.join(state, f"{name}.cfg")
     with open(cfg, "w") as f:
         f.write("\n".join(lines) + "\n")
-    p = Process("haproxy", [haproxy, "-db", "-f", cfg], None, os.path.join(state, "haproxy.log"))
+    p = Process(name, [haproxy, "-db", "-f", cfg], None, os.path.join(state, f"{name}.log"))
     host, port = fronts[0].rsplit(":", 1)
     try:
-        wait_for("haproxy listening", lambda: port_open(host, int(port)), 20, p)
+        wait_for(f"{name} listening", lambda: port_open(host, int(port)), 20, p)
     except Failure:
         p.stop()
         raise
-    return Target("haproxy", fronts[0], p)
+    return Target(name, fronts[0], p, ca_file=tls_files(state)["ca"] if tls else None)
 
 
 def unavailable(name, why):
@@ -419,6 +468,8 @@ STARTERS = {
     "direct": lambda args, cluster, state: Target("direct", cluster["KGW_KAFKA_BOOTSTRAP"]),
     "kgw": start_kgw,
     "haproxy": start_haproxy,
+    "kgw-tls": lambda args, cluster, state: start_kgw(args, cluster, state, tls=True),
+    "haproxy-tls": lambda args, cluster, state: start_haproxy(args, cluster, state, tls=True),
     "kroxylicious": start_kroxylicious,
     "kafka-proxy": start_kafka_proxy,
 }
@@ -520,20 +571,19 @@ def run_target(args, cluster, brokers, sizes, target, tag, state, idle=True):
             res[w] = {"error": f"creating the topics (direct): {first_line(e)}",
                       "detail": getattr(e, "detail", "")}
         return res
-    b = target.bootstrap
+    b = ["--bootstrap", target.bootstrap, *target.tls_args()]
     attempt("produce", lambda: loadgen(
-        args, "produce", "--bootstrap", b, "--topic", tag, "--records", str(sizes["records"])))
+        args, "produce", *b, "--topic", tag, "--records", str(sizes["records"])))
     if "error" in res["produce"]:
         res["consume"] = {"error": "not run: produce failed in this round"}
     else:
         attempt("consume", lambda: loadgen(
-            args, "consume", "--bootstrap", b, "--topic", tag,
-            "--records", str(sizes["records"])))
+            args, "consume", *b, "--topic", tag, "--records", str(sizes["records"])))
     attempt("latency", lambda: loadgen(
-        args, "latency", "--bootstrap", b, "--topic", tag + "-latency",
+        args, "latency", *b, "--topic", tag + "-latency",
         "--rate", str(sizes["rate"]), "--seconds", str(sizes["seconds"])))
     attempt("storm", lambda: loadgen(
-        args, "connect", "--bootstrap", b, "--connections", str(sizes["storm"]), "--threads", "8"))
+        args, "connect", *b, "--connections", str(sizes["storm"]), "--threads", "8"))
     if idle:
         attempt("idle", lambda: idle_test(args, target, sizes["idle"], state))
     return res
@@ -551,7 +601,8 @@ def idle_test(args, target, n, state):
     exe = os.path.join(args.build_dir, "bin", "kgw-loadgen")
     hold = 8 if n >= 5000 else 3
     p = subprocess.Popen(
-        [exe, "connect", "--bootstrap", target.bootstrap, "--connections", str(n),
+        [exe, "connect", "--bootstrap", target.bootstrap, *target.tls_args(),
+         "--connections", str(n),
          "--hold-seconds", str(hold), "--ready-file", ready, "--threads", "4"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rss_held = None
@@ -750,15 +801,14 @@ def print_report(summary, notes, sizes, perf, failures, brokers, rounds):
         if errors:
             print(f"{name}: connection errors: {', '.join(errors)} (most in one round)")
 
-    if "kgw" in summary:
-        k = summary["kgw"]
+    pairs = [("kgw", "direct"), ("kgw", "haproxy"), ("kgw-tls", "haproxy-tls")]
+    pairs = [(a, b) for a, b in pairs if a in summary and b in summary]
+    if pairs:
         print()
-        for ref in ("direct", "haproxy"):
-            if ref not in summary:
-                continue
-            s = summary[ref]
+        for mine, ref in pairs:
+            k, s = summary[mine], summary[ref]
             cpu = ratio(med(k, "cpu_s_per_gb"), med(s, "cpu_s_per_gb"))
-            print(f"kgw / {ref} (medians): "
+            print(f"{mine} / {ref} (medians): "
                   f"produce {fmt(ratio(med(k, 'produce_mb_s'), med(s, 'produce_mb_s')), 3)}, "
                   f"consume {fmt(ratio(med(k, 'consume_mb_s'), med(s, 'consume_mb_s')), 3)}, "
                   f"p99 latency "
@@ -791,6 +841,13 @@ def goals(summary, sizes):
         for goal, key in (("produce throughput >= 0.9 x direct", "produce_mb_s"),
                           ("consume throughput >= 0.9 x direct", "consume_mb_s")):
             out.append((goal, ratio(med(k, key), med(d, key)), 0.9, ">="))
+    kt, ht = summary.get("kgw-tls"), summary.get("haproxy-tls")
+    if kt and ht:
+        for goal, key, limit, op in (
+                ("TLS produce throughput >= 1.0 x HAProxy ssl", "produce_mb_s", 1.0, ">="),
+                ("TLS consume throughput >= 1.0 x HAProxy ssl", "consume_mb_s", 1.0, ">="),
+                ("TLS CPU per GB <= 1.0 x HAProxy ssl", "cpu_s_per_gb", 1.0, "<=")):
+            out.append((goal, ratio(med(kt, key), med(ht, key)), limit, op))
     peers = [med(summary[p], "cpu_s_per_gb") for p in PEERS if p in summary]
     peers = [p for p in peers if p is not None]
     if k and peers:
@@ -840,15 +897,17 @@ def main():
                          "[default 3, --quick 1]")
     ap.add_argument("--no-warmup", action="store_true",
                     help="skip the discarded warm-up round")
-    ap.add_argument("--targets", default="direct,kgw,haproxy,kafka-proxy,kroxylicious")
+    ap.add_argument("--targets",
+                    default="direct,kgw,haproxy,kafka-proxy,kroxylicious,kgw-tls,haproxy-tls")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--peers-dir", default=DEFAULT_PEERS_DIR,
                     help="where build-peers.sh put the peers: bin/kafka-proxy, kroxylicious/ "
                          "[default $KGW_PEERS_DIR, else ~/.cache/kgw/peers]")
     ap.add_argument("--state-dir", default="/tmp/kgw-bench")
     ap.add_argument("--port-base", type=int, default=23000,
-                    help="ports used: base+90.. (Kafka), +800.. (HAProxy), +899.. (kgw), "
-                         "+1100.. (kafka-proxy), +1200.. (Kroxylicious)")
+                    help="ports used: base+90.. (Kafka), +800.. (HAProxy), +810.. (HAProxy "
+                         "with TLS), +898.. (kgw), +920.. (kgw with TLS), +1100.. "
+                         "(kafka-proxy), +1200.. (Kroxylicious)")
     ap.add_argument("--use-running-cluster", action="store_true",
                     help="use the cluster named by KGW_KAFKA_* (started with --relay) instead "
                          "of starting one; the brokers' CPU is read when KGW_KAFKA_DIR is set")

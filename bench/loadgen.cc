@@ -12,7 +12,9 @@
 //            fast as possible (connection storm)
 //
 // The Kafka workloads use librdkafka; `connect` speaks the protocol itself,
-// because a librdkafka client per connection would measure the client.
+// because a librdkafka client per connection would measure the client. With
+// --ca-file every workload speaks TLS to the target (trusting that CA, and
+// checking that the certificate names the host connected to).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -47,6 +49,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "librdkafka/rdkafka.h"
+#include "openssl/err.h"
+#include "openssl/ssl.h"
+#include "openssl/x509v3.h"
 
 namespace {
 
@@ -62,6 +67,9 @@ workloads and their options:
   connect   [--connections 1000] [--hold-seconds 0] [--ready-file F] [--threads 4]
             --hold-seconds 0 opens and closes each connection (a storm);
             more holds them all open that long, writing F once they are.
+
+every workload also takes
+  --ca-file F   speak TLS to the target, trusting the CA certificates in F
 
 Each prints one JSON object of figures on stdout; exit 1 on any failure.
 )";
@@ -79,6 +87,7 @@ struct Options {
   std::string ready_file;
   int threads = 4;
   int partitions = 6;
+  std::string ca_file;  // TLS when set
 };
 
 absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
@@ -128,6 +137,8 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       s = integer(&o.partitions, 1);
     } else if (flag == "--threads") {
       s = integer(&o.threads, 1);
+    } else if (flag == "--ca-file") {
+      o.ca_file = value;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown option ", flag));
     }
@@ -160,6 +171,10 @@ absl::StatusOr<KafkaHandle> NewClient(rd_kafka_type_t type, const Options& o,
   char err[512];
   std::map<std::string, std::string> all = {{"bootstrap.servers", o.bootstrap},
                                             {"client.id", "kgw-loadgen"}};
+  if (!o.ca_file.empty()) {
+    all["security.protocol"] = "ssl";
+    all["ssl.ca.location"] = o.ca_file;
+  }
   for (const auto& [k, v] : props) all[k] = v;
   for (const auto& [k, v] : all) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -441,6 +456,7 @@ absl::Status Latency(const Options& o) {
 // ---------------------------------------------------------------- connect ---
 
 struct Endpoint {
+  std::string host;  // as given, for TLS's name check
   sockaddr_storage addr{};
   socklen_t len = 0;
 };
@@ -459,6 +475,7 @@ absl::StatusOr<Endpoint> Resolve(const std::string& hostport) {
     return absl::InvalidArgumentError(absl::StrCat(first[0], ": ", gai_strerror(rc)));
   }
   Endpoint e;
+  e.host = host;
   std::memcpy(&e.addr, res->ai_addr, res->ai_addrlen);
   e.len = res->ai_addrlen;
   freeaddrinfo(res);
@@ -482,8 +499,33 @@ std::string ApiVersionsRequest() {
   return std::string(reinterpret_cast<const char*>(&n), 4) + body;
 }
 
-// Connects and exchanges ApiVersions; returns the socket or why it failed.
-absl::StatusOr<int> OpenOne(const Endpoint& e, const std::string& request) {
+// One connection of the connect workload: a socket, and its TLS session
+// when the target speaks TLS.
+struct Conn {
+  int fd = -1;
+  SSL* ssl = nullptr;
+};
+
+void CloseConn(Conn c) {
+  if (c.ssl != nullptr) SSL_free(c.ssl);  // no close_notify: a storm drops connections
+  close(c.fd);
+}
+
+// The client context of --ca-file: the CA trusted, the target's name checked.
+absl::StatusOr<SSL_CTX*> ClientTls(const std::string& ca_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) return absl::InternalError("cannot create a TLS context");
+  if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
+    SSL_CTX_free(ctx);
+    return absl::InvalidArgumentError(absl::StrCat("cannot read CA certificates from ", ca_file));
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  return ctx;
+}
+
+// Connects and exchanges ApiVersions (over TLS when `tls` is set, checking
+// that the certificate names the host); returns the connection or why it failed.
+absl::StatusOr<Conn> OpenOne(const Endpoint& e, SSL_CTX* tls, const std::string& request) {
   int fd = socket(e.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
   timeval tv{10, 0};
@@ -491,21 +533,44 @@ absl::StatusOr<int> OpenOne(const Endpoint& e, const std::string& request) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  Conn c{.fd = fd};
   auto fail = [&](const std::string& what) {
     std::string why = absl::StrCat(what, ": ", errno != 0 ? strerror(errno) : "closed");
-    close(fd);
+    if (c.ssl != nullptr) {
+      if (const unsigned long err = ERR_peek_last_error(); err != 0) {
+        why = absl::StrCat(what, ": ", ERR_reason_error_string(err));
+      }
+      ERR_clear_error();
+    }
+    CloseConn(c);
     return absl::UnavailableError(why);
+  };
+  // Plain reads and writes, or the TLS session's; each returns what it moved.
+  auto write_all = [&](const char* p, size_t n) {
+    return c.ssl != nullptr ? SSL_write(c.ssl, p, static_cast<int>(n)) == static_cast<int>(n)
+                            : send(fd, p, n, MSG_NOSIGNAL) == static_cast<ssize_t>(n);
+  };
+  auto read_some = [&](char* p, size_t n) -> ssize_t {
+    return c.ssl != nullptr ? SSL_read(c.ssl, p, static_cast<int>(n)) : recv(fd, p, n, 0);
   };
   errno = 0;
   if (connect(fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) != 0) return fail("connect");
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    return fail("send");
+  if (tls != nullptr) {
+    c.ssl = SSL_new(tls);
+    if (c.ssl == nullptr) return fail("TLS session");
+    SSL_set_fd(c.ssl, fd);
+    X509_VERIFY_PARAM* param = SSL_get0_param(c.ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, e.host.c_str()) != 1) {  // not an IP: a name
+      SSL_set_tlsext_host_name(c.ssl, e.host.c_str());
+      X509_VERIFY_PARAM_set1_host(param, e.host.c_str(), 0);
+    }
+    if (SSL_connect(c.ssl) != 1) return fail("TLS handshake");
   }
+  if (!write_all(request.data(), request.size())) return fail("send");
   char size_buf[4];
   size_t have = 0;
   while (have < 4) {
-    ssize_t r = recv(fd, size_buf + have, 4 - have, 0);
+    ssize_t r = read_some(size_buf + have, 4 - have);
     if (r <= 0) return fail("receive");
     have += static_cast<size_t>(r);
   }
@@ -513,21 +578,21 @@ absl::StatusOr<int> OpenOne(const Endpoint& e, const std::string& request) {
   std::memcpy(&size, size_buf, 4);
   size = ntohl(size);
   if (size < 4 || size > (1u << 20)) {
-    close(fd);
+    CloseConn(c);
     return absl::DataLossError(absl::StrCat("response size ", size));
   }
   std::string rest(size, '\0');
   have = 0;
   while (have < size) {
-    ssize_t r = recv(fd, rest.data() + have, size - have, 0);
+    ssize_t r = read_some(rest.data() + have, size - have);
     if (r <= 0) return fail("receive");
     have += static_cast<size_t>(r);
   }
   if (rest.compare(0, 4, std::string("\0\0\0\1", 4)) != 0) {
-    close(fd);
+    CloseConn(c);
     return absl::DataLossError("response with another correlation id");
   }
-  return fd;
+  return c;
 }
 
 void RaiseFileLimit() {
@@ -542,13 +607,19 @@ absl::Status Connect(const Options& o) {
   RaiseFileLimit();
   auto endpoint = Resolve(o.bootstrap);
   if (!endpoint.ok()) return endpoint.status();
+  SSL_CTX* tls = nullptr;
+  if (!o.ca_file.empty()) {
+    absl::StatusOr<SSL_CTX*> ctx = ClientTls(o.ca_file);
+    if (!ctx.ok()) return ctx.status();
+    tls = *ctx;
+  }
   const std::string request = ApiVersionsRequest();
   const bool hold = o.hold_seconds > 0;
   std::atomic<int> next{0};
   std::mutex mu;
   int failed = 0;
   std::string first_error;
-  std::vector<int> held;
+  std::vector<Conn> held;
   std::vector<double> setup_us;
   held.reserve(hold ? static_cast<size_t>(o.connections) : 0);
   setup_us.reserve(static_cast<size_t>(o.connections));
@@ -556,22 +627,22 @@ absl::Status Connect(const Options& o) {
   std::vector<std::thread> threads;
   for (int t = 0; t < std::min(o.threads, o.connections); ++t) {
     threads.emplace_back([&] {
-      std::vector<int> mine;
+      std::vector<Conn> mine;
       std::vector<double> times;
       int my_failed = 0;
       std::string my_error;
       while (next.fetch_add(1) < o.connections) {
         Clock::time_point start = Clock::now();
-        auto fd = OpenOne(*endpoint, request);
-        if (!fd.ok()) {
-          if (my_failed++ == 0) my_error = std::string(fd.status().message());
+        auto conn = OpenOne(*endpoint, tls, request);
+        if (!conn.ok()) {
+          if (my_failed++ == 0) my_error = std::string(conn.status().message());
           continue;
         }
         times.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
         if (hold) {
-          mine.push_back(*fd);
+          mine.push_back(*conn);
         } else {
-          close(*fd);
+          CloseConn(*conn);
         }
       }
       std::lock_guard lock(mu);
@@ -589,11 +660,13 @@ absl::Status Connect(const Options& o) {
   if (hold) std::this_thread::sleep_for(std::chrono::duration<double>(o.hold_seconds));
   // Every held connection must still be open: the peer has not closed it.
   int lost = 0;
-  for (int fd : held) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 0) == 1) ++lost;  // readable here means EOF or an error
-    close(fd);
+  for (const Conn& c : held) {
+    // Readable here means EOF or an error (a TLS peer sends nothing unasked either).
+    pollfd p{c.fd, POLLIN, 0};
+    if (poll(&p, 1, 0) == 1) ++lost;
+    CloseConn(c);
   }
+  if (tls != nullptr) SSL_CTX_free(tls);
   std::sort(setup_us.begin(), setup_us.end());
   double p99 = setup_us.empty() ? 0 : Percentile(setup_us, 0.99) / 1000;
   std::cout << absl::StrFormat(

@@ -2,8 +2,9 @@
 # The benchmark's one command: installs what it needs, builds (plain,
 # optimised), starts its own 3-broker Kafka with a relay listener for HAProxy,
 # runs the same workloads direct, through one kgw agent, through HAProxy in TCP
-# mode and through the peer Kafka proxies (kafka-proxy, Kroxylicious) found in
-# the peers directory, prints a table and the ratios, and stops everything it
+# mode, through the peer Kafka proxies (kafka-proxy, Kroxylicious) found in
+# the peers directory, and over TLS ended by kgw and by HAProxy, prints a
+# table and the ratios, and stops everything it
 # started. Arguments go to bench/compare.py (--help lists them; --quick is a
 # smoke run, --rounds N sets the measured rounds, medians reported).
 # --peers-dir DIR: where bench/build-peers.sh put the peers

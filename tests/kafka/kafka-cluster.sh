@@ -82,7 +82,9 @@ Options (each overrides the environment variable named after it):
   --relay HOST:PORT  Also open a plaintext RELAY listener on N+600+id that
                      advertises broker id as HOST:PORT+id, for a plain TCP
                      proxy (HAProxy in the benchmark) that listens at
-                     HOST:PORT+id and forwards to 127.0.0.1:N+600+id.
+                     HOST:PORT+id and forwards to 127.0.0.1:N+600+id; and a
+                     second one, TLSRELAY, on N+700+id advertising
+                     HOST:PORT+10+id, for a proxy that ends TLS there.
                      [KGW_KAFKA_RELAY, default none]
   -h, --help         Show this help.
 
@@ -205,14 +207,14 @@ esac
 if ((AUTHORIZER && !SECURITY)) && [[ $CMD == start ]]; then
 	die "--authorizer needs --security (ACLs name SASL users; without them every client is a super user)"
 fi
-if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 603 > 65535)); then
-	die "port base must be a number from 1024 to 64932, not '$PORT_BASE'"
+if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 703 > 65535)); then
+	die "port base must be a number from 1024 to 64832, not '$PORT_BASE'"
 fi
 RELAY_HOST="" RELAY_PORT=""
 if [[ -n $RELAY ]]; then
 	[[ $RELAY =~ ^([A-Za-z0-9.-]+):([0-9]+)$ ]] || die "--relay must be HOST:PORT, not '$RELAY'"
 	RELAY_HOST=${BASH_REMATCH[1]} RELAY_PORT=${BASH_REMATCH[2]}
-	((RELAY_PORT >= 1 && RELAY_PORT + 3 <= 65535)) || die "--relay port must leave room for 3 brokers, not '$RELAY_PORT'"
+	((RELAY_PORT >= 1 && RELAY_PORT + 13 <= 65535)) || die "--relay port must leave room for 13 ports, not '$RELAY_PORT'"
 fi
 [[ $HEAP =~ ^[0-9]+[kKmMgG]?$ ]] || die "heap must look like 384m or 1g, not '$HEAP'"
 [[ $START_TIMEOUT =~ ^[0-9]+$ && $START_TIMEOUT -gt 0 ]] || die "timeout must be a positive number of seconds"
@@ -554,7 +556,7 @@ check_ports_free() { # check_ports_free NODE...
 	local n off p busy=()
 	local offsets=(0 100)
 	((SECURITY)) && offsets+=(200 300 400 500)
-	[[ -z $RELAY ]] || offsets+=(600)
+	[[ -z $RELAY ]] || offsets+=(600 700)
 	for n in "$@"; do
 		for off in "${offsets[@]}"; do
 			p=$(port "$off" "$n")
@@ -641,9 +643,10 @@ write_node_config() { # write_node_config NODE
 		protomap+=",SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL"
 	fi
 	if [[ -n $RELAY ]]; then
-		listeners+=",RELAY://127.0.0.1:$(port 600 "$n")"
+		listeners+=",RELAY://127.0.0.1:$(port 600 "$n"),TLSRELAY://127.0.0.1:$(port 700 "$n")"
 		advertised+=",RELAY://$RELAY_HOST:$((RELAY_PORT + n))"
-		protomap+=",RELAY:PLAINTEXT"
+		advertised+=",TLSRELAY://$RELAY_HOST:$((RELAY_PORT + 10 + n))"
+		protomap+=",RELAY:PLAINTEXT,TLSRELAY:PLAINTEXT"
 	fi
 	mkdir -p "$DIR/node-$n/data"
 	{
@@ -832,6 +835,11 @@ write_env() {
 			local n relayed=""
 			for n in "${NODES[@]}"; do relayed+="${relayed:+,}$RELAY_HOST:$((RELAY_PORT + n))"; done
 			echo "KGW_KAFKA_RELAY_BOOTSTRAP=$relayed"
+			# The same for a proxy that ends TLS: clients speak TLS to it.
+			echo "KGW_KAFKA_TLS_RELAY_TARGETS=$(bootstrap_for 700)"
+			relayed=""
+			for n in "${NODES[@]}"; do relayed+="${relayed:+,}$RELAY_HOST:$((RELAY_PORT + 10 + n))"; done
+			echo "KGW_KAFKA_TLS_RELAY_BOOTSTRAP=$relayed"
 		fi
 		if ((SECURITY)); then
 			echo "KGW_KAFKA_SASL_BOOTSTRAP=$(bootstrap_for 200)"
