@@ -955,11 +955,7 @@ void Session::NoteFrameProgress() {
 }
 
 void Session::LogLimited(absl::string_view kind, const std::string& line) {
-  if (env_.log_limiter == nullptr) {
-    LOG(WARNING) << line;
-    return;
-  }
-  env_.log_limiter->Warning(kind, line);
+  WarnLimited(env_.log_limiter, kind, line);
 }
 
 void Session::CloseForBadInput(absl::string_view kind, const std::string& what,
