@@ -50,4 +50,12 @@ std::string LogLimiter::HeldBackLine(absl::string_view kind, uint64_t count) {
                       ") in the last minute, not logged one by one");
 }
 
+void WarnLimited(LogLimiter* limiter, absl::string_view kind, const std::string& line) {
+  if (limiter == nullptr) {
+    LOG(WARNING) << line;
+    return;
+  }
+  limiter->Warning(kind, line);
+}
+
 }  // namespace kgw::agent

@@ -58,6 +58,10 @@ class LogLimiter {
   std::map<std::string, Window> windows_ ABSL_GUARDED_BY(mu_);
 };
 
+// limiter->Warning(kind, line), or the line logged at WARNING unbounded when
+// there is no limiter.
+void WarnLimited(LogLimiter* limiter, absl::string_view kind, const std::string& line);
+
 }  // namespace kgw::agent
 
 #endif  // KGW_AGENT_LOG_LIMITER_H_

@@ -1,7 +1,6 @@
 #include "agent/session.h"
 
 #include <algorithm>
-#include <atomic>
 #include <limits>
 #include <utility>
 
@@ -13,7 +12,6 @@
 #include "common/kafka/header.h"
 #include "common/kafka/messages/produce.h"
 #include "common/kafka/messages/sasl_handshake.h"
-#include "common/tls/tls_context.h"
 #include "glog/logging.h"
 
 namespace kgw::agent {
@@ -26,30 +24,11 @@ constexpr size_t kCutThroughRead = 256 * 1024;
 // How soon a client whose read the request budget refused is tried again.
 constexpr auto kBudgetRetry = std::chrono::milliseconds(20);
 
-std::string Host(const asio::ip::tcp::socket& s) {
-  asio::error_code ec;
-  auto e = s.remote_endpoint(ec);
-  return ec ? "" : e.address().to_string();
-}
-
-std::string Endpoint(const asio::ip::tcp::socket& s) {
-  asio::error_code ec;
-  auto e = s.remote_endpoint(ec);
-  if (ec) return "unknown";
-  return absl::StrCat(e.address().to_string(), ":", e.port());
-}
-
 // The correlation id that starts every response header (a big-endian int32).
 int32_t CorrelationIdAt(const uint8_t* p) {
   return static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
                               (uint32_t{p[2]} << 8) | p[3]);
 }
-
-std::atomic<uint32_t> next_bootstrap_broker{0};
-
-// Bytes looked at in one go while reading a PROXY header; a longer header
-// (v2 with many TLVs) is read in several.
-constexpr size_t kProxyPeekBytes = 512;
 
 // Whether a connection's first bytes are a PROXY protocol header (v1 text or
 // the v2 signature), which a client sends only to an agent expecting one.
@@ -60,340 +39,41 @@ bool StartsWithProxyHeader(absl::Span<const uint8_t> b) {
   return head.substr(0, kV1.size()) == kV1 || head.substr(0, kV2.size()) == kV2;
 }
 
-std::string FormatAddress(const net::ProxyAddress& a) {
-  const bool v6 = a.ip.find(':') != std::string::npos;
-  return v6 ? absl::StrCat("[", a.ip, "]:", a.port) : absl::StrCat(a.ip, ":", a.port);
-}
-
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket client, int local_port, const SessionEnv& env,
                  SessionSet& owner, ConnectionLimiter::Ticket ticket)
     : client_(std::move(client)),
       upstream_(client_.tcp().get_executor()),
-      resolver_(client_.tcp().get_executor()),
       timer_(client_.tcp().get_executor()),
       budget_timer_(client_.tcp().get_executor()),
-      local_port_(local_port),
       env_(env),
       owner_(owner),
-      client_address_(Endpoint(client_.tcp())),
-      client_host_(Host(client_.tcp())),
       ticket_(std::move(ticket)),
+      handshake_(client_, upstream_, ticket_, local_port, env),
       requests_(env.request_budget),
       last_activity_(Clock::now()) {}
 
 void Session::Start() {
   // One deadline for everything before the broker connection is up.
   ArmTimer(absl::ToChronoMilliseconds(env_.config->upstream_connect_timeout));
-  if (env_.config->haproxy_protocol) {
-    WaitForProxyHeader();
-  } else {
-    AfterProxyHeader();
-  }
+  handshake_.Start(weak_from_this(),
+                   {.broker_chosen = [this] { AuditOpen(); },
+                    .connected = [this] { OnConnected(); },
+                    .failed = [this](const ClientHandshake::Failure& f) { OnHandshakeFailed(f); }});
 }
 
-void Session::WaitForProxyHeader() {
-  phase_ = Phase::kProxyHeader;
-  client_.tcp().async_wait(asio::socket_base::wait_read,
-                           [self = shared_from_this()](const asio::error_code& ec) {
-                             if (self->closed_) return;
-                             if (ec) {
-                               self->Close(absl::StrCat("waiting for a PROXY header: ",
-                                                        ec.message()));
-                               return;
-                             }
-                             self->ReadProxyHeader();
-                           });
-}
-
-void Session::ReadProxyHeader() {
-  // Peeks, then takes exactly the header's bytes: what follows it (a TLS
-  // ClientHello, a Kafka request) stays in the socket for the next reader.
-  asio::ip::tcp::socket& s = client_.tcp();
-  asio::error_code ec;
-  s.non_blocking(true, ec);
-  uint8_t peeked[kProxyPeekBytes];
-  const size_t room = std::min(sizeof(peeked), net::kMaxProxyHeaderSize - proxy_bytes_.size());
-  const size_t n = s.receive(asio::buffer(peeked, room), asio::socket_base::message_peek, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    WaitForProxyHeader();
+void Session::OnHandshakeFailed(const ClientHandshake::Failure& failure) {
+  if (!failure.bad_input.empty()) {
+    CloseForBadInput(failure.bad_input, failure.what, failure.status);
     return;
   }
-  if ((ec || n == 0) && proxy_bytes_.empty()) {
-    // A load balancer's TCP health check, typically: nothing to report.
-    VLOG(1) << "closing " << Who() << ": closed before sending anything";
-    Close("client closed before sending a PROXY header");
-    return;
-  }
-  if (ec || n == 0) {
-    CloseForBadInput("proxy", "PROXY header",
-                     absl::DataLossError(absl::StrCat(
-                         "the client closed the connection ", proxy_bytes_.size(),
-                         " bytes into a PROXY protocol header")));
-    return;
-  }
-  const size_t before = proxy_bytes_.size();
-  proxy_bytes_.insert(proxy_bytes_.end(), peeked, peeked + n);
-  absl::StatusOr<std::optional<net::ProxyHeader>> header =
-      net::ParseProxyHeader(absl::MakeConstSpan(proxy_bytes_));
-  if (!header.ok()) {
-    CloseForBadInput("proxy", "PROXY header", header.status());
-    return;
-  }
-  // Every byte before a complete header belongs to it.
-  const size_t take = header->has_value() ? (*header)->size - before : n;
-  proxy_bytes_.resize(before + take);
-  s.receive(asio::buffer(peeked, take), 0, ec);
-  if (ec) {
-    Close(absl::StrCat("reading the PROXY header: ", ec.message()));
-    return;
-  }
-  if (!header->has_value()) {
-    WaitForProxyHeader();
-    return;
-  }
-  proxy_ = std::move(**header);
-  std::vector<uint8_t>().swap(proxy_bytes_);
-  if (proxy_->source) client_host_ = proxy_->source->ip;
-  AfterProxyHeader();
-}
-
-void Session::AfterProxyHeader() {
-  // The client's address is known now (the PROXY header's source, if any).
-  if (!ticket_.AddAddress(client_host_)) {
-    env_.metrics->ConnectionsRefused("per_address").Increment();
-    LogLimited("refused",
-               absl::StrCat("closing ", Who(), ": its address already holds the most connections "
-                                               "GATEWAY_MAX_CONNECTIONS_PER_ADDRESS allows (",
-                            env_.config->max_connections_per_address, ")"));
-    Close("too many connections from the client's address");
-    return;
-  }
-  if (env_.tls_server == nullptr) {
-    PickBroker();
-    return;
-  }
-  phase_ = Phase::kTlsHandshake;
-  client_.tcp().async_wait(asio::socket_base::wait_read,
-                           [self = shared_from_this()](const asio::error_code& ec) {
-                             if (self->closed_) return;
-                             if (ec) {
-                               self->Close(absl::StrCat("waiting for the TLS handshake: ",
-                                                        ec.message()));
-                               return;
-                             }
-                             self->StartTlsHandshake();
-                           });
-}
-
-void Session::StartTlsHandshake() {
-  // A record that is not a TLS handshake is most likely a plaintext client:
-  // say so rather than pass on OpenSSL's "wrong version number".
-  uint8_t first = 0;
-  asio::error_code ec;
-  client_.tcp().non_blocking(true, ec);
-  const size_t n =
-      client_.tcp().receive(asio::buffer(&first, 1), asio::socket_base::message_peek, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    AfterProxyHeader();  // woken with nothing to read: wait again
-    return;
-  }
-  if (n == 0) {
-    VLOG(1) << "closing " << Who() << ": closed before the TLS handshake";
-    Close("client closed before the TLS handshake");
-    return;
-  }
-  if (first != 0x16) {
-    const char* hint = first == 0 ? "; a plaintext Kafka client on a TLS port?"
-                       : first == 'P' || first == '\r'
-                           ? "; a PROXY protocol header? GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL "
-                             "is false"
-                           : "";
-    CloseForBadInput("tls", "TLS handshake",
-                     absl::InvalidArgumentError(absl::StrCat(
-                         "the connection does not start with a TLS handshake (first byte 0x",
-                         absl::Hex(first, absl::kZeroPad2), hint, ")")));
-    return;
-  }
-  SSL* ssl = env_.tls_server->NewSsl();
-  if (ssl == nullptr) {
-    Close("out of memory for a TLS session");
-    return;
-  }
-  client_.UseTls(ssl);
-  client_.AsyncHandshake(asio::ssl::stream_base::server,
-                         [self = shared_from_this()](const asio::error_code& e) {
-                           self->OnTlsHandshake(e);
-                         });
-}
-
-void Session::OnTlsHandshake(const asio::error_code& ec) {
-  if (closed_) return;
-  if (ec) {
-    CloseForBadInput("tls", "TLS handshake",
-                     absl::UnauthenticatedError(TlsFailure(client_.ssl(), ec.message())));
-    return;
-  }
-  tls_version_ = TlsVersion(client_.ssl());
-  sni_ = TlsServerName(client_.ssl());
-  peer_subject_ = TlsPeerSubject(client_.ssl());
-  PickBroker();
-}
-
-void Session::PickBroker() {
-  phase_ = Phase::kConnecting;
-  std::shared_ptr<const ClusterSnapshot> cluster = env_.directory->Get();
-  std::optional<int32_t> wanted;
-  if (env_.sni != nullptr) {
-    absl::StatusOr<std::optional<int32_t>> named = env_.sni->BrokerFor(sni_);
-    if (!named.ok()) {
-      CloseForBadInput("sni", "TLS server name", named.status());
-      return;
-    }
-    wanted = *named;
-  } else {
-    wanted = env_.ports->BrokerFor(local_port_);
-  }
-  const BrokerEndpoint* target = wanted ? cluster->Find(*wanted) : nullptr;
-  if (target == nullptr && env_.sni != nullptr && wanted) {
-    LogLimited("sni", absl::StrCat("closing ", Who(), ": the server name ", sni_,
-                                   " names broker ", *wanted, ", which is not in the cluster"));
-    broker_ = *wanted;
-    Close(absl::StrCat("broker ", *wanted, " named by the server name is not in the cluster"));
-    return;
-  }
-  if (target == nullptr && !cluster->brokers.empty()) {
-    // A bootstrap port or name: any live broker will do.
-    bootstrap_ = true;
-    target = NextBootstrapBroker(*cluster);
-  }
-  if (target == nullptr) {
-    LogLimited("no_broker", absl::StrCat("closing ", Who(), ": no broker is known yet"));
-    Close("no broker is known yet");
-    return;
-  }
-  broker_ = target->node_id;
-  series_ = &env_.metrics->ForBroker(broker_);
-  AuditOpen();
-  if (!bootstrap_ && env_.broker_health != nullptr &&
-      env_.broker_health->IsDown(broker_, Clock::now())) {
-    // This port's own broker could not be reached a moment ago: say so at
-    // once rather than make every client wait for the same failure.
-    env_.metrics->ConnectionsRefused("broker_down").Increment();
-    LogLimited("broker_down",
-               absl::StrCat("closing ", Who(), ": broker ", broker_,
-                            " could not be reached lately; trying it again shortly"));
-    Close(absl::StrCat("broker ", broker_, " is down"));
-    return;
-  }
-  Connect(*target);
-}
-
-const BrokerEndpoint* Session::NextBootstrapBroker(const ClusterSnapshot& cluster) const {
-  const size_t n = cluster.brokers.size();
-  if (n == 0) return nullptr;
-  const size_t start = next_bootstrap_broker.fetch_add(1, std::memory_order_relaxed) % n;
-  const Clock::time_point now = Clock::now();
-  const BrokerEndpoint* fallback = nullptr;
-  for (size_t i = 0; i < n; ++i) {
-    const BrokerEndpoint& b = cluster.brokers[(start + i) % n];
-    if (std::find(tried_.begin(), tried_.end(), b.node_id) != tried_.end()) continue;
-    if (env_.broker_health == nullptr || !env_.broker_health->IsDown(b.node_id, now)) return &b;
-    if (fallback == nullptr) fallback = &b;
-  }
-  return fallback;
-}
-
-void Session::OnConnectFailed(const BrokerEndpoint& target, const asio::error_code& ec) {
-  series_->upstream_connect_failures->Increment();
-  if (env_.broker_health != nullptr) env_.broker_health->Failed(target.node_id, Clock::now());
-  if (env_.broker_unreachable) env_.broker_unreachable();
-  if (bootstrap_) {
-    tried_.push_back(target.node_id);
-    if (const BrokerEndpoint* next = NextBootstrapBroker(*env_.directory->Get())) {
-      LogLimited("connect", absl::StrCat(Who(), ": cannot connect to broker ", target.node_id,
-                                         " at ", target.host, ":", target.port, ": ",
-                                         ec.message(), "; trying broker ", next->node_id));
-      broker_ = next->node_id;
-      series_ = &env_.metrics->ForBroker(broker_);
-      Connect(*next);
-      return;
-    }
-  }
-  LogLimited("connect", absl::StrCat("closing ", Who(), ": cannot connect to broker ",
-                                     target.node_id, " at ", target.host, ":", target.port, ": ",
-                                     ec.message()));
-  Close(absl::StrCat("cannot connect to broker ", target.node_id, ": ", ec.message()));
-}
-
-void Session::Connect(const BrokerEndpoint& target) {
-  auto self = shared_from_this();
-  auto on_connect = [self, target](const asio::error_code& ec, const asio::ip::tcp::endpoint&) {
-    if (self->closed_) return;
-    if (ec) {
-      self->OnConnectFailed(target, ec);
-      return;
-    }
-    if (self->env_.broker_health != nullptr) self->env_.broker_health->Reached(target.node_id);
-    self->OnTcpConnected(target);
-  };
-  resolver_.async_resolve(
-      target.host, std::to_string(target.port),
-      [self, target, on_connect](const asio::error_code& ec,
-                                 asio::ip::tcp::resolver::results_type results) {
-        if (self->closed_) return;
-        if (ec) {
-          on_connect(ec, {});
-          return;
-        }
-        asio::async_connect(self->upstream_.tcp(), results, on_connect);
-      });
-}
-
-void Session::OnTcpConnected(const BrokerEndpoint& target) {
-  if (env_.upstream_tls == nullptr) {
-    OnConnected();
-    return;
-  }
-  SSL* ssl = SSL_new(env_.upstream_tls);
-  absl::Status configured = ssl == nullptr
-                                ? absl::ResourceExhaustedError("cannot allocate a TLS session")
-                                : tls::ConfigureClientSession(ssl, target.host,
-                                                              env_.upstream_verify_hostname);
-  if (ssl != nullptr) upstream_.UseTls(ssl);
-  if (!configured.ok()) {
-    series_->upstream_connect_failures->Increment();
-    LOG(WARNING) << "closing " << Who() << ": cannot start TLS to broker " << target.node_id
-                 << ": " << configured.message();
-    Close(absl::StrCat("TLS to broker ", target.node_id, ": ", configured.message()));
-    return;
-  }
-  upstream_.AsyncHandshake(
-      asio::ssl::stream_base::client,
-      [self = shared_from_this(), target](const asio::error_code& ec) {
-        if (self->closed_) return;
-        if (ec) {
-          self->series_->upstream_connect_failures->Increment();
-          const std::string why = TlsFailure(self->upstream_.ssl(), ec.message());
-          self->LogLimited("connect", absl::StrCat("closing ", self->Who(),
-                                                   ": TLS handshake with broker ", target.node_id,
-                                                   " at ", target.host, ":", target.port,
-                                                   " failed: ", why));
-          self->Close(absl::StrCat("TLS handshake with broker ", target.node_id, " failed: ",
-                                   why));
-          return;
-        }
-        self->OnConnected();
-      });
+  Close(failure.reason);
 }
 
 void Session::OnConnected() {
   connected_ = true;
-  phase_ = Phase::kForwarding;
-  asio::error_code ignored;
-  client_.tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
-  upstream_.tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
+  series_ = handshake_.series();
   series_->active_connections->Increment();
   last_activity_ = connected_at_ = Clock::now();
   ArmTimer(absl::ToChronoMilliseconds(
@@ -656,7 +336,9 @@ void Session::NoteRequest(const RequestStart& start, absl::Span<const uint8_t> f
   if (!client_key_) {
     // Every request header carries the client id; a connection keeps one.
     absl::StatusOr<std::string> client_id = RequestClientId(frame);
-    if (client_id.ok()) client_key_ = assignment::ClientKey(*client_id, client_host_);
+    if (client_id.ok()) {
+      client_key_ = assignment::ClientKey(*client_id, handshake_.client_host());
+    }
   }
 }
 
@@ -873,35 +555,7 @@ void Session::OnTimer() {
     return;
   }
   if (!connected_) {
-    std::string what;
-    absl::string_view kind;
-    switch (phase_) {
-      case Phase::kProxyHeader:
-        what = "no complete PROXY protocol header arrived";
-        kind = "proxy";
-        env_.metrics->ClosedForBadInput("proxy").Increment();
-        break;
-      case Phase::kTlsHandshake:
-        what = "the TLS handshake did not complete";
-        kind = "tls";
-        env_.metrics->ClosedForBadInput("tls").Increment();
-        break;
-      case Phase::kConnecting:
-      case Phase::kForwarding:
-        what = absl::StrCat("connecting to broker ", broker_, " timed out");
-        kind = "connect";
-        if (series_ != nullptr) series_->upstream_connect_failures->Increment();
-        if (env_.broker_health != nullptr && broker_ >= 0) {
-          env_.broker_health->Failed(broker_, now);
-          if (env_.broker_unreachable) env_.broker_unreachable();
-        }
-        break;
-    }
-    if (phase_ != Phase::kConnecting) {
-      absl::StrAppend(&what, " within GATEWAY_UPSTREAM_CONNECT_TIMEOUT");
-    }
-    LogLimited(kind, absl::StrCat("closing ", Who(), ": ", what));
-    Close(what);
+    handshake_.TimedOut(now);
     return;
   }
   const auto first_request = absl::ToChronoMilliseconds(env_.config->first_request_timeout);
@@ -955,11 +609,7 @@ void Session::NoteFrameProgress() {
 }
 
 void Session::LogLimited(absl::string_view kind, const std::string& line) {
-  if (env_.log_limiter == nullptr) {
-    LOG(WARNING) << line;
-    return;
-  }
-  env_.log_limiter->Warning(kind, line);
+  WarnLimited(env_.log_limiter, kind, line);
 }
 
 void Session::CloseForBadInput(absl::string_view kind, const std::string& what,
@@ -971,7 +621,8 @@ void Session::CloseForBadInput(absl::string_view kind, const std::string& what,
     // The request being framed when it failed starts at the buffer's head.
     api_key = static_cast<int16_t>((b[4] << 8) | b[5]);
   }
-  const std::string broker = broker_ >= 0 ? absl::StrCat(" (broker ", broker_, ")") : "";
+  const int32_t id = handshake_.broker();
+  const std::string broker = id >= 0 ? absl::StrCat(" (broker ", id, ")") : "";
   const std::string api = api_key >= 0 ? absl::StrCat(" (api key ", api_key, ")") : "";
   LogLimited(kind, absl::StrCat("closing ", Who(), broker, ": bad ", what, api, ": ",
                                 status.message()));
@@ -979,30 +630,12 @@ void Session::CloseForBadInput(absl::string_view kind, const std::string& what,
   Close(absl::StrCat("bad ", what, api, ": ", status.message()));
 }
 
-std::string Session::Who() const {
-  std::string who = absl::StrCat("client ", client_address_, " on port ", local_port_);
-  if (proxy_ && proxy_->source && proxy_->destination) {
-    absl::StrAppend(&who, " (original source: ", FormatAddress(*proxy_->source),
-                    ", original destination: ", FormatAddress(*proxy_->destination), ")");
-  }
-  return who;
-}
-
 audit::AuditEvent Session::NewAuditEvent(audit::EventType type) const {
   audit::AuditEvent e;
   e.type = type;
   e.time = absl::Now();
   e.node_id = env_.config->node.node_id;
-  e.listener_port = local_port_;
-  e.broker_id = broker_;
-  e.client_address = client_address_;
-  if (proxy_ && proxy_->source) e.proxy_source_address = FormatAddress(*proxy_->source);
-  if (proxy_ && proxy_->destination) {
-    e.proxy_destination_address = FormatAddress(*proxy_->destination);
-  }
-  e.tls_version = tls_version_;
-  e.sni = sni_;
-  e.client_certificate_subject = peer_subject_;
+  handshake_.Describe(e);
   e.sasl_mechanism = sasl_.mechanism();
   return e;
 }
@@ -1031,7 +664,7 @@ void Session::Close(std::string reason) {
   ticket_.Release();
   timer_.cancel();
   budget_timer_.cancel();
-  resolver_.cancel();
+  handshake_.Stop();
   client_.Close();
   upstream_.Close();
   if (env_.audit != nullptr) {

@@ -12,6 +12,8 @@
 // (GATEWAY_SECURITY_PROTOCOL SSL or SASL_SSL), and the choice of broker, by
 // port or by the TLS server name (GATEWAY_ROUTING_MECHANISM=host). The broker
 // connection may itself be TLS (KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL).
+// The session's ClientHandshake (client_handshake.h) takes the connection
+// through them; the session holds the deadline and forwards afterwards.
 //
 // Flow control: a side is read only while the bytes queued for the other
 // side stay under GATEWAY_BUFFER_HIGH_WATER_MARK and, for the client, while
@@ -30,66 +32,27 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
-#include <vector>
 
 #include "absl/status/status.h"
-#include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
-#include "agent/broker_health.h"
-#include "agent/buffer_budget.h"
+#include "agent/client_handshake.h"
 #include "agent/connection_limiter.h"
-#include "agent/log_limiter.h"
 #include "agent/pipe.h"
-#include "agent/port_map.h"
 #include "agent/request_peek.h"
-#include "agent/router.h"
 #include "agent/sasl_watcher.h"
-#include "agent/sni_route.h"
-#include "agent/tls_server.h"
+#include "agent/session_env.h"
 #include "agent/transport.h"
 #include "common/audit/audit_log.h"
-#include "common/net/proxy_protocol.h"
-#include "common/cluster/broker_directory.h"
 #include "asio.hpp"
 
 namespace kgw::agent {
 
-using cluster::BrokerDirectory;
-using cluster::BrokerEndpoint;
-using cluster::ClusterSnapshot;
-using cluster::MetadataRefresher;
-
 class Session;
-
-// What every session shares. All members are safe to use from any worker.
-struct SessionEnv {
-  const AgentConfig* config;
-  const PortMap* ports;
-  const Router* router;
-  BrokerDirectory* directory;
-  AgentMetrics* metrics;
-  const TlsServer* tls_server = nullptr;  // clients speak TLS when set
-  SSL_CTX* upstream_tls = nullptr;        // brokers are reached over TLS when set
-  bool upstream_verify_hostname = true;   // the broker's certificate must name its host
-  const SniRoute* sni = nullptr;          // host routing when set
-  audit::AuditLog* audit = nullptr;       // audit events are recorded when set
-  // Shared by every session's request buffers; unlimited when null.
-  BufferBudget* request_budget = nullptr;
-  // Bounds the log lines about bad input and refusals; all are logged when null.
-  LogLimiter* log_limiter = nullptr;
-  // Brokers the agent could not reach lately; none are avoided when null.
-  BrokerHealth* broker_health = nullptr;
-  // A broker could not be reached: the broker list may have changed.
-  std::function<void()> broker_unreachable;
-  // Brokers named by a Metadata response that passed through.
-  std::function<void(const std::vector<BrokerEndpoint>&)> brokers_seen;
-};
 
 // The sessions of one worker; touched only on that worker's thread.
 using SessionSet = std::unordered_set<std::shared_ptr<Session>>;
@@ -111,12 +74,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // at `deadline`.
   void Drain(Clock::time_point deadline);
   // The broker this session forwards to; -1 until it is chosen.
-  int32_t broker() const { return broker_; }
+  int32_t broker() const { return handshake_.broker(); }
 
  private:
   enum class Side { kClient, kBroker };
-  // Where a session is before it forwards traffic.
-  enum class Phase { kProxyHeader, kTlsHandshake, kConnecting, kForwarding };
 
   struct InFlight {
     int32_t correlation_id = 0;
@@ -125,21 +86,9 @@ class Session : public std::enable_shared_from_this<Session> {
     Clock::time_point sent;
   };
 
-  void WaitForProxyHeader();
-  void ReadProxyHeader();
-  void AfterProxyHeader();
-  void StartTlsHandshake();
-  void OnTlsHandshake(const asio::error_code& ec);
-  void PickBroker();
-  // The next broker for a bootstrap connection: round robin over those not
-  // marked down and not tried yet (any untried one when all are down).
-  const BrokerEndpoint* NextBootstrapBroker(const ClusterSnapshot& cluster) const;
-  void Connect(const BrokerEndpoint& target);
-  // Connecting to `target` failed: a bootstrap connection tries another
-  // broker, any other closes.
-  void OnConnectFailed(const BrokerEndpoint& target, const asio::error_code& ec);
-  void OnTcpConnected(const BrokerEndpoint& target);
+  // The handshake's ends: the broker connection is up, or it gave up.
   void OnConnected();
+  void OnHandshakeFailed(const ClientHandshake::Failure& failure);
   // Reads what `side` sent. With nothing buffered from it (and no TLS) it
   // first waits for the socket to be readable, unless `readable` says it is.
   void Read(Side side, bool readable = false);
@@ -189,7 +138,7 @@ class Session : public std::enable_shared_from_this<Session> {
                         const absl::Status& status);
   // "client A:P on port N", plus the PROXY header's addresses when there
   // was one: the start of every log line about this session.
-  std::string Who() const;
+  std::string Who() const { return handshake_.Who(); }
   // Audit events; no-ops without an audit log.
   audit::AuditEvent NewAuditEvent(audit::EventType type) const;
   void AuditOpen();
@@ -202,20 +151,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Transport client_;
   Transport upstream_;
-  asio::ip::tcp::resolver resolver_;
   asio::steady_timer timer_;
   asio::steady_timer budget_timer_;
-  const int local_port_;
   const SessionEnv& env_;
   SessionSet& owner_;
-  std::string client_address_;
-  std::string client_host_;  // the IP alone, for routing (the PROXY header's source, if any)
-  Phase phase_ = Phase::kProxyHeader;
-  std::vector<uint8_t> proxy_bytes_;  // the PROXY header read so far
-  std::optional<net::ProxyHeader> proxy_;
-  std::string tls_version_;
-  std::string sni_;
-  std::string peer_subject_;
+  ConnectionLimiter::Ticket ticket_;
+  // Everything before forwarding; it keeps what it learned of the client
+  // and the broker for the session's whole life.
+  ClientHandshake handshake_;
   SaslWatcher sasl_;
   std::string close_reason_;
   uint64_t bytes_from_client_ = 0;
@@ -224,13 +167,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // assignment::ClientKey of the client id (from the first request that
   // parses) and client host; decides which agent each broker is advertised at.
   std::optional<std::string> client_key_;
-  int32_t broker_ = -1;
-  // A bootstrap connection (its port or name names no broker): any broker
-  // will do, so a broker that cannot be reached is replaced by another.
-  bool bootstrap_ = false;
-  std::vector<int32_t> tried_;  // brokers a bootstrap connection could not reach
-  const AgentMetrics::BrokerSeries* series_ = nullptr;
-  ConnectionLimiter::Ticket ticket_;
+  const AgentMetrics::BrokerSeries* series_ = nullptr;  // the broker's, once connected
 
   Pipe requests_;   // client to broker
   Pipe responses_;  // broker to client
