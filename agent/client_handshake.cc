@@ -4,6 +4,7 @@
 #include <atomic>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/tls/tls_context.h"
 #include "glog/logging.h"
@@ -36,6 +37,24 @@ std::atomic<uint32_t> next_bootstrap_broker{0};
 // Bytes looked at in one go while reading a PROXY header; a longer header
 // (v2 with many TLVs) is read in several.
 constexpr size_t kProxyPeekBytes = 512;
+
+// A broker's host name is looked up once and its addresses reused by the
+// connections that follow for this long, like a proxy's resolver cache: a
+// lookup per connection costs a trip through Asio's resolver thread and the
+// system's resolver, which a connection storm would pay thousands of times
+// a second. A failed connect forgets the name, so a broker that moved is
+// looked up again at once.
+constexpr auto kResolvedFor = std::chrono::seconds(10);
+
+struct Resolved {
+  asio::ip::tcp::resolver::results_type addresses;
+  std::chrono::steady_clock::time_point until;
+};
+
+// Per worker thread ("host:port" to its addresses), so no lock is taken.
+thread_local absl::flat_hash_map<std::string, Resolved> resolved;
+
+std::string ResolvedKey(const BrokerEndpoint& b) { return absl::StrCat(b.host, ":", b.port); }
 
 }  // namespace
 
@@ -273,6 +292,7 @@ const BrokerEndpoint* ClientHandshake::NextBootstrapBroker(const ClusterSnapshot
 }
 
 void ClientHandshake::OnConnectFailed(const BrokerEndpoint& target, const asio::error_code& ec) {
+  resolved.erase(ResolvedKey(target));
   series_->upstream_connect_failures->Increment();
   if (env_.broker_health != nullptr) env_.broker_health->Failed(target.node_id, Clock::now());
   if (env_.broker_unreachable) env_.broker_unreachable();
@@ -305,14 +325,34 @@ void ClientHandshake::Connect(const BrokerEndpoint& target) {
     if (env_.broker_health != nullptr) env_.broker_health->Reached(target.node_id);
     OnTcpConnected(target);
   };
+  asio::error_code not_an_ip;
+  const asio::ip::address ip = asio::ip::make_address(target.host, not_an_ip);
+  if (!not_an_ip) {
+    // An address needs no lookup. A socket left open by a failed attempt
+    // (a bootstrap connection trying another broker) starts afresh.
+    asio::error_code ignored;
+    upstream_.tcp().close(ignored);
+    upstream_.tcp().async_connect(
+        {ip, static_cast<uint16_t>(target.port)},
+        [on_connect](const asio::error_code& ec) { on_connect(ec, {}); });
+    return;
+  }
+  std::string key = ResolvedKey(target);
+  if (auto it = resolved.find(key); it != resolved.end() && it->second.until > Clock::now()) {
+    asio::async_connect(upstream_.tcp(), it->second.addresses, on_connect);
+    return;
+  }
   resolver_.async_resolve(target.host, std::to_string(target.port),
-                          [this, on_connect](const asio::error_code& ec,
-                                             asio::ip::tcp::resolver::results_type results) {
+                          [this, on_connect, key = std::move(key)](
+                              const asio::error_code& ec,
+                              asio::ip::tcp::resolver::results_type results) {
                             if (stopped_) return;
                             if (ec) {
                               on_connect(ec, {});
                               return;
                             }
+                            // On the worker's thread, like every handler here.
+                            resolved[key] = {results, Clock::now() + kResolvedFor};
                             asio::async_connect(upstream_.tcp(), results, on_connect);
                           });
 }

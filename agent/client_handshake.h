@@ -14,8 +14,10 @@
 //     bootstrap port or name takes any broker, round robin over those
 //     BrokerHealth does not mark down, and another one when a connect fails.
 //     A port whose own broker is marked down refuses at once.
-//  5. The broker connection: resolve, TCP connect and, when
-//     KAFKA_SECURITY_PROTOCOL asks for it, TLS.
+//  5. The broker connection: TCP connect (to the broker's IP address at once;
+//     a host name is looked up, and its addresses reused by the worker's next
+//     connections for 10 s) and, when KAFKA_SECURITY_PROTOCOL asks for it,
+//     TLS.
 //
 // The session owns both Transports and the connection's ticket; the handshake
 // works on them. It keeps what it learns (the client's addresses, the PROXY

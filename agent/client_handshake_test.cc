@@ -297,6 +297,25 @@ TEST_F(ClientHandshakeTest, BootstrapPortSkipsABrokerThatRefuses) {
   EXPECT_EQ(unreachable_, Failures(1));
 }
 
+TEST_F(ClientHandshakeTest, BrokersNamedByAHostNameAreLookedUpAndReached) {
+  BrokerEndpoint named = FakeBroker(2);
+  named.host = "localhost";
+  SetBrokers({named});
+  EXPECT_TRUE(ConnectsTo(2));
+  EXPECT_TRUE(ConnectsTo(2));  // with the addresses kept from the first lookup
+  // A name whose port refuses fails as an address does.
+  BrokerEndpoint refusing = RefusingBroker(2);
+  refusing.host = "localhost";
+  SetBrokers({refusing});
+  tcp::socket client = Dial();
+  auto c = Accept();
+  ASSERT_TRUE(Finish(c));
+  ASSERT_TRUE(c->failure.has_value());
+  EXPECT_THAT(c->failure->reason, HasSubstr("cannot connect to broker 2"));
+  SetBrokers({named});
+  EXPECT_TRUE(ConnectsTo(2));
+}
+
 TEST_F(ClientHandshakeTest, BootstrapFailsWhenEveryBrokerRefuses) {
   ports_.min_broker_id = 9;
   SetBrokers({RefusingBroker(1), RefusingBroker(2)});
