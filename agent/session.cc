@@ -72,9 +72,7 @@ void Session::OnHandshakeFailed(const ClientHandshake::Failure& failure) {
 }
 
 void Session::OnConnected() {
-  connected_ = true;
-  series_ = handshake_.series();
-  series_->active_connections->Increment();
+  series().active_connections->Increment();
   last_activity_ = connected_at_ = Clock::now();
   ArmTimer(absl::ToChronoMilliseconds(
       std::min(env_.config->idle_timeout, env_.config->first_request_timeout)));
@@ -100,7 +98,7 @@ int32_t Session::MaxFrameSize(Side from) const {
 }
 
 bool Session::CanRead(Side side) const {
-  if (closed_ || !connected_) return false;
+  if (closed_ || !connected()) return false;
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   if (side == Side::kClient) {
     if (Queued(Side::kBroker) >= hwm) return false;
@@ -220,16 +218,16 @@ void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
   last_activity_ = Clock::now();
   pipe.Received(n);
   if (from_broker) {
-    series_->bytes_broker_to_client->Increment(static_cast<double>(n));
+    series().bytes_broker_to_client->Increment(static_cast<double>(n));
   } else {
     bytes_from_client_ += n;
-    series_->bytes_client_to_broker->Increment(static_cast<double>(n));
+    series().bytes_client_to_broker->Increment(static_cast<double>(n));
   }
   Pump(side);
 }
 
 void Session::Pump(Side side) {
-  if (closed_ || !connected_) return;
+  if (closed_ || !connected()) return;
   if (side == Side::kClient) {
     ProcessRequests();
   } else {
@@ -510,7 +508,7 @@ void Session::Drain(Clock::time_point deadline) {
   if (closed_) return;
   draining_ = true;
   drain_deadline_ = deadline;
-  if (!connected_ || deadline <= Clock::now()) {
+  if (!connected() || deadline <= Clock::now()) {
     Close("shutdown");
     return;
   }
@@ -554,7 +552,7 @@ void Session::OnTimer() {
     Close("shutdown drain deadline");
     return;
   }
-  if (!connected_) {
+  if (!connected()) {
     handshake_.TimedOut(now);
     return;
   }
@@ -660,7 +658,7 @@ void Session::Close(std::string reason) {
   auto self = shared_from_this();
   closed_ = true;
   if (!reason.empty()) close_reason_ = std::move(reason);
-  if (connected_) series_->active_connections->Decrement();
+  if (connected()) series().active_connections->Decrement();
   ticket_.Release();
   timer_.cancel();
   budget_timer_.cancel();

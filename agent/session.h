@@ -139,6 +139,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // "client A:P on port N", plus the PROXY header's addresses when there
   // was one: the start of every log line about this session.
   std::string Who() const { return handshake_.Who(); }
+  // The broker connection is up: the handshake has finished.
+  bool connected() const { return handshake_.phase() == ClientHandshake::Phase::kDone; }
+  // The chosen broker's metrics; only once connected.
+  const AgentMetrics::BrokerSeries& series() const { return *handshake_.series(); }
   // Audit events; no-ops without an audit log.
   audit::AuditEvent NewAuditEvent(audit::EventType type) const;
   void AuditOpen();
@@ -167,7 +171,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // assignment::ClientKey of the client id (from the first request that
   // parses) and client host; decides which agent each broker is advertised at.
   std::optional<std::string> client_key_;
-  const AgentMetrics::BrokerSeries* series_ = nullptr;  // the broker's, once connected
 
   Pipe requests_;   // client to broker
   Pipe responses_;  // broker to client
@@ -179,7 +182,6 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point connected_at_;
   // When the agent began waiting for the rest of the request frame under way.
   std::optional<Clock::time_point> frame_started_;
-  bool connected_ = false;
   bool closed_ = false;
   bool draining_ = false;
   Clock::time_point drain_deadline_;
