@@ -318,7 +318,8 @@ def start_haproxy(args, cluster, state, tls=False):
         return Target(name, None, note=f"the cluster has no {relay}_BOOTSTRAP (an older harness?)")
     fronts = cluster[f"{relay}_BOOTSTRAP"].split(",")
     backs = cluster[f"{relay}_TARGETS"].split(",")
-    bind = f" ssl crt {tls_files(state)['both']}" if tls else ""
+    files = tls_files(state) if tls else None
+    bind = f" ssl crt {files['both']}" if tls else ""
     # Settings of a plain L4 relay: TCP mode, no inspection, long timeouts, as
     # many threads as kgw has (one per core), room for the idle test.
     maxconn = min(25000, (resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 100) // 2)
@@ -345,7 +346,7 @@ def start_haproxy(args, cluster, state, tls=False):
     except Failure:
         p.stop()
         raise
-    return Target(name, fronts[0], p, ca_file=tls_files(state)["ca"] if tls else None)
+    return Target(name, fronts[0], p, ca_file=files["ca"] if tls else None)
 
 
 def unavailable(name, why):
