@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include "glog/logging.h"
+
 namespace kgw::agent {
 
 Pipe::~Pipe() {
@@ -85,13 +87,20 @@ size_t Pipe::EndWrite() {
   return n;
 }
 
-bool Pipe::MoveCutThrough() {
-  const size_t n = std::min(buffered_size(), cut_through_left_);
+bool Pipe::MoveCutThrough(size_t most) {
+  const size_t n = std::min({buffered_size(), cut_through_left_, most});
   if (n == 0) return false;
   Forward(buffered().subspan(0, n));
   Skip(n);
   cut_through_left_ -= n;
   return true;
+}
+
+void Pipe::ReplaceCutThroughRest(absl::Span<const uint8_t> bytes) {
+  DCHECK_GE(buffered_size(), cut_through_left_);
+  Forward(bytes);
+  Skip(cut_through_left_);
+  cut_through_left_ = 0;
 }
 
 void Pipe::Settle() {

@@ -82,8 +82,12 @@ class Pipe {
   void StartCutThrough(size_t frame_bytes) { cut_through_left_ = frame_bytes; }
   // Bytes of the frame being cut through not yet moved; 0 when none is.
   size_t cut_through_left() const { return cut_through_left_; }
-  // Moves what has arrived of that frame to the queue; false when nothing had.
-  bool MoveCutThrough();
+  // Moves what has arrived of that frame, at most `most` bytes, to the
+  // queue; false when nothing had.
+  bool MoveCutThrough(size_t most = SIZE_MAX);
+  // Ends the frame being cut through: its rest, all buffered, is dropped and
+  // `bytes` are queued in its place.
+  void ReplaceCutThroughRest(absl::Span<const uint8_t> bytes);
 
   // --- The source socket.
   bool reading = false;         // a read (or a wait for readability) is under way

@@ -7,10 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/kafka/messages/all_messages.h"
+#include "common/kafka/fetch_walk.h"
 #include "common/kafka/header.h"
 #include "common/kafka/messages/api_registry.h"
 #include "common/kafka/metadata_rewrite.h"
 #include "common/kafka/node_endpoints.h"
+#include "common/kafka/wire/array_codec.h"
 #include "common/kafka/wire/reader.h"
 #include "common/kafka/wire/writer.h"
 #include "common/status/status_macros.h"
@@ -230,6 +232,42 @@ const ApiRule* FindRule(int16_t api_key) {
 bool MayRewrite(int16_t api_key, int16_t api_version) {
   const ApiRule* rule = FindRule(api_key);
   return rule != nullptr && api_version >= rule->first_rewritten;
+}
+
+bool WalksResponse(int16_t api_key, int16_t api_version) {
+  return api_key == kafka::FetchResponse::kApiKey && kafka::FetchResponseWalk::Walks(api_version);
+}
+
+absl::StatusOr<std::optional<FetchTail>> RewriteFetchTail(int16_t api_version,
+                                                          absl::Span<const uint8_t> tail,
+                                                          AddressFor address_for) {
+  // Fills the room the rewritten endpoints leave; no Fetch version defines
+  // this tag, so clients skip it as unknown.
+  constexpr uint32_t kFillerTag = 127;
+  KGW_ASSIGN_OR_RETURN(std::optional<absl::Span<const uint8_t>> value,
+                       kafka::FindTaggedField(tail, kafka::kNodeEndpointsTag));
+  if (!value) return std::nullopt;
+  Reader r(*value);
+  r.BeginMessage("FetchResponse", api_version);
+  std::vector<kafka::FetchResponse::NodeEndpoint> endpoints;
+  KGW_RETURN_IF_ERROR(kafka::internal::DecodeArray(r.Field("NodeEndpoints"), /*compact=*/true,
+                                                   api_version, &endpoints));
+  if (r.remaining() != 0) {
+    return r.Invalid(absl::StrCat("NodeEndpoints left ", r.remaining(), " bytes unread"));
+  }
+  RewriteEndpoints(endpoints, address_for);
+  Writer w;
+  kafka::internal::EncodeArray(w, /*compact=*/true, api_version, endpoints);
+  FetchTail out;
+  absl::StatusOr<std::vector<uint8_t>> resized =
+      kafka::ResizeTaggedField(tail, kafka::kNodeEndpointsTag, w.data(), kFillerTag);
+  if (!resized.ok()) {
+    out.endpoints_dropped = true;
+    resized = kafka::ResizeTaggedField(tail, kafka::kNodeEndpointsTag, std::nullopt, kFillerTag);
+  }
+  KGW_RETURN_IF_ERROR(resized.status());
+  out.bytes = *std::move(resized);
+  return out;
 }
 
 bool NeedsWholeResponse(int16_t api_key, int16_t api_version) {

@@ -10,6 +10,7 @@
 #include "common/kafka/messages/all_messages.h"
 #include "common/kafka/messages/api_registry.h"
 #include "common/kafka/messages/random_fill.h"
+#include "common/kafka/node_endpoints.h"
 #include "common/kafka/testing/random_source.h"
 #include "common/kafka/wire/reader.h"
 #include "common/kafka/wire/writer.h"
@@ -305,6 +306,69 @@ TEST(ResponseRewriterTest, TheTableSaysWhichResponsesAreNeededWhole) {
             99);
   EXPECT_EQ(IntersectApiVersions(kafka::SaslHandshakeResponse::kApiKey, {0, 99})->max_version,
             kafka::SaslHandshakeResponse::kMaxVersion);
+}
+
+// The tail a FetchResponseWalk leaves of `response`'s body (the top-level
+// tagged fields), and the body before it.
+std::pair<std::vector<uint8_t>, std::vector<uint8_t>> SplitAtTail(
+    const kafka::FetchResponse& response, int16_t version) {
+  std::vector<uint8_t> body = Encode(response, version);
+  auto location = kafka::FindNodeEndpoints(kafka::FetchResponse::kApiKey, version, body);
+  EXPECT_TRUE(location.ok()) << location.status();
+  const auto at = static_cast<ptrdiff_t>(location->tagged_fields_offset);
+  return {{body.begin(), body.begin() + at}, {body.begin() + at, body.end()}};
+}
+
+kafka::FetchResponse WithTail(std::vector<uint8_t> head, const std::vector<uint8_t>& tail,
+                              int16_t version) {
+  head.insert(head.end(), tail.begin(), tail.end());
+  return Decode<kafka::FetchResponse>(head, version);
+}
+
+TEST(ResponseRewriterTest, StreamedFetchTailsMoveTheirEndpointsInPlace) {
+  EXPECT_TRUE(WalksResponse(kafka::FetchResponse::kApiKey, 16));
+  EXPECT_FALSE(WalksResponse(kafka::FetchResponse::kApiKey, 15));
+  EXPECT_FALSE(WalksResponse(kafka::ProduceResponse::kApiKey, 11));
+
+  kafka::FetchResponse response;
+  response.responses.emplace_back().partitions.emplace_back().current_leader.leader_id = 4;
+  // No endpoints: the tail goes on as it is.
+  auto [head, tail] = SplitAtTail(response, 17);
+  auto none = RewriteFetchTail(17, tail, AddressFor);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+
+  // Broker names longer than the agent's: rewritten within the same bytes.
+  response.node_endpoints.push_back(
+      {.node_id = 4, .host = "kafka-4.brokers.example.internal", .port = 9092, .rack = "c"});
+  std::tie(head, tail) = SplitAtTail(response, 17);
+  auto moved = RewriteFetchTail(17, tail, AddressFor);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  ASSERT_TRUE(moved->has_value());
+  EXPECT_FALSE((*moved)->endpoints_dropped);
+  ASSERT_EQ((*moved)->bytes.size(), tail.size());
+  kafka::FetchResponse out = WithTail(head, (*moved)->bytes, 17);
+  kafka::FetchResponse::NodeEndpoint want = response.node_endpoints[0];
+  Move(want, 4);
+  ASSERT_EQ(out.node_endpoints.size(), 1u);
+  EXPECT_EQ(out.node_endpoints[0], want);
+  EXPECT_EQ(out.responses, response.responses);
+
+  // A broker name shorter than the agent's: the endpoints are left out.
+  response.node_endpoints[0].host = "k4";
+  std::tie(head, tail) = SplitAtTail(response, 17);
+  auto dropped = RewriteFetchTail(17, tail, AddressFor);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  ASSERT_TRUE(dropped->has_value());
+  EXPECT_TRUE((*dropped)->endpoints_dropped);
+  ASSERT_EQ((*dropped)->bytes.size(), tail.size());
+  out = WithTail(head, (*dropped)->bytes, 17);
+  EXPECT_TRUE(out.node_endpoints.empty());
+  EXPECT_EQ(out.responses, response.responses);
+
+  // Endpoints that do not parse are an error, as in a whole response.
+  std::vector<uint8_t> broken = {1, 0, 2, 2, 0};  // one field, tag 0: an array of one, cut
+  EXPECT_FALSE(RewriteFetchTail(17, broken, AddressFor).ok());
 }
 
 }  // namespace

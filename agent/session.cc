@@ -10,6 +10,7 @@
 #include "agent/response_rewriter.h"
 #include "common/assignment/rendezvous.h"
 #include "common/kafka/header.h"
+#include "common/kafka/messages/fetch.h"
 #include "common/kafka/messages/produce.h"
 #include "common/kafka/messages/sasl_handshake.h"
 #include "glog/logging.h"
@@ -342,7 +343,11 @@ void Session::NoteRequest(const RequestStart& start, absl::Span<const uint8_t> f
 
 bool Session::MayCutThrough(Side side, size_t size) const {
   if (size < kCutThroughAbove) return false;
-  if (side == Side::kBroker) return !inflight_.empty() && ResponsePassesThrough(inflight_.front());
+  if (side == Side::kBroker) {
+    if (inflight_.empty()) return false;
+    const InFlight& request = inflight_.front();
+    return ResponsePassesThrough(request) || WalksResponse(request.api_key, request.api_version);
+  }
   const absl::Span<const uint8_t> b = requests_.buffered();
   if (sasl_.expecting_raw_tokens() || b.size() < kafka::kFrameSizeBytes + 2) return false;
   const uint8_t* key = &b[kafka::kFrameSizeBytes];
@@ -396,6 +401,49 @@ bool Session::StartResponseCutThrough() {
   env_.metrics->ForApi(request.api_key)
       .latency->Observe(std::chrono::duration<double>(Clock::now() - request.sent).count());
   responses_.StartCutThrough(kafka::kFrameSizeBytes + size);
+  if (WalksResponse(request.api_key, request.api_version)) {
+    walk_ = std::make_unique<kafka::FetchResponseWalk>(request.api_version,
+                                                       kafka::kFrameSizeBytes + size);
+  }
+  return true;
+}
+
+bool Session::MoveWalkedResponse() {
+  const size_t left = responses_.cut_through_left();
+  const absl::Span<const uint8_t> b =
+      responses_.buffered().first(std::min(responses_.buffered_size(), left));
+  const auto what = [this] { return absl::StrCat("Fetch v", walk_->version(), " response"); };
+  if (!walk_->at_tail()) {
+    absl::StatusOr<size_t> passed = walk_->Advance(b);
+    if (!passed.ok()) {
+      CloseForBadInput("response", what(), passed.status());
+      return false;
+    }
+    if (*passed == 0) return false;
+    return responses_.MoveCutThrough(*passed);
+  }
+  // The tail is the rest of the frame: rewrite it once it is all here.
+  if (b.size() < left) return false;
+  const std::shared_ptr<const control::RouteIndex> routes = env_.router->Snapshot();
+  const std::string_view client_key = client_key_ ? *client_key_ : std::string_view();
+  auto tail = RewriteFetchTail(walk_->version(), b, [&](int32_t node) {
+    return env_.router->AddressFor(routes.get(), node, client_key);
+  });
+  if (!tail.ok()) {
+    CloseForBadInput("response", what(), tail.status());
+    return false;
+  }
+  if (!tail->has_value()) {
+    responses_.MoveCutThrough();
+  } else {
+    env_.metrics->ForApi(kafka::FetchResponse::kApiKey).rewrites->Increment();
+    if ((*tail)->endpoints_dropped) {
+      VLOG(1) << Who() << ": NodeEndpoints of a streamed " << what()
+              << " did not fit in place once rewritten and were left out";
+    }
+    responses_.ReplaceCutThroughRest((*tail)->bytes);
+  }
+  walk_.reset();
   return true;
 }
 
@@ -403,7 +451,7 @@ void Session::ProcessResponses() {
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   while (!closed_ && Queued(Side::kClient) < hwm) {
     if (responses_.cut_through_left() > 0) {
-      if (!responses_.MoveCutThrough()) return;
+      if (walk_ != nullptr ? !MoveWalkedResponse() : !responses_.MoveCutThrough()) return;
       continue;
     }
     auto frame = kafka::NextFrame(responses_.buffered(), MaxFrameSize(Side::kBroker));

@@ -486,6 +486,61 @@ TEST_F(AgentTest, SlowReadersGetBackpressureNotUnboundedBuffers) {
   delete agent;
 }
 
+// A field of /proc/<pid>/status, in KiB (VmRSS, VmHWM); -1 when unreadable.
+int64_t ProcStatusKiB(pid_t pid, const std::string& field) {
+  for (absl::string_view line :
+       absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")), '\n')) {
+    if (!absl::ConsumePrefix(&line, field + ":")) continue;
+    int64_t kib = -1;
+    if (absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kib)) {
+      return kib;
+    }
+  }
+  return -1;
+}
+
+// A Java consumer that asks for 32 MiB at a time (Fetch v16+, whose answers
+// may end with NodeEndpoints) gets its records streamed through: the agent
+// never holds a whole answer, so its memory stays flat. Assembling them, as
+// the agent once did, took over 100 MiB for one such consumer.
+TEST_F(AgentTest, LargeFetchAnswersStreamThroughWithoutBeingAssembled) {
+  constexpr int kPorts = 28989;
+  constexpr int kHttp = 28890;
+  constexpr int kRecords = 40000;  // of 1,000 bytes
+  const std::string topic = UniqueTopic("big-fetch");
+  auto [produce_rc, produce_out] = Shell(absl::StrCat(
+      "java -cp '", E().kafka_libs, "/*' org.apache.kafka.tools.ProducerPerformance --topic ",
+      topic, " --num-records ", kRecords, " --record-size 1000 --throughput -1",
+      " --producer-props bootstrap.servers=", E().kafka_bootstrap,
+      " acks=all linger.ms=20 batch.size=262144 2>&1"));
+  ASSERT_EQ(produce_rc, 0) << produce_out;
+  Child* agent = StartAgent(kPorts, kHttp, E().kafka_bootstrap,
+                            {{"GATEWAY_MAX_FRAME_SIZE", "64MiB"}}, "big-fetch-agent");
+  const int64_t rss_before = ProcStatusKiB(agent->pid(), "VmRSS");
+  ASSERT_GT(rss_before, 0);
+  const std::string config = E().work_dir + "/big-fetch-consumer.properties";
+  ASSERT_EQ(Shell(absl::StrCat("echo fetch.max.bytes=33554432 > ", config)).first, 0);
+  auto [rc, out] = Shell(absl::StrCat(
+      "java -cp '", E().kafka_libs, "/*' org.apache.kafka.tools.ConsumerPerformance",
+      " --bootstrap-server 127.0.0.1:", kPorts, " --topic ", topic, " --messages ", kRecords,
+      " --fetch-size 33554432 --command-config ", config, " --timeout 60000 2>&1"));
+  ASSERT_EQ(rc, 0) << out;
+  // The last line: start, end, MB, MB/s, records, records/s, ...
+  std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(lines.empty());
+  std::vector<std::string> fields = absl::StrSplit(lines.back(), ", ");
+  ASSERT_GE(fields.size(), 5u) << out;
+  EXPECT_EQ(fields[4], absl::StrCat(kRecords)) << out;
+  const int64_t peak = ProcStatusKiB(agent->pid(), "VmHWM");
+  std::cout << "agent RSS " << rss_before << " KiB before, peak " << peak
+            << " KiB while a consumer read " << kRecords << " KB in 32 MiB fetches" << std::endl;
+  EXPECT_LT(peak - rss_before, 16 * 1024) << "the agent assembled the Fetch answers";
+  EXPECT_GT(MetricValue(kHttp, "kgw_agent_requests_total{api_key=\"1\"}"), 0);
+  agent->Signal(SIGTERM);
+  EXPECT_EQ(agent->Wait(seconds(30)), std::optional<int>(0)) << agent->Log();
+  delete agent;
+}
+
 // Sends `bytes` on a fresh connection and waits until the agent closes it.
 bool ClosedByAgentAfter(const std::string& bytes, bool half_close = false) {
   int fd = ConnectLoopback(E().port_start + 1);
