@@ -7,11 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/kafka/messages/all_messages.h"
-#include "common/kafka/fetch_walk.h"
 #include "common/kafka/header.h"
 #include "common/kafka/messages/api_registry.h"
 #include "common/kafka/metadata_rewrite.h"
 #include "common/kafka/node_endpoints.h"
+#include "common/kafka/response_walk.h"
 #include "common/kafka/wire/array_codec.h"
 #include "common/kafka/wire/reader.h"
 #include "common/kafka/wire/writer.h"
@@ -235,39 +235,99 @@ bool MayRewrite(int16_t api_key, int16_t api_version) {
 }
 
 bool WalksResponse(int16_t api_key, int16_t api_version) {
-  return api_key == kafka::FetchResponse::kApiKey && kafka::FetchResponseWalk::Walks(api_version);
+  return kafka::ResponseWalk::Walks(api_key, api_version);
 }
 
-absl::StatusOr<std::optional<FetchTail>> RewriteFetchTail(int16_t api_version,
-                                                          absl::Span<const uint8_t> tail,
-                                                          AddressFor address_for) {
-  // Fills the room the rewritten endpoints leave; no Fetch version defines
-  // this tag, so clients skip it as unknown.
-  constexpr uint32_t kFillerTag = 127;
+namespace {
+
+// Fills the room rewritten endpoints leave in a walked tail; no version of
+// Fetch or ShareFetch defines this tag, so clients skip it as unknown.
+constexpr uint32_t kFillerTag = 127;
+
+template <typename Endpoint>
+absl::Status DecodeEndpoints(Reader& r, int16_t version, std::vector<Endpoint>* out) {
+  return kafka::internal::DecodeArray(r.Field("NodeEndpoints"), /*compact=*/true, version, out);
+}
+
+template <typename Endpoint>
+std::vector<uint8_t> EncodeEndpoints(const std::vector<Endpoint>& endpoints, int16_t version) {
+  Writer w;
+  kafka::internal::EncodeArray(w, /*compact=*/true, version, endpoints);
+  return w.Release();
+}
+
+// Fetch: NodeEndpoints is tag 0 of the tagged fields that make up the tail.
+absl::StatusOr<std::optional<WalkedTail>> RewriteFetchTail(int16_t version,
+                                                           absl::Span<const uint8_t> tail,
+                                                           AddressFor address_for) {
   KGW_ASSIGN_OR_RETURN(std::optional<absl::Span<const uint8_t>> value,
                        kafka::FindTaggedField(tail, kafka::kNodeEndpointsTag));
   if (!value) return std::nullopt;
   Reader r(*value);
-  r.BeginMessage("FetchResponse", api_version);
+  r.BeginMessage("FetchResponse", version);
   std::vector<kafka::FetchResponse::NodeEndpoint> endpoints;
-  KGW_RETURN_IF_ERROR(kafka::internal::DecodeArray(r.Field("NodeEndpoints"), /*compact=*/true,
-                                                   api_version, &endpoints));
+  KGW_RETURN_IF_ERROR(DecodeEndpoints(r, version, &endpoints));
   if (r.remaining() != 0) {
     return r.Invalid(absl::StrCat("NodeEndpoints left ", r.remaining(), " bytes unread"));
   }
   RewriteEndpoints(endpoints, address_for);
-  Writer w;
-  kafka::internal::EncodeArray(w, /*compact=*/true, api_version, endpoints);
-  FetchTail out;
-  absl::StatusOr<std::vector<uint8_t>> resized =
-      kafka::ResizeTaggedField(tail, kafka::kNodeEndpointsTag, w.data(), kFillerTag);
+  const std::vector<uint8_t> rewritten = EncodeEndpoints(endpoints, version);
+  WalkedTail out;
+  absl::StatusOr<std::vector<uint8_t>> resized = kafka::ResizeTaggedSection(
+      tail, kafka::kNodeEndpointsTag, rewritten, kFillerTag, tail.size());
   if (!resized.ok()) {
     out.endpoints_dropped = true;
-    resized = kafka::ResizeTaggedField(tail, kafka::kNodeEndpointsTag, std::nullopt, kFillerTag);
+    resized = kafka::ResizeTaggedSection(tail, kafka::kNodeEndpointsTag, std::nullopt,
+                                         kFillerTag, tail.size());
   }
   KGW_RETURN_IF_ERROR(resized.status());
   out.bytes = *std::move(resized);
   return out;
+}
+
+// ShareFetch: the tail is the NodeEndpoints array, then the tagged fields,
+// which take up whatever room the rewritten array leaves.
+absl::StatusOr<std::optional<WalkedTail>> RewriteShareFetchTail(int16_t version,
+                                                                absl::Span<const uint8_t> tail,
+                                                                AddressFor address_for) {
+  Reader r(tail);
+  r.BeginMessage("ShareFetchResponse", version);
+  std::vector<kafka::ShareFetchResponse::NodeEndpoint> endpoints;
+  KGW_RETURN_IF_ERROR(DecodeEndpoints(r, version, &endpoints));
+  if (endpoints.empty()) return std::nullopt;
+  const absl::Span<const uint8_t> section = tail.subspan(r.position());
+  RewriteEndpoints(endpoints, address_for);
+  WalkedTail out;
+  std::vector<uint8_t> array = EncodeEndpoints(endpoints, version);
+  absl::StatusOr<std::vector<uint8_t>> rest =
+      array.size() < tail.size()
+          ? kafka::ResizeTaggedSection(section, kFillerTag, std::nullopt, kFillerTag,
+                                       tail.size() - array.size())
+          : absl::ResourceExhaustedError("the rewritten NodeEndpoints are too long");
+  if (!rest.ok()) {
+    out.endpoints_dropped = true;
+    array = EncodeEndpoints(std::vector<kafka::ShareFetchResponse::NodeEndpoint>{}, version);
+    rest = kafka::ResizeTaggedSection(section, kFillerTag, std::nullopt, kFillerTag,
+                                      tail.size() - array.size());
+  }
+  KGW_RETURN_IF_ERROR(rest.status());
+  out.bytes = std::move(array);
+  out.bytes.insert(out.bytes.end(), rest->begin(), rest->end());
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<WalkedTail>> RewriteWalkedTail(int16_t api_key, int16_t api_version,
+                                                            absl::Span<const uint8_t> tail,
+                                                            AddressFor address_for) {
+  if (!WalksResponse(api_key, api_version)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("api key ", api_key, " v", api_version, " responses are not walked"));
+  }
+  return api_key == kafka::ShareFetchResponse::kApiKey
+             ? RewriteShareFetchTail(api_version, tail, address_for)
+             : RewriteFetchTail(api_version, tail, address_for);
 }
 
 bool NeedsWholeResponse(int16_t api_key, int16_t api_version) {

@@ -47,23 +47,24 @@ bool MayRewrite(int16_t api_key, int16_t api_version);
 bool NeedsWholeResponse(int16_t api_key, int16_t api_version);
 
 // Whether a large response to `api_key` at `api_version` is cut through
-// following its structure (kafka::FetchResponseWalk) instead of being
-// assembled whole: Fetch from v16, whose NodeEndpoints end the response.
+// following its structure (kafka::ResponseWalk) instead of being assembled
+// whole: Fetch from v16 and ShareFetch, whose NodeEndpoints end the response.
 bool WalksResponse(int16_t api_key, int16_t api_version);
 
-// The top-level tagged fields that end a walked Fetch response, as the client
-// gets them: nullopt when they carry no NodeEndpoints (forwarded unchanged);
-// otherwise the same number of bytes (the frame's size has gone out already)
-// with NodeEndpoints rewritten, or, when the rewritten ones would not fit,
-// removed: a client without them asks for metadata, as before KIP-951.
+// The tail of a walked response (what kafka::ResponseWalk leaves at its
+// end), as the client gets it: nullopt when it carries no NodeEndpoints
+// (forwarded unchanged); otherwise the same number of bytes (the frame's size
+// has gone out already) with NodeEndpoints rewritten, or, when the rewritten
+// ones would not fit, left out (emptied for ShareFetch, where the field is
+// not optional): a client without them asks for metadata, as before KIP-951.
 // Errors as for RewriteResponse.
-struct FetchTail {
+struct WalkedTail {
   std::vector<uint8_t> bytes;
   bool endpoints_dropped = false;
 };
-absl::StatusOr<std::optional<FetchTail>> RewriteFetchTail(int16_t api_version,
-                                                          absl::Span<const uint8_t> tail,
-                                                          AddressFor address_for);
+absl::StatusOr<std::optional<WalkedTail>> RewriteWalkedTail(int16_t api_key, int16_t api_version,
+                                                            absl::Span<const uint8_t> tail,
+                                                            AddressFor address_for);
 
 // A response frame (header and body, without the size prefix) as the agent
 // forwards it: the whole new frame with its size prefix, or nullopt when the

@@ -308,7 +308,7 @@ TEST(ResponseRewriterTest, TheTableSaysWhichResponsesAreNeededWhole) {
             kafka::SaslHandshakeResponse::kMaxVersion);
 }
 
-// The tail a FetchResponseWalk leaves of `response`'s body (the top-level
+// The tail a ResponseWalk leaves of `response`'s body (the top-level
 // tagged fields), and the body before it.
 std::pair<std::vector<uint8_t>, std::vector<uint8_t>> SplitAtTail(
     const kafka::FetchResponse& response, int16_t version) {
@@ -334,7 +334,7 @@ TEST(ResponseRewriterTest, StreamedFetchTailsMoveTheirEndpointsInPlace) {
   response.responses.emplace_back().partitions.emplace_back().current_leader.leader_id = 4;
   // No endpoints: the tail goes on as it is.
   auto [head, tail] = SplitAtTail(response, 17);
-  auto none = RewriteFetchTail(17, tail, AddressFor);
+  auto none = RewriteWalkedTail(kafka::FetchResponse::kApiKey, 17, tail, AddressFor);
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_FALSE(none->has_value());
 
@@ -342,7 +342,7 @@ TEST(ResponseRewriterTest, StreamedFetchTailsMoveTheirEndpointsInPlace) {
   response.node_endpoints.push_back(
       {.node_id = 4, .host = "kafka-4.brokers.example.internal", .port = 9092, .rack = "c"});
   std::tie(head, tail) = SplitAtTail(response, 17);
-  auto moved = RewriteFetchTail(17, tail, AddressFor);
+  auto moved = RewriteWalkedTail(kafka::FetchResponse::kApiKey, 17, tail, AddressFor);
   ASSERT_TRUE(moved.ok()) << moved.status();
   ASSERT_TRUE(moved->has_value());
   EXPECT_FALSE((*moved)->endpoints_dropped);
@@ -357,7 +357,7 @@ TEST(ResponseRewriterTest, StreamedFetchTailsMoveTheirEndpointsInPlace) {
   // A broker name shorter than the agent's: the endpoints are left out.
   response.node_endpoints[0].host = "k4";
   std::tie(head, tail) = SplitAtTail(response, 17);
-  auto dropped = RewriteFetchTail(17, tail, AddressFor);
+  auto dropped = RewriteWalkedTail(kafka::FetchResponse::kApiKey, 17, tail, AddressFor);
   ASSERT_TRUE(dropped.ok()) << dropped.status();
   ASSERT_TRUE(dropped->has_value());
   EXPECT_TRUE((*dropped)->endpoints_dropped);
@@ -368,7 +368,67 @@ TEST(ResponseRewriterTest, StreamedFetchTailsMoveTheirEndpointsInPlace) {
 
   // Endpoints that do not parse are an error, as in a whole response.
   std::vector<uint8_t> broken = {1, 0, 2, 2, 0};  // one field, tag 0: an array of one, cut
-  EXPECT_FALSE(RewriteFetchTail(17, broken, AddressFor).ok());
+  EXPECT_FALSE(RewriteWalkedTail(kafka::FetchResponse::kApiKey, 17, broken, AddressFor).ok());
+}
+
+TEST(ResponseRewriterTest, StreamedShareFetchTailsMoveTheirEndpointsInPlace) {
+  constexpr int16_t kVersion = 1;
+  EXPECT_TRUE(WalksResponse(kafka::ShareFetchResponse::kApiKey, kVersion));
+  kafka::ShareFetchResponse response;
+  auto& partition = response.responses.emplace_back().partitions.emplace_back();
+  partition.partition_index = 3;
+  const std::vector<uint8_t> records = {1, 2, 3, 4};
+  partition.records = kafka::RecordsView(records);
+  response.unknown_tagged_fields.push_back({.tag = 9, .data = {7}});
+  // The tail: what follows the body encoded without endpoints and tags.
+  auto split = [&](const kafka::ShareFetchResponse& m) {
+    kafka::ShareFetchResponse bare = m;
+    bare.node_endpoints.clear();
+    bare.unknown_tagged_fields.clear();
+    const size_t at = Encode(bare, kVersion).size() - 2;
+    std::vector<uint8_t> body = Encode(m, kVersion);
+    const auto cut = body.begin() + static_cast<ptrdiff_t>(at);
+    return std::pair<std::vector<uint8_t>, std::vector<uint8_t>>{{body.begin(), cut},
+                                                                 {cut, body.end()}};
+  };
+  auto rejoin = [](std::vector<uint8_t> head, const std::vector<uint8_t>& tail) {
+    head.insert(head.end(), tail.begin(), tail.end());
+    return Decode<kafka::ShareFetchResponse>(head, kVersion);
+  };
+  auto [head, tail] = split(response);
+  auto none = RewriteWalkedTail(kafka::ShareFetchResponse::kApiKey, kVersion, tail, AddressFor);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+
+  response.node_endpoints.push_back(
+      {.node_id = 4, .host = "kafka-4.brokers.example.internal", .port = 9092});
+  std::tie(head, tail) = split(response);
+  auto moved = RewriteWalkedTail(kafka::ShareFetchResponse::kApiKey, kVersion, tail, AddressFor);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  ASSERT_TRUE(moved->has_value());
+  EXPECT_FALSE((*moved)->endpoints_dropped);
+  ASSERT_EQ((*moved)->bytes.size(), tail.size());
+  kafka::ShareFetchResponse out = rejoin(head, (*moved)->bytes);
+  kafka::ShareFetchResponse::NodeEndpoint want = response.node_endpoints[0];
+  Move(want, 4);
+  EXPECT_EQ(out.node_endpoints, std::vector{want});
+  EXPECT_EQ(out.responses, response.responses);
+  ASSERT_FALSE(out.unknown_tagged_fields.empty());
+  EXPECT_EQ(out.unknown_tagged_fields[0], response.unknown_tagged_fields[0]);
+
+  // Longer once rewritten: the array is emptied, the size kept.
+  response.node_endpoints[0].host = "k4";
+  std::tie(head, tail) = split(response);
+  auto emptied = RewriteWalkedTail(kafka::ShareFetchResponse::kApiKey, kVersion, tail, AddressFor);
+  ASSERT_TRUE(emptied.ok()) << emptied.status();
+  ASSERT_TRUE(emptied->has_value());
+  EXPECT_TRUE((*emptied)->endpoints_dropped);
+  ASSERT_EQ((*emptied)->bytes.size(), tail.size());
+  out = rejoin(head, (*emptied)->bytes);
+  EXPECT_TRUE(out.node_endpoints.empty());
+  EXPECT_EQ(out.responses, response.responses);
+
+  EXPECT_FALSE(RewriteWalkedTail(kafka::MetadataResponse::kApiKey, 12, tail, AddressFor).ok());
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include "agent/response_rewriter.h"
 #include "common/assignment/rendezvous.h"
 #include "common/kafka/header.h"
-#include "common/kafka/messages/fetch.h"
 #include "common/kafka/messages/produce.h"
 #include "common/kafka/messages/sasl_handshake.h"
 #include "glog/logging.h"
@@ -402,8 +401,8 @@ bool Session::StartResponseCutThrough() {
       .latency->Observe(std::chrono::duration<double>(Clock::now() - request.sent).count());
   responses_.StartCutThrough(kafka::kFrameSizeBytes + size);
   if (WalksResponse(request.api_key, request.api_version)) {
-    walk_ = std::make_unique<kafka::FetchResponseWalk>(request.api_version,
-                                                       kafka::kFrameSizeBytes + size);
+    walk_ = std::make_unique<kafka::ResponseWalk>(request.api_key, request.api_version,
+                                                  kafka::kFrameSizeBytes + size);
   }
   return true;
 }
@@ -412,7 +411,9 @@ bool Session::MoveWalkedResponse() {
   const size_t left = responses_.cut_through_left();
   const absl::Span<const uint8_t> b =
       responses_.buffered().first(std::min(responses_.buffered_size(), left));
-  const auto what = [this] { return absl::StrCat("Fetch v", walk_->version(), " response"); };
+  const auto what = [this] {
+    return absl::StrCat("api key ", walk_->api_key(), " v", walk_->version(), " response");
+  };
   if (!walk_->at_tail()) {
     absl::StatusOr<size_t> passed = walk_->Advance(b);
     if (!passed.ok()) {
@@ -426,7 +427,7 @@ bool Session::MoveWalkedResponse() {
   if (b.size() < left) return false;
   const std::shared_ptr<const control::RouteIndex> routes = env_.router->Snapshot();
   const std::string_view client_key = client_key_ ? *client_key_ : std::string_view();
-  auto tail = RewriteFetchTail(walk_->version(), b, [&](int32_t node) {
+  auto tail = RewriteWalkedTail(walk_->api_key(), walk_->version(), b, [&](int32_t node) {
     return env_.router->AddressFor(routes.get(), node, client_key);
   });
   if (!tail.ok()) {
@@ -436,7 +437,7 @@ bool Session::MoveWalkedResponse() {
   if (!tail->has_value()) {
     responses_.MoveCutThrough();
   } else {
-    env_.metrics->ForApi(kafka::FetchResponse::kApiKey).rewrites->Increment();
+    env_.metrics->ForApi(walk_->api_key()).rewrites->Increment();
     if ((*tail)->endpoints_dropped) {
       VLOG(1) << Who() << ": NodeEndpoints of a streamed " << what()
               << " did not fit in place once rewritten and were left out";

@@ -48,7 +48,7 @@
 #include "agent/session_env.h"
 #include "agent/transport.h"
 #include "common/audit/audit_log.h"
-#include "common/kafka/fetch_walk.h"
+#include "common/kafka/response_walk.h"
 #include "asio.hpp"
 
 namespace kgw::agent {
@@ -114,11 +114,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool StartRequestCutThrough();
   bool StartResponseCutThrough();
   bool ResponsePassesThrough(const InFlight& request) const;
-  // A large Fetch response that may carry NodeEndpoints is cut through too,
-  // following its structure (walk_): what the walk has passed moves on, and
-  // its last bytes, the top-level tagged fields, are held until they have
-  // arrived and then forwarded rewritten within the same size. Returns false
-  // when nothing could move (more bytes are needed) or after closing.
+  // A large Fetch or ShareFetch response, which may end with NodeEndpoints,
+  // is cut through too, following its structure (walk_): what the walk has
+  // passed moves on, and its tail is held until it has arrived and then
+  // forwarded rewritten within the same size. Returns false when nothing
+  // could move (more bytes are needed) or after closing.
   bool MoveWalkedResponse();
   // Whether the incomplete frame of `size` bytes at the head of the buffer
   // from `side` may be cut through, so reading need not make room for all of it.
@@ -181,8 +181,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Pipe requests_;   // client to broker
   Pipe responses_;  // broker to client
-  // The walk through the Fetch response being cut through, if it is walked.
-  std::unique_ptr<kafka::FetchResponseWalk> walk_;
+  // The walk through the response being cut through, if it is walked.
+  std::unique_ptr<kafka::ResponseWalk> walk_;
   // Requests awaiting their responses, oldest first: Kafka answers in order.
   std::deque<InFlight> inflight_;
 

@@ -2,7 +2,7 @@
 // allocation-free walk and the full decoder must agree on every Produce v10+
 // and Fetch v16+ response body: both accept it or both reject it, and the walk
 // finds NodeEndpoints exactly when the full decode has the tagged field.
-// The streaming FetchResponseWalk, fed the same Fetch body in pieces as a
+// The streaming ResponseWalk, fed the same Fetch body in pieces as a
 // frame, must reach the top-level tagged fields wherever the skim finds them
 // (it checks less inside tagged fields, so it may accept more).
 #include <algorithm>
@@ -12,7 +12,7 @@
 
 #include <vector>
 
-#include "common/kafka/fetch_walk.h"
+#include "common/kafka/response_walk.h"
 #include "common/kafka/messages/all_messages.h"
 #include "common/kafka/node_endpoints.h"
 #include "common/kafka/wire/reader.h"
@@ -42,7 +42,7 @@ int64_t WalkToTail(int16_t version, absl::Span<const uint8_t> body, size_t piece
   constexpr size_t kHead = 4 + 4 + 1;
   std::vector<uint8_t> frame(kHead, 0);
   frame.insert(frame.end(), body.begin(), body.end());
-  kgw::kafka::FetchResponseWalk walk(version, frame.size());
+  kgw::kafka::ResponseWalk walk(kgw::kafka::FetchResponse::kApiKey, version, frame.size());
   size_t given = 0;
   size_t passed = 0;
   while (!walk.at_tail() && given < frame.size()) {

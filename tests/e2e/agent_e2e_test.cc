@@ -541,6 +541,21 @@ TEST_F(AgentTest, LargeFetchAnswersStreamThroughWithoutBeingAssembled) {
   delete agent;
 }
 
+// A share group reads every record through the agent, in ShareFetch answers
+// of up to 32 MiB, which are streamed through like Fetch answers (their
+// NodeEndpoints come last).
+TEST_F(AgentTest, JavaShareConsumerReadsEveryRecord) {
+  WatchedRun run = RunWatched(
+      "java-share",
+      Java("ShareConsumeCheck.java",
+           absl::StrCat(Bootstrap(), " ", UniqueTopic("share"), " 40000")),
+      seconds(180));
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(absl::StrContains(run.output, "PASS")) << run.output;
+  EXPECT_TRUE(run.broker_port_connections.empty()) << run.output;
+  EXPECT_TRUE(run.used_agent);
+}
+
 // Sends `bytes` on a fresh connection and waits until the agent closes it.
 bool ClosedByAgentAfter(const std::string& bytes, bool half_close = false) {
   int fd = ConnectLoopback(E().port_start + 1);

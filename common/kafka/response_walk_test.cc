@@ -1,4 +1,4 @@
-#include "common/kafka/fetch_walk.h"
+#include "common/kafka/response_walk.h"
 
 #include <cstdint>
 #include <random>
@@ -6,6 +6,7 @@
 
 #include "common/kafka/header.h"
 #include "common/kafka/messages/fetch.h"
+#include "common/kafka/messages/share_fetch.h"
 #include "common/kafka/messages/random_fill.h"
 #include "common/kafka/node_endpoints.h"
 #include "common/kafka/testing/random_source.h"
@@ -28,14 +29,15 @@ struct Frame {
   size_t body_offset = 0;
 };
 
-Frame EncodeFrame(const FetchResponse& response, int16_t version,
+template <typename Response>
+Frame EncodeFrame(const Response& response, int16_t version,
                   std::vector<RawTaggedField> header_tags = {}) {
   Writer w;
   const size_t mark = BeginFrame(w);
   ResponseHeader header;
   header.correlation_id = kCorrelationId;
   header.unknown_tagged_fields = std::move(header_tags);
-  header.Encode(w, ResponseHeaderVersion(FetchResponse::kApiKey, version));
+  header.Encode(w, ResponseHeaderVersion(Response::kApiKey, version));
   const size_t body_offset = w.size();
   response.Encode(w, version);
   EndFrame(w, mark);
@@ -63,9 +65,9 @@ FetchResponse SampleResponse() {
 // Feeds `frame` to a walk in pieces of `chunk` bytes as a session would:
 // what the walk did not pass is given again with the next piece. Returns
 // the walk's position once it stands at the tail (or all bytes are given).
-absl::StatusOr<size_t> WalkInPieces(const std::vector<uint8_t>& frame, int16_t version,
-                                    std::mt19937& rng, size_t max_chunk) {
-  FetchResponseWalk walk(version, frame.size());
+absl::StatusOr<size_t> WalkInPieces(int16_t api_key, const std::vector<uint8_t>& frame,
+                                    int16_t version, std::mt19937& rng, size_t max_chunk) {
+  ResponseWalk walk(api_key, version, frame.size());
   size_t given = 0;   // bytes handed over so far
   size_t passed = 0;  // bytes the walk passed
   std::uniform_int_distribution<size_t> piece(1, max_chunk);
@@ -84,12 +86,12 @@ absl::StatusOr<size_t> WalkInPieces(const std::vector<uint8_t>& frame, int16_t v
 
 // The walk stops exactly where the generated skip finds the top-level
 // tagged fields, on random responses fed in random pieces.
-TEST(FetchResponseWalkTest, AgreesWithTheGeneratedSkipOnRandomResponses) {
+TEST(ResponseWalkTest, AgreesWithTheGeneratedSkipOnRandomResponses) {
   std::mt19937 rng(7);
   int with_records = 0;
   for (int i = 0; i < 300; ++i) {
     for (int16_t version = 16; version <= FetchResponse::kMaxVersion; ++version) {
-      ASSERT_TRUE(FetchResponseWalk::Walks(version));
+      ASSERT_TRUE(ResponseWalk::Walks(FetchResponse::kApiKey, version));
       RandomSource rnd(i * 100 + version);
       FetchResponse response;
       FillRandom(&response, version, rnd);
@@ -101,7 +103,8 @@ TEST(FetchResponseWalkTest, AgreesWithTheGeneratedSkipOnRandomResponses) {
           absl::MakeConstSpan(frame.bytes).subspan(frame.body_offset));
       ASSERT_TRUE(location.ok()) << location.status();
       for (size_t max_chunk : {size_t{1}, size_t{7}, size_t{64}, frame.bytes.size()}) {
-        absl::StatusOr<size_t> at = WalkInPieces(frame.bytes, version, rng, max_chunk);
+        absl::StatusOr<size_t> at =
+            WalkInPieces(FetchResponse::kApiKey, frame.bytes, version, rng, max_chunk);
         ASSERT_TRUE(at.ok()) << at.status() << " (response " << i << " v" << version << ")";
         EXPECT_EQ(*at, frame.body_offset + location->tagged_fields_offset)
             << "response " << i << " v" << version << ", pieces of up to " << max_chunk;
@@ -114,12 +117,44 @@ TEST(FetchResponseWalkTest, AgreesWithTheGeneratedSkipOnRandomResponses) {
   EXPECT_GT(with_records, 100);  // the random responses do carry records
 }
 
-TEST(FetchResponseWalkTest, PassesRecordsAsTheyArrive) {
+// A ShareFetch response's tail is its NodeEndpoints and top-level tagged
+// fields: the walk stops where they start, on random responses.
+TEST(ResponseWalkTest, FindsTheTailOfRandomShareFetchResponses) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 300; ++i) {
+    for (int16_t version = ShareFetchResponse::kMinVersion;
+         version <= ShareFetchResponse::kMaxVersion; ++version) {
+      ASSERT_TRUE(ResponseWalk::Walks(ShareFetchResponse::kApiKey, version));
+      RandomSource rnd(i * 100 + version);
+      ShareFetchResponse response;
+      FillRandom(&response, version, rnd);
+      const Frame frame = EncodeFrame(response, version);
+      // Without endpoints and tags the body ends with two bytes: an empty
+      // array and no tagged fields.
+      ShareFetchResponse bare = response;
+      bare.node_endpoints.clear();
+      bare.unknown_tagged_fields.clear();
+      Writer w;
+      bare.Encode(w, version);
+      const size_t tail_at = frame.body_offset + w.size() - 2;
+      for (size_t max_chunk : {size_t{1}, size_t{13}, frame.bytes.size()}) {
+        absl::StatusOr<size_t> at =
+            WalkInPieces(ShareFetchResponse::kApiKey, frame.bytes, version, rng, max_chunk);
+        ASSERT_TRUE(at.ok()) << at.status() << " (response " << i << " v" << version << ")";
+        EXPECT_EQ(*at, tail_at) << "response " << i << " v" << version;
+      }
+    }
+  }
+  EXPECT_FALSE(ResponseWalk::Walks(ShareFetchResponse::kApiKey, 0));
+  EXPECT_FALSE(ResponseWalk::Walks(FetchResponse::kApiKey, 15));
+}
+
+TEST(ResponseWalkTest, PassesRecordsAsTheyArrive) {
   FetchResponse response = SampleResponse();
   const std::vector<uint8_t> records(200 * 1024, 0xab);
   response.responses[0].partitions[0].records = RecordsView(records);
   const Frame frame = EncodeFrame(response, 17);
-  FetchResponseWalk walk(17, frame.bytes.size());
+  ResponseWalk walk(FetchResponse::kApiKey, 17, frame.bytes.size());
   // The first 100 KiB: everything of them is passed, records included.
   auto first = walk.Advance(absl::MakeConstSpan(frame.bytes).first(100 * 1024));
   ASSERT_TRUE(first.ok()) << first.status();
@@ -132,9 +167,9 @@ TEST(FetchResponseWalkTest, PassesRecordsAsTheyArrive) {
   EXPECT_EQ(*first + *rest + walk.tail_size(), frame.bytes.size());
 }
 
-TEST(FetchResponseWalkTest, HoldsBackAFieldThatHasNotArrivedWhole) {
+TEST(ResponseWalkTest, HoldsBackAFieldThatHasNotArrivedWhole) {
   const Frame frame = EncodeFrame(SampleResponse(), 16);
-  FetchResponseWalk walk(16, frame.bytes.size());
+  ResponseWalk walk(FetchResponse::kApiKey, 16, frame.bytes.size());
   // Size prefix, correlation id, header tags (1 byte), then 5 of the 10
   // bytes of throttle time, error code and session id.
   auto n = walk.Advance(absl::MakeConstSpan(frame.bytes).first(14));
@@ -143,55 +178,55 @@ TEST(FetchResponseWalkTest, HoldsBackAFieldThatHasNotArrivedWhole) {
   EXPECT_EQ(walk.position(), 9u);
 }
 
-TEST(FetchResponseWalkTest, RejectsRecordsThatOverrunTheFrame) {
+TEST(ResponseWalkTest, RejectsRecordsThatOverrunTheFrame) {
   FetchResponse response = SampleResponse();
   const std::vector<uint8_t> records(1000, 1);
   response.responses[1].partitions[2].records = RecordsView(records);
   Frame frame = EncodeFrame(response, 16);
   // The frame claims 600 bytes fewer than the records need.
-  FetchResponseWalk walk(16, frame.bytes.size() - 600);
+  ResponseWalk walk(FetchResponse::kApiKey, 16, frame.bytes.size() - 600);
   auto n = walk.Advance(frame.bytes);
   ASSERT_FALSE(n.ok());
-  EXPECT_NE(n.status().message().find("Records overrun the frame"), std::string::npos)
+  EXPECT_NE(n.status().message().find("too short for Records"), std::string::npos)
       << n.status();
 }
 
-TEST(FetchResponseWalkTest, RejectsMalformedResponses) {
+TEST(ResponseWalkTest, RejectsMalformedResponses) {
   // Throttle time, error code, session id, then a null Responses array.
   std::vector<uint8_t> null_topics = {0, 0, 0, 20, 0, 0, 0, 1, 0};
   null_topics.insert(null_topics.end(), 10, 0);
   null_topics.push_back(0);  // null
   null_topics.push_back(0);  // tagged fields
-  FetchResponseWalk walk(16, null_topics.size());
+  ResponseWalk walk(FetchResponse::kApiKey, 16, null_topics.size());
   auto n = walk.Advance(null_topics);
   ASSERT_FALSE(n.ok());
-  EXPECT_NE(n.status().message().find("Responses is null"), std::string::npos) << n.status();
+  EXPECT_NE(n.status().message().find("a null Responses"), std::string::npos) << n.status();
 
   // A varint of six bytes.
   std::vector<uint8_t> long_varint = {0, 0, 0, 30, 0, 0, 0, 1, 0};
   long_varint.insert(long_varint.end(), 10, 0);
   long_varint.insert(long_varint.end(), {0x81, 0x81, 0x81, 0x81, 0x81, 0x01});
   long_varint.resize(34, 0);
-  FetchResponseWalk walk2(16, long_varint.size());
+  ResponseWalk walk2(FetchResponse::kApiKey, 16, long_varint.size());
   EXPECT_FALSE(walk2.Advance(long_varint).ok());
 
   // A frame that ends where its tagged fields should start.
   const Frame frame = EncodeFrame(SampleResponse(), 16);
-  FetchResponseWalk walk3(16, frame.bytes.size() - 1);
+  ResponseWalk walk3(FetchResponse::kApiKey, 16, frame.bytes.size() - 1);
   auto n3 = walk3.Advance(absl::MakeConstSpan(frame.bytes).first(frame.bytes.size() - 1));
   ASSERT_FALSE(n3.ok());
-  EXPECT_NE(n3.status().message().find("ends before its tagged fields"), std::string::npos)
+  EXPECT_NE(n3.status().message().find("ends before the top-level tagged fields"), std::string::npos)
       << n3.status();
 
   // A frame too short for a varint it needs.
-  FetchResponseWalk walk4(16, 19);
+  ResponseWalk walk4(FetchResponse::kApiKey, 16, 19);
   std::vector<uint8_t> cut(frame.bytes.begin(), frame.bytes.begin() + 19);
   EXPECT_FALSE(walk4.Advance(cut).ok());
 }
 
 // The tail of a response, as the walk leaves it.
 std::vector<uint8_t> TailOf(const Frame& frame, int16_t version) {
-  FetchResponseWalk walk(version, frame.bytes.size());
+  ResponseWalk walk(FetchResponse::kApiKey, version, frame.bytes.size());
   auto n = walk.Advance(frame.bytes);
   EXPECT_TRUE(n.ok() && walk.at_tail());
   return {frame.bytes.end() - static_cast<ptrdiff_t>(walk.tail_size()), frame.bytes.end()};
@@ -217,7 +252,7 @@ absl::StatusOr<FetchResponse> DecodeWithTail(const Frame& frame, absl::Span<cons
   return out;
 }
 
-TEST(ResizeTaggedFieldTest, ShorterEndpointsFitWithFillersAndDecode) {
+TEST(ResizeTaggedSectionTest, ShorterEndpointsFitWithFillersAndDecode) {
   FetchResponse response = SampleResponse();
   response.node_endpoints.push_back(
       {.node_id = 2, .host = "broker-2.kafka.example.internal", .port = 9092, .rack = "b"});
@@ -231,7 +266,7 @@ TEST(ResizeTaggedFieldTest, ShorterEndpointsFitWithFillersAndDecode) {
     rewritten[0].host = std::string(response.node_endpoints[0].host.size(), 'x');
     rewritten[1].host = std::string(response.node_endpoints[1].host.size() - shorter, 'a');
     const std::vector<uint8_t> value = EndpointsValue(rewritten, 18);
-    auto resized = ResizeTaggedField(tail, kNodeEndpointsTag, value, /*filler_tag=*/100);
+    auto resized = ResizeTaggedSection(tail, kNodeEndpointsTag, value, /*filler_tag=*/100, tail.size());
     if (shorter == 1) {
       EXPECT_FALSE(resized.ok());
       continue;
@@ -245,7 +280,7 @@ TEST(ResizeTaggedFieldTest, ShorterEndpointsFitWithFillersAndDecode) {
   }
 }
 
-TEST(ResizeTaggedFieldTest, ALongerValueDoesNotFitButTheFieldCanBeDropped) {
+TEST(ResizeTaggedSectionTest, ALongerValueDoesNotFitButTheFieldCanBeDropped) {
   FetchResponse response = SampleResponse();
   response.node_endpoints.push_back({.node_id = 2, .host = "b2", .port = 9092});
   response.unknown_tagged_fields.push_back({.tag = 7, .data = {4, 5}});
@@ -253,10 +288,10 @@ TEST(ResizeTaggedFieldTest, ALongerValueDoesNotFitButTheFieldCanBeDropped) {
   const std::vector<uint8_t> tail = TailOf(frame, 16);
   std::vector<FetchResponse::NodeEndpoint> longer = response.node_endpoints;
   longer[0].host = "a-much-longer-agent-host-name";
-  auto resized = ResizeTaggedField(tail, kNodeEndpointsTag, EndpointsValue(longer, 16), 100);
+  auto resized = ResizeTaggedSection(tail, kNodeEndpointsTag, EndpointsValue(longer, 16), 100, tail.size());
   EXPECT_FALSE(resized.ok());
 
-  auto dropped = ResizeTaggedField(tail, kNodeEndpointsTag, std::nullopt, 100);
+  auto dropped = ResizeTaggedSection(tail, kNodeEndpointsTag, std::nullopt, 100, tail.size());
   ASSERT_TRUE(dropped.ok()) << dropped.status();
   ASSERT_EQ(dropped->size(), tail.size());
   auto decoded = DecodeWithTail(frame, *dropped, 16);
@@ -270,7 +305,7 @@ TEST(ResizeTaggedFieldTest, ALongerValueDoesNotFitButTheFieldCanBeDropped) {
   }
 }
 
-TEST(ResizeTaggedFieldTest, FindsAFieldAndRejectsABrokenSection) {
+TEST(ResizeTaggedSectionTest, FindsAFieldAndRejectsABrokenSection) {
   FetchResponse response = SampleResponse();
   response.node_endpoints.push_back({.node_id = 1, .host = "h", .port = 1});
   const std::vector<uint8_t> tail = TailOf(EncodeFrame(response, 17), 17);
@@ -285,7 +320,7 @@ TEST(ResizeTaggedFieldTest, FindsAFieldAndRejectsABrokenSection) {
   std::vector<uint8_t> broken = tail;
   broken.push_back(0);
   EXPECT_FALSE(FindTaggedField(broken, 0).ok());
-  EXPECT_FALSE(ResizeTaggedField(broken, 0, std::nullopt, 100).ok());
+  EXPECT_FALSE(ResizeTaggedSection(broken, 0, std::nullopt, 100, broken.size()).ok());
 }
 
 }  // namespace
