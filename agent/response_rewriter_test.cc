@@ -319,6 +319,7 @@ std::pair<std::vector<uint8_t>, std::vector<uint8_t>> SplitAtTail(
   return {{body.begin(), body.begin() + at}, {body.begin() + at, body.end()}};
 }
 
+// Decoded records would be views into a local: only for responses without.
 kafka::FetchResponse WithTail(std::vector<uint8_t> head, const std::vector<uint8_t>& tail,
                               int16_t version) {
   head.insert(head.end(), tail.begin(), tail.end());
@@ -391,9 +392,12 @@ TEST(ResponseRewriterTest, StreamedShareFetchTailsMoveTheirEndpointsInPlace) {
     return std::pair<std::vector<uint8_t>, std::vector<uint8_t>>{{body.begin(), cut},
                                                                  {cut, body.end()}};
   };
-  auto rejoin = [](std::vector<uint8_t> head, const std::vector<uint8_t>& tail) {
-    head.insert(head.end(), tail.begin(), tail.end());
-    return Decode<kafka::ShareFetchResponse>(head, kVersion);
+  // The decoded records are views into `joined`, which must outlive them.
+  std::vector<uint8_t> joined;
+  auto rejoin = [&joined](const std::vector<uint8_t>& head, const std::vector<uint8_t>& tail) {
+    joined = head;
+    joined.insert(joined.end(), tail.begin(), tail.end());
+    return Decode<kafka::ShareFetchResponse>(joined, kVersion);
   };
   auto [head, tail] = split(response);
   auto none = RewriteWalkedTail(kafka::ShareFetchResponse::kApiKey, kVersion, tail, AddressFor);

@@ -486,19 +486,6 @@ TEST_F(AgentTest, SlowReadersGetBackpressureNotUnboundedBuffers) {
   delete agent;
 }
 
-// A field of /proc/<pid>/status, in KiB (VmRSS, VmHWM); -1 when unreadable.
-int64_t ProcStatusKiB(pid_t pid, const std::string& field) {
-  for (absl::string_view line :
-       absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")), '\n')) {
-    if (!absl::ConsumePrefix(&line, field + ":")) continue;
-    int64_t kib = -1;
-    if (absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kib)) {
-      return kib;
-    }
-  }
-  return -1;
-}
-
 // A Java consumer that asks for 32 MiB at a time (Fetch v16+, whose answers
 // may end with NodeEndpoints) gets its records streamed through: the agent
 // never holds a whole answer, so its memory stays flat. Assembling them, as
@@ -516,7 +503,7 @@ TEST_F(AgentTest, LargeFetchAnswersStreamThroughWithoutBeingAssembled) {
   ASSERT_EQ(produce_rc, 0) << produce_out;
   Child* agent = StartAgent(kPorts, kHttp, E().kafka_bootstrap,
                             {{"GATEWAY_MAX_FRAME_SIZE", "64MiB"}}, "big-fetch-agent");
-  const int64_t rss_before = ProcStatusKiB(agent->pid(), "VmRSS");
+  const int64_t rss_before = ProcStatus(agent->pid(), "VmRSS:");
   ASSERT_GT(rss_before, 0);
   const std::string config = E().work_dir + "/big-fetch-consumer.properties";
   ASSERT_EQ(Shell(absl::StrCat("echo fetch.max.bytes=33554432 > ", config)).first, 0);
@@ -531,10 +518,15 @@ TEST_F(AgentTest, LargeFetchAnswersStreamThroughWithoutBeingAssembled) {
   std::vector<std::string> fields = absl::StrSplit(lines.back(), ", ");
   ASSERT_GE(fields.size(), 5u) << out;
   EXPECT_EQ(fields[4], absl::StrCat(kRecords)) << out;
-  const int64_t peak = ProcStatusKiB(agent->pid(), "VmHWM");
+  const int64_t peak = ProcStatus(agent->pid(), "VmHWM:");
   std::cout << "agent RSS " << rss_before << " KiB before, peak " << peak
             << " KiB while a consumer read " << kRecords << " KB in 32 MiB fetches" << std::endl;
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine: RSS says nothing here.
+  std::cout << "RSS not checked under AddressSanitizer" << std::endl;
+#else
   EXPECT_LT(peak - rss_before, 16 * 1024) << "the agent assembled the Fetch answers";
+#endif
   EXPECT_GT(MetricValue(kHttp, "kgw_agent_requests_total{api_key=\"1\"}"), 0);
   agent->Signal(SIGTERM);
   EXPECT_EQ(agent->Wait(seconds(30)), std::optional<int>(0)) << agent->Log();

@@ -182,18 +182,6 @@ v1::NodeDescriptor ForgedAgent(const std::string& node_id) {
   return d;
 }
 
-int64_t ProcStatus(pid_t pid, absl::string_view field) {
-  for (absl::string_view line : absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")),
-                                               '\n')) {
-    if (!absl::ConsumePrefix(&line, field)) continue;
-    absl::string_view number = absl::StripAsciiWhitespace(line);
-    number = number.substr(0, number.find(' '));
-    int64_t n = -1;
-    if (absl::SimpleAtoi(number, &n)) return n;
-  }
-  return -1;
-}
-
 // The cells of each row `kgwctl nodes` shows for `node_id` (NODE ID, ROLE,
 // HOST, PORT START, RACK, WEIGHT, HEALTH, ..., VERSION).
 std::vector<std::vector<std::string>> NodeRows(const std::string& coordinator,

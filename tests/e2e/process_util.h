@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -111,6 +112,20 @@ class Child {
   std::optional<int> exit_status_;
   std::string log_path_;
 };
+
+// A number from /proc/<pid>/status (`field` with its colon, e.g. "VmRSS:";
+// sizes are in KiB); -1 when it cannot be read.
+inline int64_t ProcStatus(pid_t pid, absl::string_view field) {
+  for (absl::string_view line : absl::StrSplit(ReadFile(absl::StrCat("/proc/", pid, "/status")),
+                                               '\n')) {
+    if (!absl::ConsumePrefix(&line, field)) continue;
+    absl::string_view number = absl::StripAsciiWhitespace(line);
+    number = number.substr(0, number.find(' '));
+    int64_t n = -1;
+    if (absl::SimpleAtoi(number, &n)) return n;
+  }
+  return -1;
+}
 
 // Runs `command` with sh; returns its exit code and stdout+stderr.
 inline std::pair<int, std::string> Shell(const std::string& command) {
