@@ -14,29 +14,32 @@ Pipe::~Pipe() {
 
 absl::Span<uint8_t> Pipe::ReadSpace(size_t want) {
   const size_t target = std::max(kMinReadSpace, std::min(want, 2 * last_read_));
-  if (in_.size() - end_ < target && begin_ > 0) {
-    std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+  if (in_size_ - end_ < target && begin_ > 0) {
+    std::memmove(in_.get(), in_.get() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
   }
-  if (in_.size() - end_ < target) {
+  if (in_size_ - end_ < target) {
     // Grow only because the buffer is (nearly) full of bytes that arrived:
     // at least the target, at most double, never beyond what `want` needs.
     const size_t grown =
-        in_.empty()
+        in_size_ == 0
             ? std::max(kInitialBuffer, target)
-            : std::max(end_ + target, std::min(2 * in_.size(), end_ + std::max(want, target)));
-    const size_t more = grown > in_.capacity() ? grown - in_.capacity() : 0;
+            : std::max(end_ + target, std::min(2 * in_size_, end_ + std::max(want, target)));
+    const size_t more = grown - in_size_;
     // The floor is judged on the read buffer alone: whatever its queue
     // holds, a connection can always read its initial buffer's worth, and
     // what it reads moves on, so no connection waits on itself.
-    if (budget_ == nullptr || budget_->TryAcquire(more, in_.capacity())) {
+    if (budget_ == nullptr || budget_->TryAcquire(more, in_size_)) {
       held_ += budget_ != nullptr ? more : 0;
-      in_.reserve(grown);
-      in_.resize(grown);
+      auto bigger = std::make_unique_for_overwrite<uint8_t[]>(grown);
+      if (end_ > 0) std::memcpy(bigger.get(), in_.get(), end_);
+      in_ = std::move(bigger);
+      in_size_ = grown;
     }
   }
-  return absl::MakeSpan(in_.data() + end_, in_.size() - end_);
+  last_room_ = in_size_ - end_;
+  return absl::MakeSpan(in_.get() + end_, last_room_);
 }
 
 void Pipe::Received(size_t n) {
@@ -51,14 +54,15 @@ void Pipe::Skip(size_t n) {
 
 bool Pipe::ReleaseIfEmpty() {
   if (buffered_size() > 0) return false;
-  std::vector<uint8_t>().swap(in_);
+  in_.reset();
+  in_size_ = 0;
   begin_ = end_ = 0;
   Settle();
   return true;
 }
 
 void Pipe::TrimIfEmpty() {
-  if (in_.capacity() > kKeepBufferBelow) ReleaseIfEmpty();
+  if (in_size_ > kKeepBufferBelow) ReleaseIfEmpty();
 }
 
 void Pipe::Forward(absl::Span<const uint8_t> bytes) {

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -44,7 +45,7 @@ class Pipe {
 
   // --- What arrived from the source and is not yet handled.
   absl::Span<const uint8_t> buffered() const {
-    return absl::MakeConstSpan(in_.data() + begin_, end_ - begin_);
+    return absl::MakeConstSpan(in_.get() + begin_, end_ - begin_);
   }
   size_t buffered_size() const { return end_ - begin_; }
   // Room to read into. `want` is what the frame being assembled still needs;
@@ -55,6 +56,9 @@ class Pipe {
   absl::Span<uint8_t> ReadSpace(size_t want);
   // `n` bytes were read into the span ReadSpace returned.
   void Received(size_t n);
+  // The last read filled all the room it was given: the socket may well
+  // have more waiting, so the buffer is worth keeping for the next read.
+  bool last_read_filled() const { return last_read_ > 0 && last_read_ == last_room_; }
   // The first `n` buffered bytes are handled (forwarded or dropped).
   void Skip(size_t n);
   // With nothing buffered, frees the read buffer: an idle connection holds
@@ -95,7 +99,7 @@ class Pipe {
 
   // Bytes allocated by the buffer and the queues.
   size_t footprint() const {
-    return in_.capacity() + pending_.capacity() + writing_.capacity();
+    return in_size_ + pending_.capacity() + writing_.capacity();
   }
   // Bytes of the budget this pipe holds (its footprint, once settled).
   size_t held() const { return held_; }
@@ -105,10 +109,14 @@ class Pipe {
   void Settle();
 
   BufferBudget* const budget_;
-  std::vector<uint8_t> in_;
+  // The read buffer, in_size_ bytes. Not zero-filled: the socket writes it
+  // before anything reads it.
+  std::unique_ptr<uint8_t[]> in_;
+  size_t in_size_ = 0;
   size_t begin_ = 0;
   size_t end_ = 0;
   size_t last_read_ = 0;
+  size_t last_room_ = 0;  // what ReadSpace last offered
   std::vector<uint8_t> pending_;
   std::vector<uint8_t> writing_;
   bool write_busy_ = false;

@@ -77,6 +77,25 @@ TEST(PipeTest, IdleReleasesTheBufferAndLargeOnesAreTrimmed) {
   EXPECT_EQ(pipe.footprint(), 0u);
 }
 
+// A read that fills all the room it had says more bytes are likely waiting:
+// the session keeps the buffer and reads straight on. A shorter one says the
+// socket was drained: the buffer may go while the connection waits.
+TEST(PipeTest, OnlyAReadThatFilledItsRoomCountsAsStreaming) {
+  Pipe pipe;
+  EXPECT_FALSE(pipe.last_read_filled());
+  absl::Span<uint8_t> room = pipe.ReadSpace(1 << 20);
+  pipe.Received(room.size());
+  EXPECT_TRUE(pipe.last_read_filled());
+  pipe.Skip(pipe.buffered_size());
+  room = pipe.ReadSpace(1 << 20);
+  pipe.Received(room.size() - 1);
+  EXPECT_FALSE(pipe.last_read_filled());
+  // Bytes that are read are those that arrived, whatever the buffer held.
+  pipe.Skip(pipe.buffered_size());
+  ASSERT_TRUE(Arrive(pipe, 3000, 3000, 42));
+  for (uint8_t b : pipe.buffered()) ASSERT_EQ(b, 42);
+}
+
 TEST(PipeTest, QueuedBytesAreWrittenInOrder) {
   Pipe pipe;
   const std::vector<uint8_t> a = {1, 2, 3};

@@ -117,8 +117,9 @@ void Session::Read(Side side, bool readable) {
   pipe.TrimIfEmpty();
   // Nothing is buffered: hold no buffer until the socket has something to
   // read, so an idle connection costs its sockets and little else. (Not
-  // under TLS, whose stream may already hold decrypted bytes.)
-  if (!readable && !t.tls() && pipe.ReleaseIfEmpty()) {
+  // under TLS, whose stream may already hold decrypted bytes, nor while bytes
+  // stream in: a read that filled its room says more are probably waiting.)
+  if (!readable && !t.tls() && !pipe.last_read_filled() && pipe.ReleaseIfEmpty()) {
     pipe.reading = true;
     t.tcp().async_wait(asio::socket_base::wait_read,
                        [self = shared_from_this(), side](const asio::error_code& ec) {
