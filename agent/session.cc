@@ -341,6 +341,12 @@ void Session::NoteRequest(const RequestStart& start, absl::Span<const uint8_t> f
   }
 }
 
+AdvertisedAddress Session::AddressForClient(const control::RouteIndex* routes,
+                                            int32_t node) const {
+  return env_.router->AddressFor(routes, node,
+                                 client_key_ ? *client_key_ : std::string_view());
+}
+
 bool Session::MayCutThrough(Side side, size_t size) const {
   if (size < kCutThroughAbove) return false;
   if (side == Side::kBroker) {
@@ -427,9 +433,8 @@ bool Session::MoveWalkedResponse() {
   // The tail is the rest of the frame: rewrite it once it is all here.
   if (b.size() < left) return false;
   const std::shared_ptr<const control::RouteIndex> routes = env_.router->Snapshot();
-  const std::string_view client_key = client_key_ ? *client_key_ : std::string_view();
   auto tail = RewriteWalkedTail(walk_->api_key(), walk_->version(), b, [&](int32_t node) {
-    return env_.router->AddressFor(routes.get(), node, client_key);
+    return AddressForClient(routes.get(), node);
   });
   if (!tail.ok()) {
     CloseForBadInput("response", what(), tail.status());
@@ -508,10 +513,9 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
     return true;
   }
   const std::shared_ptr<const control::RouteIndex> routes = env_.router->Snapshot();
-  const std::string_view client_key = client_key_ ? *client_key_ : std::string_view();
   auto rewritten = RewriteResponseFrame(
       request.api_key, request.api_version, frame,
-      [&](int32_t node) { return env_.router->AddressFor(routes.get(), node, client_key); },
+      [&](int32_t node) { return AddressForClient(routes.get(), node); },
       [this](const std::vector<BrokerEndpoint>& seen) { env_.brokers_seen(seen); });
   if (!rewritten.ok()) {
     CloseForBadInput("response", what(), rewritten.status());

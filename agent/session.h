@@ -120,6 +120,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // forwarded rewritten within the same size. Returns false when nothing
   // could move (more bytes are needed) or after closing.
   bool MoveWalkedResponse();
+  // Where this client is told broker `node` is, under `routes`.
+  AdvertisedAddress AddressForClient(const control::RouteIndex* routes, int32_t node) const;
   // Whether the incomplete frame of `size` bytes at the head of the buffer
   // from `side` may be cut through, so reading need not make room for all of it.
   bool MayCutThrough(Side side, size_t size) const;

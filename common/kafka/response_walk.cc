@@ -125,18 +125,16 @@ struct RawField {
 
 absl::StatusOr<std::vector<RawField>> ParseSection(absl::Span<const uint8_t> section) {
   Reader r(section);
-  uint32_t count;
-  KGW_RETURN_IF_ERROR(r.Field("_tagged_fields").ReadUnsignedVarint(&count));
   std::vector<RawField> fields;
-  for (uint32_t i = 0; i < count; ++i) {
-    uint32_t tag;
-    uint32_t size;
-    KGW_RETURN_IF_ERROR(r.ReadUnsignedVarint(&tag));
-    KGW_RETURN_IF_ERROR(r.ReadUnsignedVarint(&size));
-    const size_t at = r.position();
-    KGW_RETURN_IF_ERROR(r.Skip(size));
-    fields.push_back({tag, section.subspan(at, size)});
-  }
+  // Every field is "known" here: the reader, limited to its bytes, is read
+  // to their end and the field kept as a view.
+  KGW_RETURN_IF_ERROR(r.ReadTaggedFields(
+      [&](uint32_t tag, bool* handled) {
+        fields.push_back({tag, section.subspan(r.position(), r.remaining())});
+        *handled = true;
+        return r.Skip(r.remaining());
+      },
+      nullptr));
   if (r.remaining() != 0) {
     return absl::DataLossError(absl::StrCat(r.remaining(), " bytes after the last tagged field"));
   }
