@@ -88,6 +88,11 @@ void AgentControl::Start() {
                                  .on_sidecar =
                                      [this](const v1::SidecarDirective& d) {
                                        OnDrainState(d.drained());
+                                     },
+                                 // Set before the stream starts, never after.
+                                 .on_heartbeat_now =
+                                     [this] {
+                                       if (member_) member_->HeartbeatNow();
                                      }},
       [this] { return Descriptor(); }, [this] { return Load(); },
       [this](const v1::Assignment& a) {
@@ -99,10 +104,12 @@ void AgentControl::Start() {
         if (Verified(a, "coordinator")) router_.Install(a, "coordinator", from_leader);
       },
       [this](v1::AgentMessage& hello) { key_->SignStreamHello(hello); });
-  coordinator_->Start();
   // A sidecar is assigned nothing: no group, no stored assignment, no
   // fallback. Its stream tells it whether it is drained.
-  if (sidecar()) return;
+  if (sidecar()) {
+    coordinator_->Start();
+    return;
+  }
 
   member_ = std::make_unique<membership::GroupMember>(
       membership::GroupMember::Options{
@@ -123,6 +130,8 @@ void AgentControl::Start() {
           .full_view = false,
           .verify = [this](const v1::NodeDescriptor& d) { return key_->VerifyDescriptor(d); }},
       Descriptor(), [this](const std::optional<membership::View>& view) { OnView(view); });
+  // Both exist before either runs: each one's callbacks reach the other.
+  coordinator_->Start();
   member_->Start();
   loop_.Start([this] { RunFallback(); });
 }

@@ -242,6 +242,7 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
       on_assignment_(*held);
     }
     if (directive.has_sidecar() && options_.on_sidecar) options_.on_sidecar(directive.sidecar());
+    if (directive.heartbeat_now() && options_.on_heartbeat_now) options_.on_heartbeat_now();
     if (options_.follow_leader_hint && !directive.leader_endpoint().empty() &&
         directive.leader_endpoint() != endpoint) {
       std::lock_guard<std::mutex> lock(mu_);

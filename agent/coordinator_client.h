@@ -53,6 +53,9 @@ class CoordinatorClient {
     bool follow_leader_hint = false;
     // Called with what a coordinator tells a sidecar (on the stream's thread).
     std::function<void(const v1::SidecarDirective&)> on_sidecar;
+    // Called when the coordinator finds the gateway group rebalancing (on the
+    // stream's thread): the agent heartbeats now, so it rejoins at once.
+    std::function<void()> on_heartbeat_now;
     // A connection of its own to each coordinator, never one shared with
     // another client in the process (gRPC shares a connection between all
     // channels to the same address). For many simulated agents in one

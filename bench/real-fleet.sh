@@ -6,12 +6,19 @@
 # every agent in turn, one every --every, and counts the group generations the leader saw and
 # how long until it counts N again. Prints what it measured and stops everything.
 #
+# While the agents restart, a client (kcat, i.e. librdkafka) asks a random agent for metadata
+# over and over, and every broker address it is told is checked against when that agent was
+# down: no client may be told about an agent that has been gone for longer than the session
+# timeout, and the script says how long the longest-gone agent it was told about had been down.
+# After the restart every agent is asked once: each must map every broker to a running agent
+# (no assignment lost).
+#
 #   bench/real-fleet.sh [--agents N] [--coordinators C] [--rolling] [--every 2]
 #
 # N is at most 250. Needs a plain build (build/bin) and a cluster started by
 # tests/kafka/kafka-cluster.sh ($KGW_KAFKA_DIR/cluster.env, default /tmp/kgw-kafka). Uses ports
 # 21931.. (gRPC) and 21841.. (HTTP) on 127.0.0.1 and 24000.. on each agent's host. Logs go to
-# $KGW_FLEET_DIR (default /tmp/kgw-real-fleet).
+# $KGW_FLEET_DIR (default /tmp/kgw-real-fleet). The client check needs kcat.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 agents=250 coordinators=3 rolling=0 every=2
@@ -34,7 +41,9 @@ rm -rf "$dir"
 mkdir -p "$dir"
 cid="real-$(date +%s)"
 declare -A pid_of  # the agents'
+watch_pid=""
 stop() {
+  [[ -n "$watch_pid" ]] && kill "$watch_pid" 2>/dev/null || true
   for p in "${pid_of[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pid_of[@]}"; do wait "$p" 2>/dev/null || true; done
   fleet_stop_coordinators
@@ -112,15 +121,64 @@ for i in $(seq 1 "$agents"); do
 done
 say "agents' RSS: $((agent_rss_kb / agents)) kB each on average"
 
+# Asks random agents for metadata until $dir/watch.stop exists; one line per answer in
+# $dir/metadata.log: "<ms> <agent asked> <host:port of each broker>...".
+watch_clients() {
+  local i t out
+  while [[ ! -e "$dir/watch.stop" ]]; do
+    i=$((RANDOM % agents + 1))
+    t="$(now_ms)"
+    out="$(timeout 5 kcat -b "127.0.1.$i:24000" -L -m 3 2>/dev/null |
+      awk '$1 == "broker" && $3 == "at" {print $4}' | tr '\n' ' ')" || true
+    [[ -n "$out" ]] && echo "$t $i $out" >> "$dir/metadata.log"
+    sleep 0.1
+  done
+}
+
+# Every agent asked once: each broker must be mapped to a running agent. Prints the failures.
+ask_every_agent() {
+  local i out
+  for i in $(seq 1 "$agents"); do
+    out="$(timeout 5 kcat -b "127.0.1.$i:24000" -L -m 3 2>/dev/null |
+      awk '$1 == "broker" && $3 == "at" {print $4}' | tr '\n' ' ')" || true
+    echo "$i $out"
+  done > "$dir/final-metadata.log"
+  python3 - "$dir/final-metadata.log" "$agents" <<'PY'
+import sys
+path, agents = sys.argv[1], int(sys.argv[2])
+bad = 0
+brokers = None
+for line in open(path):
+    asked, *hosts = line.split()
+    named = {h.rsplit(":", 1)[0] for h in hosts}
+    if brokers is None and hosts:
+        brokers = len(hosts)
+    wrong = [h for h in named if not h.startswith("127.0.1.") or
+             not 1 <= int(h.rsplit(".", 1)[1]) <= agents]
+    if not hosts or wrong or (brokers and len(hosts) != brokers):
+        bad += 1
+        print(f"real-fleet: agent 127.0.1.{asked} answered {hosts or 'nothing'}")
+print(f"real-fleet: asked every agent once: {agents - bad} of {agents} mapped all "
+      f"{brokers} brokers to running agents")
+sys.exit(1 if bad else 0)
+PY
+}
+
 if ((rolling)); then
+  command -v kcat > /dev/null || { say "the client check needs kcat (apt install kcat)"; exit 2; }
+  rm -f "$dir/watch.stop" "$dir/metadata.log" "$dir/events.log"
+  watch_clients &
+  watch_pid=$!
   gen_before="$(grep -hoE 'generation [0-9]+: [0-9]+ members' "$dir"/coord-*.log |
     awk '{print $2}' | sort -n | tail -1 | tr -d ':')"
   t0="$(now_ms)"
   for i in $(seq 1 "$agents"); do
     t1="$(now_ms)"
+    echo "$t1 stop $i" >> "$dir/events.log"
     kill -TERM "${pid_of[agent-$i]}"
     wait "${pid_of[agent-$i]}" 2>/dev/null || true
     start_agent "$i"
+    echo "$(now_ms) start $i" >> "$dir/events.log"
     left=$((every * 1000 - ($(now_ms) - t1)))
     ((left > 0)) && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
   done
@@ -130,4 +188,37 @@ if ((rolling)); then
   gen_after="$(grep -hoE 'generation [0-9]+: [0-9]+ members' "$dir"/coord-*.log |
     awk '{print $2}' | sort -n | tail -1 | tr -d ':')"
   say "group generations during the restart: ${gen_before} -> ${gen_after}"
+  touch "$dir/watch.stop"
+  wait "$watch_pid" 2>/dev/null || true
+  watch_pid=""
+  # Each answer against the agents that were down when it was given.
+  python3 - "$dir/events.log" "$dir/metadata.log" "${session_timeout_ms:-10000}" <<'PY'
+import sys
+events, answers, session_ms = sys.argv[1], sys.argv[2], int(sys.argv[3])
+down = {}  # agent -> [(stopped_ms, started_ms)]
+for line in open(events):
+    t, what, i = line.split()
+    if what == "stop":
+        down.setdefault(int(i), []).append([int(t), None])
+    else:
+        down[int(i)][-1][1] = int(t)
+told, stale, longest = 0, 0, 0
+for line in open(answers):
+    t, asked, *hosts = line.split()
+    t = int(t)
+    told += 1
+    for h in hosts:
+        host = h.rsplit(":", 1)[0]
+        if not host.startswith("127.0.1."):
+            continue
+        for stopped, started in down.get(int(host.rsplit(".", 1)[1]), []):
+            if stopped <= t and (started is None or t < started):
+                stale += 1
+                longest = max(longest, t - stopped)
+print(f"real-fleet: clients asked {told} times during the restart; {stale} broker addresses "
+      f"named an agent that was down, the longest-gone of them down for {longest} ms "
+      f"(session timeout {session_ms} ms)")
+sys.exit(1 if longest > session_ms else 0)
+PY
+  ask_every_agent
 fi

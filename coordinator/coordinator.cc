@@ -1,5 +1,6 @@
 #include "coordinator/coordinator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -289,14 +290,21 @@ void Coordinator::JoinGroup() {
           .group_id = config_.node.group_id,
           .session_timeout = config_.node.group_session_timeout,
           .rebalance_timeout = config_.node.group_session_timeout,
-          .heartbeat_interval = config_.node.group_heartbeat_interval,
+          // A coordinator heartbeats four times as often as agents (at
+          // least every 100 ms), so it notices a rebalance first and tells
+          // its agents to rejoin at once: a rebalance then waits for one
+          // coordinator's heartbeat rather than for every agent's.
+          .heartbeat_interval = std::min(config_.node.group_heartbeat_interval,
+                                         std::max(config_.node.group_heartbeat_interval / 4,
+                                                  absl::Milliseconds(100))),
           .client_id = "kgw-coordinator",
           .software_version = kgw::kVersion,
           .group_instance_id = config_.node.node_id,
           // Leaving at once hands leadership on without a session timeout.
           .leave_on_stop = true,
           .full_view = true,
-          .verify = [this](const v1::NodeDescriptor& d) { return key_->VerifyDescriptor(d); }},
+          .verify = [this](const v1::NodeDescriptor& d) { return key_->VerifyDescriptor(d); },
+          .on_rebalance = [this] { agent_service_->NudgeAgents(); }},
       self, [this](const std::optional<membership::View>& view) { state_.OnView(view); });
   member_->Start();
 }

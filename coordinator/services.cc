@@ -20,6 +20,18 @@ namespace {
 // stop while no new assignment arrives.
 constexpr absl::Duration kStreamPoll = absl::Seconds(1);
 
+// What tells an agent to heartbeat now; shared by every stream, never freed.
+const std::shared_ptr<const v1::AgentDirective>& HeartbeatNowDirective() {
+  static const auto* const directive = [] {
+    auto* d = new std::shared_ptr<const v1::AgentDirective>;
+    auto built = std::make_shared<v1::AgentDirective>();
+    built->set_heartbeat_now(true);
+    *d = std::move(built);
+    return d;
+  }();
+  return *directive;
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
   switch (s.code()) {
@@ -70,6 +82,19 @@ class AgentServiceImpl::Stream final
       return;
     }
     WriteLocked(std::move(published));
+  }
+
+  // The group is rebalancing: the agent should heartbeat now. Written before
+  // any assignment that waits (it is small and what it saves is time); a
+  // second one while the first waits is the same one.
+  void Nudge() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_ || sidecar_) return;
+    if (writing_) {
+      nudge_pending_ = true;
+      return;
+    }
+    WriteNudgeLocked();
   }
 
   void OnReadDone(bool ok) override {
@@ -125,6 +150,8 @@ class AgentServiceImpl::Stream final
     }
     if (finish_pending_) {
       FinishLocked(*finish_pending_);
+    } else if (std::exchange(nudge_pending_, false)) {
+      WriteNudgeLocked();
     } else if (pending_) {
       WriteLocked(std::exchange(pending_, nullptr));
     }
@@ -163,6 +190,12 @@ class AgentServiceImpl::Stream final
     StartWrite(in_flight_.get());
   }
 
+  void WriteNudgeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    writing_ = true;
+    in_flight_ = HeartbeatNowDirective();
+    StartWrite(in_flight_.get());
+  }
+
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
@@ -182,6 +215,7 @@ class AgentServiceImpl::Stream final
   std::optional<grpc::Status> finish_pending_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const v1::AgentDirective> in_flight_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const Published> pending_ ABSL_GUARDED_BY(mu_);
+  bool nudge_pending_ ABSL_GUARDED_BY(mu_) = false;
   // The seq of the assignment the agent holds once the write in flight is
   // done; 0 before the first.
   uint64_t held_ ABSL_GUARDED_BY(mu_) = 0;
@@ -223,6 +257,11 @@ bool AgentServiceImpl::Register(Stream* stream) {
   streams_.insert(stream);
   if (latest_) stream->Offer(latest_);
   return true;
+}
+
+void AgentServiceImpl::NudgeAgents() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Stream* s : streams_) s->Nudge();
 }
 
 void AgentServiceImpl::Unregister(Stream* stream) {

@@ -6,7 +6,9 @@
 //   then load reports (and its descriptor again when it changes, as when it
 //   shuts down); the coordinator sends the assignment in force and every newer
 //   one. One thread of the service pushes each new assignment to every open
-//   stream; a stream that is still writing keeps only the newest.
+//   stream; a stream that is still writing keeps only the newest. When the
+//   coordinator finds the group rebalancing, every agent stream is told to
+//   heartbeat now.
 // - kgw.v1.Admin (synchronous API: few, short calls): reads answered by this
 //   coordinator; drains and resumes applied by the leader (forwarded to it by
 //   a follower, over a channel with `forward_credentials`: TLS with this
@@ -53,6 +55,11 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
 
   // Streams open now.
   int streams() const;
+
+  // Tells every agent streaming here that the group is rebalancing, so that
+  // it heartbeats, and rejoins, at once (sidecars are not members and are
+  // not told). Called from the coordinator's group member.
+  void NudgeAgents();
 
  private:
   class Stream;

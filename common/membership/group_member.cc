@@ -105,6 +105,17 @@ void GroupMember::RefreshView() {
   loop_.Wake();
 }
 
+void GroupMember::HeartbeatNow() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const absl::Time now = absl::Now();
+    if (now - last_nudge_ < kMinNudgeGap) return;
+    last_nudge_ = now;
+    heartbeat_now_ = true;
+  }
+  loop_.Wake();
+}
+
 int64_t GroupMember::fenced_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return fenced_;
@@ -175,9 +186,11 @@ std::optional<View> GroupMember::view() const {
   return view_;
 }
 
-bool GroupMember::Wait(absl::Duration d) {
+bool GroupMember::Wait(absl::Duration d, bool or_heartbeat_now) {
   std::unique_lock<std::mutex> lock(mu_);
-  return loop_.Wait(lock, d, [this] { return rejoin_requested_ || refresh_requested_; });
+  return loop_.Wait(lock, d, [this, or_heartbeat_now] {
+    return rejoin_requested_ || refresh_requested_ || (or_heartbeat_now && heartbeat_now_);
+  });
 }
 
 void GroupMember::SetConnection(std::optional<kafka::BlockingConnection> connection) {
@@ -508,11 +521,12 @@ void GroupMember::JoinAndHeartbeat() {
   absl::Time next_refresh = absl::Now() + options_.view_refresh_interval;
   bool first = true;
   while (true) {
-    if (!first && Wait(options_.heartbeat_interval)) return;
+    if (!first && Wait(options_.heartbeat_interval, /*or_heartbeat_now=*/true)) return;
     first = false;
     bool refresh = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      heartbeat_now_ = false;
       if (loop_.stopping() || rejoin_requested_) return;
       full = full_view_;
       refresh = std::exchange(refresh_requested_, false);
@@ -571,6 +585,7 @@ void GroupMember::JoinAndHeartbeat() {
       }
       continue;
     }
+    if (beat.error_code == kRebalanceInProgress && options_.on_rebalance) options_.on_rebalance();
     const Next next = OnGroupError(beat.error_code, "Heartbeat");
     if (next == Next::kRediscover) {
       SetConnection(std::nullopt);

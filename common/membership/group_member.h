@@ -107,6 +107,11 @@ class GroupMember {
     // refused is left out of every view and of the coordinators named in the
     // assignments, and logged. Unset: every valid descriptor counts.
     std::function<absl::Status(const v1::NodeDescriptor&)> verify;
+    // Called on the member's thread when a heartbeat finds the group
+    // rebalancing, before this member rejoins. A coordinator tells its agents
+    // (HeartbeatNow), so that they rejoin at once instead of at their next
+    // heartbeat and the rebalance ends sooner.
+    std::function<void()> on_rebalance;
   };
 
   // Called on the member's thread with each generation's membership, and
@@ -132,6 +137,11 @@ class GroupMember {
   void SetFullView(bool full);
   // Reads the complete membership again now (full views only).
   void RefreshView();
+  // Heartbeats now rather than at the next interval, so that a rebalance
+  // another node noticed is joined at once. At most one such early heartbeat
+  // per kMinNudgeGap: whoever asks, the brokers see at most a few more.
+  void HeartbeatNow();
+  static constexpr absl::Duration kMinNudgeGap = absl::Milliseconds(100);
 
   // Times another node with this node's group instance id fenced this one.
   int64_t fenced_count() const;
@@ -192,8 +202,9 @@ class GroupMember {
   std::atomic<int64_t> membership_bytes_{0};
   // Refused members already logged (the member thread's).
   absl::flat_hash_set<std::string> reported_;
-  // Sleeps up to `d` or until stopped/asked to rejoin; true when stopping.
-  bool Wait(absl::Duration d);
+  // Sleeps up to `d` or until stopped/asked to rejoin (or, with
+  // `or_heartbeat_now`, to heartbeat now); true when stopping.
+  bool Wait(absl::Duration d, bool or_heartbeat_now = false);
   void LeaveGroup();
 
   const Options options_;
@@ -203,6 +214,8 @@ class GroupMember {
   bool rejoin_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool full_view_ ABSL_GUARDED_BY(mu_) = false;
   bool refresh_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool heartbeat_now_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_nudge_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t fenced_ ABSL_GUARDED_BY(mu_) = 0;
   v1::NodeDescriptor self_ ABSL_GUARDED_BY(mu_);
   std::optional<View> view_ ABSL_GUARDED_BY(mu_);

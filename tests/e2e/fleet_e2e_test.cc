@@ -10,7 +10,9 @@
 // (c) an agent that shuts down cleanly (draining descriptor) is gone from
 //     every other agent's assignment within 5 s, without a rebalance, and
 //     the streams carried it as deltas, not as whole assignments;
-// (d) after SIGKILL of the leader, every remaining agent holds an assignment
+// (d) when the group drops that agent, the coordinators tell every agent
+//     on its stream to heartbeat now;
+// (e) after SIGKILL of the leader, every remaining agent holds an assignment
 //     of the other coordinator, of a higher epoch, naming exactly the live
 //     agents, within session timeout + 30 s.
 //
@@ -352,6 +354,42 @@ TEST_F(FleetTest, ACleanlyStoppedAgentLeavesEveryAssignmentWithinFiveSecondsWith
   std::cout << "no agent saw a new group generation in the "
             << absl::FormatDuration(watch_until - start) << " after the shutdown" << std::endl;
   left_ = !HasFailure();
+}
+
+// The group drops the agent stopped above one session timeout after its last
+// heartbeat, which is a rebalance. The coordinators, heartbeating four times
+// as often as agents, notice it first and tell every agent on its stream to
+// heartbeat now, so the rebalance does not wait for each agent's next
+// heartbeat.
+TEST_F(FleetTest, TheCoordinatorsTellEveryAgentToRejoinWhenTheGroupRebalances) {
+  ASSERT_TRUE(converged_ && left_) << "needs the fleet of the previous tests";
+  const std::vector<AgentReport> before = fleet_->Reports();
+  int32_t generation = -1;
+  for (const AgentReport& r : before) {
+    if (r.running) generation = std::max(generation, r.generation_id);
+  }
+  const absl::Time start = absl::Now();
+  std::vector<AgentReport> after;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        after = fleet_->Reports();
+        for (const AgentReport& r : after) {
+          if (r.running && r.generation_id <= generation) return false;
+        }
+        return true;
+      },
+      absl::Seconds(kSessionTimeoutSeconds + 30)))
+      << "no new group generation after generation " << generation;
+  std::cout << "the group rebalanced (generation " << after[0].generation_id << ") "
+            << Ms(absl::Now() - start) << " ms after the previous test ended" << std::endl;
+  int told = 0;
+  for (const AgentReport& r : after) {
+    if (!r.running) continue;
+    EXPECT_GT(r.heartbeat_nows, before[r.index].heartbeat_nows)
+        << r.node_id << " was not told to heartbeat now";
+    told += r.heartbeat_nows > before[r.index].heartbeat_nows ? 1 : 0;
+  }
+  std::cout << told << " agents were told to heartbeat now" << std::endl;
 }
 
 TEST_F(FleetTest, AgentsFollowTheOtherCoordinatorWithinTheSessionTimeoutWhenTheLeaderIsKilled) {

@@ -66,6 +66,17 @@ class Fleet::Agent {
     const FleetOptions& o = fleet_.options_;
     agent::CoordinatorClient::Options client_options{
         .report_interval = o.report_interval,
+        .on_heartbeat_now =
+            [this] {
+              ++heartbeat_nows_;
+              if (!fleet_.options_.heartbeat_now) return;
+              std::shared_ptr<membership::GroupMember> member;
+              {
+                std::lock_guard<std::mutex> lock(mu_);
+                member = member_;
+              }
+              if (member) member->HeartbeatNow();
+            },
         .own_connection = o.own_connections,
         .apply_delta = [this](const std::shared_ptr<const v1::Assignment>& held,
                               const v1::AssignmentDelta& delta) {
@@ -153,6 +164,7 @@ class Fleet::Agent {
       r.fenced = fenced_total_;
       r.kafka_heartbeat_bytes = heartbeat_bytes_total_;
       r.kafka_membership_bytes = membership_bytes_total_;
+      r.heartbeat_nows = heartbeat_nows_.load();
       client = client_;
       member = member_;
     }
@@ -269,6 +281,7 @@ class Fleet::Agent {
   const v1::NodeDescriptor descriptor_;
   const bool sidecar_;
   std::atomic<bool> departing_{false};
+  std::atomic<int64_t> heartbeat_nows_{0};
   std::mutex lifecycle_mu_;
 
   mutable std::mutex mu_;

@@ -83,6 +83,10 @@ struct FleetOptions {
   // The coordinators' gRPC endpoints (GATEWAY_COORDINATORS), which sidecars
   // stream to; agents find the coordinators in the group.
   std::vector<std::string> coordinators;
+  // Agents heartbeat when a coordinator tells them the group is rebalancing
+  // (AgentDirective.heartbeat_now), as real agents do; false: they wait for
+  // their next heartbeat, as agents before it did (for comparisons).
+  bool heartbeat_now = true;
 };
 
 // What a simulated agent received from a coordinator, reduced to what the
@@ -123,6 +127,9 @@ struct AgentReport {
   // heartbeats, and everything else (joining, syncing, finding the group).
   int64_t kafka_heartbeat_bytes = 0;
   int64_t kafka_membership_bytes = 0;
+  // Times a coordinator told it the group is rebalancing (heartbeat_now),
+  // since the fleet was made.
+  int64_t heartbeat_nows = 0;
 };
 
 enum class StopMode {

@@ -58,7 +58,9 @@ options:
   --cluster-key-file F         GATEWAY_CLUSTER_KEY_FILE of the gateway cluster (needs
                                --cluster-id): agents sign and verify as real ones do
   --coordinator-pids P[,P]     sample these processes' threads, RSS and CPU time
-  --shared-connections        all agents stream on one HTTP/2 connection per coordinator
+  --no-heartbeat-now           agents ignore a coordinator's word that the group is
+                               rebalancing and wait for their next heartbeat (as before it)
+  --shared-connections         all agents stream on one HTTP/2 connection per coordinator
                                (lighter for both sides) instead of one each, as real agents
   --json                       JSON on stdout (the table goes to stderr)
   --verbose                    the agents' INFO logs too
@@ -97,6 +99,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     }
     if (flag == "--verbose") {
       f.verbose = true;
+      continue;
+    }
+    if (flag == "--no-heartbeat-now") {
+      o.fleet.heartbeat_now = false;
       continue;
     }
     if (flag == "--shared-connections") {

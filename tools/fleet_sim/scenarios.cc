@@ -648,7 +648,8 @@ std::string FormatTable(const Results& r) {
       << o.sidecars << " sidecars, racks "
       << absl::StrJoin(o.fleet.racks, ",") << ", group " << o.fleet.group_id << ", session "
       << absl::FormatDuration(o.fleet.session_timeout) << ", heartbeat "
-      << absl::FormatDuration(o.fleet.heartbeat_interval) << ", load reports every "
+      << absl::FormatDuration(o.fleet.heartbeat_interval)
+      << (o.fleet.heartbeat_now ? "" : " (heartbeat_now ignored)") << ", load reports every "
       << absl::FormatDuration(o.fleet.report_interval) << "\n\n";
   const ConvergeResult& c = r.converge;
   out << absl::StrFormat("converge\n");
@@ -748,6 +749,7 @@ std::string FormatJson(const Results& r) {
       "],\"group_id\":", JsonString(o.fleet.group_id),
       ",\"session_timeout_ms\":", absl::ToInt64Milliseconds(o.fleet.session_timeout),
       ",\"heartbeat_interval_ms\":", absl::ToInt64Milliseconds(o.fleet.heartbeat_interval),
+      ",\"heartbeat_now\":", o.fleet.heartbeat_now ? "true" : "false",
       ",\"report_interval_ms\":", absl::ToInt64Milliseconds(o.fleet.report_interval),
       ",\"converge\":{\"all_streaming_ms\":", JsonMs(c.all_streaming),
       ",\"all_named_ms\":", JsonMs(c.all_named), ",\"generations\":", c.generations,
