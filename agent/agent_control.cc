@@ -156,6 +156,12 @@ void AgentControl::Depart(absl::Duration max_wait) {
 void AgentControl::OnBrokersChanged() { loop_.Wake(); }
 
 void AgentControl::OnView(const std::optional<membership::View>& view) {
+  {
+    // First, so that RunFallback no longer points the stream at the stored
+    // assignment's coordinator once the group has named them.
+    std::lock_guard<std::mutex> lock(mu_);
+    view_ = view;
+  }
   if (view) {
     absl::flat_hash_set<std::string> live;
     std::vector<std::string> coordinators;
@@ -174,10 +180,6 @@ void AgentControl::OnView(const std::optional<membership::View>& view) {
     member_->SetFullView(coordinators.empty());
     coordinator_->SetDiscovered(std::move(coordinators),
                                 control::LeaderEndpoint(*view).value_or(""));
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    view_ = view;
   }
   loop_.Wake();
 }
@@ -234,6 +236,14 @@ void AgentControl::RunFallback() {
     v1::Assignment a;
     a.ParseFromString(**stored);
     router_.Install(a, source);
+    // Until the group names the coordinators (after its rebalance), stream
+    // from the one that stored it: with the cluster key, a leader assigns a
+    // proven agent as soon as it streams, so a join need not wait for the
+    // group.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!view_ && !a.leader_endpoint().empty()) {
+      coordinator_->SetDiscovered({a.leader_endpoint()}, a.leader_endpoint());
+    }
   }
   std::unique_lock<std::mutex> lock(mu_);
   topic_read_ = true;

@@ -17,6 +17,7 @@ fleet_source_cluster() { # NAME
 # Starts COUNT coordinators of cluster CID, coordinator i with node id NODE_PREFIXi, gRPC port
 # GRPC_BASE+i, HTTP port HTTP_BASE+i and its log in LOG_PREFIXi.log, and waits until each is
 # ready. Their pids are appended to fleet_coordinators; fleet_stop_coordinators stops them.
+# With FLEET_CLUSTER_KEY_FILE set, that is their GATEWAY_CLUSTER_KEY_FILE.
 fleet_coordinators=()
 fleet_start_coordinators() { # NAME BIN COUNT CID NODE_PREFIX GRPC_BASE HTTP_BASE LOG_PREFIX
   local name="$1" bin="$2" count="$3" cid="$4" node="$5" grpc="$6" http="$7" log="$8" i
@@ -24,7 +25,7 @@ fleet_start_coordinators() { # NAME BIN COUNT CID NODE_PREFIX GRPC_BASE HTTP_BAS
     GATEWAY_CLUSTER_ID="$cid" GATEWAY_NODE_ID="$node$i" \
       KAFKA_BOOTSTRAP_SERVERS="$KGW_KAFKA_BOOTSTRAP" GATEWAY_ADVERTISED_HOST=127.0.0.1 \
       GATEWAY_GRPC_BIND_HOST=127.0.0.1 GATEWAY_GRPC_PORT=$((grpc + i)) \
-      GATEWAY_HTTP_PORT=$((http + i)) \
+      GATEWAY_HTTP_PORT=$((http + i)) GATEWAY_CLUSTER_KEY_FILE="${FLEET_CLUSTER_KEY_FILE:-}" \
       "$bin/kgw-coordinator" > "$log$i.log" 2>&1 &
     fleet_coordinators+=($!)
   done

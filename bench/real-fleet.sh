@@ -7,7 +7,8 @@
 # how long until it counts N again. Prints what it measured and stops everything.
 #
 # While the agents restart, a client (kcat, i.e. librdkafka) asks a random agent for metadata
-# over and over, and every broker address it is told is checked against when that agent was
+# over and over, under a new client id each time (agents pick per client, so each answer names
+# other agents), and every broker address it is told is checked against when that agent was
 # down: no client may be told about an agent that has been gone for longer than the session
 # timeout, and the script says how long the longest-gone agent it was told about had been down.
 # After the restart every agent is asked once: each must map every broker to a running agent
@@ -128,7 +129,7 @@ watch_clients() {
   while [[ ! -e "$dir/watch.stop" ]]; do
     i=$((RANDOM % agents + 1))
     t="$(now_ms)"
-    out="$(timeout 5 kcat -b "127.0.1.$i:24000" -L -m 3 2>/dev/null |
+    out="$(timeout 5 kcat -b "127.0.1.$i:24000" -X "client.id=real-fleet-$t" -L -m 3 2>/dev/null |
       awk '$1 == "broker" && $3 == "at" {print $4}' | tr '\n' ' ')" || true
     [[ -n "$out" ]] && echo "$t $i $out" >> "$dir/metadata.log"
     sleep 0.1
@@ -139,7 +140,7 @@ watch_clients() {
 ask_every_agent() {
   local i out
   for i in $(seq 1 "$agents"); do
-    out="$(timeout 5 kcat -b "127.0.1.$i:24000" -L -m 3 2>/dev/null |
+    out="$(timeout 5 kcat -b "127.0.1.$i:24000" -X "client.id=real-fleet-final-$i" -L -m 3 2>/dev/null |
       awk '$1 == "broker" && $3 == "at" {print $4}' | tr '\n' ' ')" || true
     echo "$i $out"
   done > "$dir/final-metadata.log"

@@ -126,6 +126,10 @@ void ControlState::OnAgentStream(const std::string& node_id, bool connected) {
     departing_.erase(node_id);
   }
   sidecars_.erase(node_id);
+  if (streaming_.erase(node_id) > 0 && !member) {
+    dirty_ = true;  // it may have been assigned by its stream alone
+    loop_.Wake();
+  }
 }
 
 void ControlState::OnAgentDescriptor(const v1::NodeDescriptor& node) {
@@ -136,8 +140,20 @@ void ControlState::OnAgentDescriptor(const v1::NodeDescriptor& node) {
       if (streams_.contains(node.node_id())) sidecars_[node.node_id()] = node;
       return;
     }
+    if (streams_.contains(node.node_id())) {
+      auto [it, added] = streaming_.try_emplace(node.node_id(), Streaming{node, absl::Now()});
+      if (!added) it->second.node = node;
+      bool member = false;
+      if (view_) {
+        for (const v1::Member& m : view_->members) member |= m.node().node_id() == node.node_id();
+      }
+      if (!member && options_.admit_streaming_for > absl::ZeroDuration()) dirty_ = true;
+    }
     const bool was = departing_.contains(node.node_id());
-    if (node.draining() == was) return;
+    if (node.draining() == was) {
+      if (dirty_) loop_.Wake();
+      return;
+    }
     if (node.draining()) {
       departing_.insert(node.node_id());
       LOG(INFO) << "agent " << node.node_id() << " is shutting down: moving its brokers";
@@ -155,11 +171,35 @@ void ControlState::InstallLocked(const v1::Assignment& a) {
   loop_.Wake();
 }
 
+std::vector<v1::Member> ControlState::AdmittedLocked(absl::Time now,
+                                                     absl::Time* next_expiry) const {
+  std::vector<v1::Member> admitted;
+  if (options_.admit_streaming_for <= absl::ZeroDuration() || !options_.streams_proven ||
+      !options_.streams_proven() || !view_) {
+    return admitted;
+  }
+  absl::flat_hash_set<std::string> members;
+  for (const v1::Member& m : view_->members) members.insert(m.node().node_id());
+  for (const auto& [id, s] : streaming_) {
+    const absl::Time until = s.since + options_.admit_streaming_for;
+    if (members.contains(id) || s.node.role() != v1::NodeDescriptor::ROLE_AGENT ||
+        s.node.draining() || until <= now) {
+      continue;
+    }
+    *next_expiry = std::min(*next_expiry, until);
+    v1::Member& m = admitted.emplace_back();
+    m.set_member_id(absl::StrCat("stream:", id));
+    *m.mutable_node() = s.node;
+  }
+  return admitted;  // in node id order, as the map is
+}
+
 bool ControlState::IsLeaderLocked() const {
   return view_ && control::LeaderCoordinator(*view_) == options_.node_id;
 }
 
 std::optional<v1::Assignment> ControlState::NextAssignmentLocked() {
+  admission_recheck_ = absl::InfiniteFuture();
   if (!view_ || !brokers_known_ || !stored_loaded_ || !IsLeaderLocked()) {
     if (was_leader_) LOG(INFO) << "no longer the leading coordinator";
     was_leader_ = false;
@@ -198,13 +238,26 @@ std::optional<v1::Assignment> ControlState::NextAssignmentLocked() {
   // Agents shutting down are assigned like drained ones, without being
   // stored as an operator's drain.
   const membership::View* view = &*view_;
-  std::optional<membership::View> without_departing;
-  if (!departing_.empty()) {
-    without_departing = *view_;
-    for (v1::Member& m : without_departing->members) {
+  std::optional<membership::View> adjusted;
+  // Agents whose proven stream came before the group's rebalance: a join
+  // then waits for the agent's stream, not for every member to rejoin.
+  absl::Time next_expiry = absl::InfiniteFuture();
+  std::vector<v1::Member> admitted = AdmittedLocked(absl::Now(), &next_expiry);
+  admission_recheck_ = next_expiry;  // cleared above when not leading
+  if (!departing_.empty() || !admitted.empty()) {
+    adjusted = *view_;
+    for (v1::Member& m : adjusted->members) {
       if (departing_.contains(m.node().node_id())) m.mutable_node()->set_draining(true);
     }
-    view = &*without_departing;
+    if (!admitted.empty()) {
+      for (v1::Member& m : admitted) adjusted->members.push_back(std::move(m));
+      std::sort(adjusted->members.begin(), adjusted->members.end(),
+                [](const v1::Member& a, const v1::Member& b) {
+                  return a.node().node_id() < b.node().node_id();
+                });
+      adjusted->member_count = static_cast<int32_t>(adjusted->members.size());
+    }
+    view = &*adjusted;
   }
   control::AssignmentInputs inputs{.view = view,
                                    .brokers = brokers_,
@@ -217,6 +270,7 @@ std::optional<v1::Assignment> ControlState::NextAssignmentLocked() {
   v1::Assignment next = control::BuildAssignment(inputs, options_.node_id,
                                                  same_generation ? current_->revision() + 1 : 1);
   next.set_epoch(epoch_);
+  next.set_leader_endpoint(options_.grpc_endpoint);
   if (same_generation && control::SameRouting(*current_, next)) return std::nullopt;
   if (options_.sign) options_.sign(next);
   return next;
@@ -233,6 +287,10 @@ void ControlState::Run() {
       // Waiting for the view to catch up: look again when the wait is over.
       recheck = std::clamp(ahead_since_ + options_.view_catch_up - absl::Now(),
                            absl::Milliseconds(10), kRecheck);
+    }
+    if (admission_recheck_ != absl::InfiniteFuture()) {
+      // An agent assigned for its stream alone stops being so then.
+      recheck = std::clamp(admission_recheck_ - absl::Now(), absl::Milliseconds(10), recheck);
     }
     if (loop_.Wait(lock, recheck, [this] { return dirty_; })) break;
     dirty_ = false;

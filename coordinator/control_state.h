@@ -49,6 +49,18 @@ class ControlState {
     absl::Duration view_catch_up = absl::Seconds(10);
     // Stamps the cluster key's proof into each assignment this leader makes.
     std::function<void(v1::Assignment&)> sign;
+    // This coordinator's gRPC endpoint, stamped into its assignments
+    // (Assignment.leader_endpoint): a starting agent streams there before the
+    // group names the coordinators.
+    std::string grpc_endpoint;
+    // An agent that streams a proven descriptor before the group lists it
+    // is assigned for this long after its stream opened, so that a join
+    // reaches the fleet without waiting for the group's rebalance; after
+    // that only the group counts. Zero: only the group counts.
+    absl::Duration admit_streaming_for = absl::ZeroDuration();
+    // Whether stream descriptors are proven (the cluster key is set); none
+    // is admitted otherwise. Unset: never.
+    std::function<bool()> streams_proven;
   };
   // Stores an assignment durably before it is served (the assignments topic).
   using Publisher = std::function<absl::Status(const v1::Assignment&)>;
@@ -142,6 +154,19 @@ class ControlState {
   absl::flat_hash_map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
   // Agents that said on their stream that they are shutting down.
   std::set<std::string> departing_ ABSL_GUARDED_BY(mu_);
+  // Agents streaming here, with their descriptor and when their stream
+  // opened: those the group does not list yet are assigned for
+  // admit_streaming_for (AdmittedLocked).
+  struct Streaming {
+    v1::NodeDescriptor node;
+    absl::Time since;
+  };
+  std::map<std::string, Streaming> streaming_ ABSL_GUARDED_BY(mu_);
+  absl::Time admission_recheck_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  // The streaming agents assigned now although the group does not list
+  // them, sorted by node id; and when the first of them stops being.
+  std::vector<v1::Member> AdmittedLocked(absl::Time now, absl::Time* next_expiry) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sidecar agents streaming to this coordinator: not group members, never
   // assigned brokers; listed, and drained, by node id.
   std::map<std::string, v1::NodeDescriptor> sidecars_ ABSL_GUARDED_BY(mu_);

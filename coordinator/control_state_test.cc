@@ -4,11 +4,13 @@
 #include "coordinator/control_state.h"
 
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/control/assignment_wire.h"
 #include "common/control/routing.h"
 #include "gtest/gtest.h"
 
@@ -68,14 +70,20 @@ class Topic {
 
 class ControlStateTest : public ::testing::Test {
  protected:
-  void Start(const std::string& node_id) {
+  // `admit_for` and `proven`: ControlState's admit_streaming_for and
+  // streams_proven.
+  void Start(const std::string& node_id, absl::Duration admit_for = absl::ZeroDuration(),
+             bool proven = false) {
     state_ = std::make_unique<ControlState>(
         ControlState::Options{.node_id = node_id,
                               .cluster_id = "test",
                               .group_id = "kgw_test",
                               .version = "0",
                               .mutation_timeout = absl::Seconds(5),
-                              .view_catch_up = absl::Milliseconds(500)},
+                              .view_catch_up = absl::Milliseconds(500),
+                              .grpc_endpoint = node_id + ":6900",
+                              .admit_streaming_for = admit_for,
+                              .streams_proven = [proven] { return proven; }},
         [this](const v1::Assignment& a) { return topic_.Write(a); });
     state_->Start();
   }
@@ -331,6 +339,96 @@ TEST_F(ControlStateTest, ServesAnAssignmentTheTopicRefusedAndStoresItLater) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(topic_.size(), 1u);
+}
+
+bool Names(const v1::Assignment& a, const std::string& node_id) {
+  for (const v1::AgentEndpoint& e : a.agents()) {
+    if (e.node_id() == node_id) return true;
+  }
+  return false;
+}
+
+// With proven streams, an agent that streams before the group lists it is
+// assigned at once, for a while: a join need not wait for the rebalance.
+TEST_F(ControlStateTest, AProvenStreamingAgentIsAssignedBeforeTheGroupListsIt) {
+  Start("coord-1", absl::Milliseconds(800), /*proven=*/true);
+  state_->OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  std::optional<v1::Assignment> first = Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->leader_endpoint(), "coord-1:6900");
+  EXPECT_FALSE(Names(*first, "agent-b"));
+
+  // agent-b streams; the group has not rebalanced yet.
+  const absl::Time opened = absl::Now();
+  state_->OnAgentStream("agent-b", true);
+  state_->OnAgentDescriptor(Node("agent-b", kAgent, "b").node());
+  std::optional<v1::Assignment> joined = Next(&*first);
+  ASSERT_TRUE(joined.has_value());
+  EXPECT_TRUE(Names(*joined, "agent-b"));
+  EXPECT_EQ(joined->generation_id(), 3);  // a new revision, not a new generation
+  EXPECT_EQ(joined->revision(), first->revision() + 1);
+  EXPECT_EQ(joined->brokers(1).broker_id(), 2);
+  const auto& eligible = control::EligibleIds(*joined, joined->brokers(1));
+  EXPECT_EQ(std::vector<std::string>(eligible.begin(), eligible.end()),
+            std::vector<std::string>{"agent-b"});
+
+  // The group never lists it: once the window has passed, only the group
+  // counts.
+  std::optional<v1::Assignment> expired = Next(&*joined);
+  ASSERT_TRUE(expired.has_value());
+  EXPECT_FALSE(Names(*expired, "agent-b"));
+  EXPECT_GE(absl::Now() - opened, absl::Milliseconds(800));
+
+  // Listed by the group, it stays whatever its stream's age.
+  state_->OnView(View(4, {Node("agent-a", kAgent, "a"), Node("agent-b", kAgent, "b"),
+                          Node("coord-1", kCoordinator, "")}));
+  std::optional<v1::Assignment> member = Next(&*expired);
+  ASSERT_TRUE(member.has_value());
+  EXPECT_TRUE(Names(*member, "agent-b"));
+}
+
+TEST_F(ControlStateTest, AStreamingAgentIsForgottenWithItsStreamAndNeverAdmittedUnproven) {
+  Start("coord-1", absl::Seconds(30), /*proven=*/true);
+  state_->OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  std::optional<v1::Assignment> first = Next();
+  ASSERT_TRUE(first.has_value());
+  state_->OnAgentStream("agent-b", true);
+  state_->OnAgentDescriptor(Node("agent-b", kAgent, "b").node());
+  std::optional<v1::Assignment> joined = Next(&*first);
+  ASSERT_TRUE(joined.has_value());
+  ASSERT_TRUE(Names(*joined, "agent-b"));
+  // A draining descriptor (an agent stopping before the group listed it)
+  // is not admitted either.
+  v1::NodeDescriptor draining = Node("agent-b", kAgent, "b").node();
+  draining.set_draining(true);
+  state_->OnAgentDescriptor(draining);
+  std::optional<v1::Assignment> stopping = Next(&*joined);
+  ASSERT_TRUE(stopping.has_value());
+  EXPECT_FALSE(Names(*stopping, "agent-b"));
+  state_->OnAgentDescriptor(Node("agent-b", kAgent, "b").node());
+  std::optional<v1::Assignment> back = Next(&*stopping);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_TRUE(Names(*back, "agent-b"));
+  state_->OnAgentStream("agent-b", false);
+  std::optional<v1::Assignment> gone = Next(&*back);
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_FALSE(Names(*gone, "agent-b"));
+
+  // Without proven streams (no cluster key) only the group counts.
+  TearDown();
+  Start("coord-1", absl::Seconds(30), /*proven=*/false);
+  state_->OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
+  state_->OnBrokers(Brokers());
+  state_->OnStoredAssignmentLoaded();
+  first = Next();
+  ASSERT_TRUE(first.has_value());
+  state_->OnAgentStream("agent-b", true);
+  state_->OnAgentDescriptor(Node("agent-b", kAgent, "b").node());
+  EXPECT_FALSE(state_->WaitNewer(&*first, absl::Milliseconds(500), [] { return false; }));
 }
 
 TEST_F(ControlStateTest, ExplainsARoute) {

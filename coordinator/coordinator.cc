@@ -83,7 +83,13 @@ Coordinator::Coordinator(CoordinatorConfig config)
               .group_id = config_.node.group_id,
               .version = kgw::kVersion,
               .view_catch_up = config_.node.group_session_timeout,
-              .sign = [this](v1::Assignment& a) { key_->SignAssignment(a); }},
+              .sign = [this](v1::Assignment& a) { key_->SignAssignment(a); },
+              .grpc_endpoint = grpc_endpoint_,
+              // Until the agent's own join has had its session and
+              // rebalance timeouts (the agents' rebalance timeout is the
+              // session timeout) to complete.
+              .admit_streaming_for = 2 * config_.node.group_session_timeout,
+              .streams_proven = [this] { return key_ && key_->enabled(); }},
              [this](const v1::Assignment& a) { return publisher_->Publish(a); }),
       registry_(std::make_shared<prometheus::Registry>()),
       metrics_(*registry_),

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -618,6 +619,46 @@ TEST_F(IntegrityTest, TwoThousandForgedAgentStreamsAreRefusedAndLeaveNothingBehi
 // new leader then waits one session timeout for its view to catch up, says
 // so, and takes over). Either way it publishes with a higher epoch: routing
 // and drains work again.
+// An agent whose stream carries a proven descriptor is assigned before the
+// group lists it, so a join need not wait for the group's rebalance; but
+// only for twice the session timeout from its stream's start, after which
+// the group alone counts. This agent can never join (the brokers refuse its
+// 5 s session timeout, below their 6 s minimum), so all it gets comes from
+// its stream, to the leader it found in the newest stored assignment, as
+// every starting agent does.
+TEST_F(IntegrityTest, AnAgentIsAssignedFromItsProvenStreamOnlyUntilTheGroupMustListIt) {
+  const std::string leader = StatusField(coordinator(0).endpoint(), "Leader:");
+  ASSERT_TRUE(leader == "coord-1" || leader == "coord-2") << leader;
+  const Coordinator& leading = coordinator(leader == "coord-1" ? 0 : 1);
+  const auto named = [&] {
+    return absl::StrContains(Kgwctl(leading.endpoint(), "assignment"), "agent-early");
+  };
+  std::map<std::string, std::string> env = NodeEnv(E().cluster_id, true);
+  env["GATEWAY_GROUP_SESSION_TIMEOUT"] = "5s";
+  env.insert({{"GATEWAY_NODE_ID", "agent-early"},
+              {"GATEWAY_RACK_ID", "a"},
+              {"GATEWAY_BIND_HOST", "127.0.0.5"},
+              {"GATEWAY_ADVERTISED_HOST", "127.0.0.5"},
+              {"GATEWAY_PORT_START", std::to_string(kPortStart)},
+              {"GATEWAY_HTTP_PORT", std::to_string(kAgentHttpPort)}});
+  const absl::Time started = absl::Now();
+  Child early({E().agent_bin}, env, absl::StrCat(E().work_dir, "/agent-early.log"));
+  ASSERT_TRUE(WaitFor(named, seconds(2 * kSessionTimeoutSeconds)))
+      << Kgwctl(leading.endpoint(), "assignment") << early.Log();
+  const absl::Duration assigned_after = absl::Now() - started;
+  EXPECT_EQ(StatusField(leading.endpoint(), "Agents:"), "3") << "the group lists it";
+  EXPECT_TRUE(absl::StrContains(early.Log(), "INVALID_SESSION_TIMEOUT")) << early.Log();
+
+  ASSERT_TRUE(WaitFor([&] { return !named(); }, seconds(2 * kSessionTimeoutSeconds + 20)))
+      << Kgwctl(leading.endpoint(), "assignment");
+  const absl::Duration dropped_after = absl::Now() - started;
+  std::cout << "agent-early was assigned " << assigned_after << " after it started, and dropped "
+            << dropped_after << " after" << std::endl;
+  EXPECT_GE(dropped_after, absl::Seconds(2 * kSessionTimeoutSeconds));
+  early.Signal(SIGTERM);
+  EXPECT_EQ(early.Wait(seconds(30)), 0) << early.Log();
+}
+
 TEST_F(IntegrityTest, ALeaderTakesOverAfterTheGroupWasDeletedAndCreatedAgain) {
   const std::string before = StatusField(coordinator(0).endpoint(), "Assignment:");
   for (Agent& a : *agents_) a.process->Signal(SIGTERM);

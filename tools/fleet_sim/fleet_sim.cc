@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/coordinator_client.h"
+#include "common/cluster/internal_topics.h"
 #include "common/control/assignment_wire.h"
 #include "common/control/routing.h"
 #include "common/membership/group_member.h"
@@ -25,6 +26,9 @@ constexpr absl::Duration kDepartWait = absl::Seconds(1);
 constexpr int kStopThreads = 8;
 constexpr uint32_t kWeight = 100;
 constexpr size_t kMaxInterned = 64;
+constexpr int kMaxConcurrentReads = 16;
+// AgentControl's kTopicReadTimeout.
+constexpr absl::Duration kStoredReadTimeout = absl::Seconds(10);
 
 // The same for the same set of node ids in any order; lets every agent that
 // received an assignment find the shared copy without sorting its own.
@@ -108,6 +112,9 @@ class Fleet::Agent {
     }
     client->Start();
     if (member) member->Start();
+    if (member && !o.assignments_topic.empty()) {
+      reader_ = std::thread([this, client] { ReadStored(client); });
+    }
   }
 
   bool Stop(StopMode mode) {
@@ -128,6 +135,7 @@ class Fleet::Agent {
     }
     // As AgentControl::Stop: the member first, so no view reaches a stopped client.
     if (member) member->Stop();
+    if (reader_.joinable()) reader_.join();
     client->Stop();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -241,6 +249,40 @@ class Fleet::Agent {
     client->SetDiscovered(std::move(coordinators), control::LeaderEndpoint(*view).value_or(""));
   }
 
+  // AgentControl::RunFallback's cold start, reduced to what a join needs:
+  // the newest stored assignment names the coordinator that stored it, and
+  // the agent streams from it until the group names the coordinators. (A
+  // real agent also routes with that assignment meanwhile; the measurements
+  // count only what the streams bring.)
+  void ReadStored(const std::shared_ptr<agent::CoordinatorClient>& client) {
+    const FleetOptions& o = fleet_.options_;
+    {
+      std::unique_lock<std::mutex> lock(fleet_.reads_mu_);
+      fleet_.reads_cv_.wait(lock, [&] { return fleet_.reads_ < kMaxConcurrentReads; });
+      ++fleet_.reads_;
+    }
+    const cluster::KafkaConnection kafka =
+        cluster::TopicConnection(cluster::OwnKafka{.bootstrap = o.bootstrap}, "kgw-agent");
+    absl::StatusOr<std::optional<std::string>> stored = cluster::ReadLatest(
+        kafka, o.assignments_topic, kStoredReadTimeout, [&](std::string_view value) {
+          v1::Assignment a;
+          return a.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+                 (!o.key || o.key->VerifyAssignment(a).ok());
+        });
+    {
+      std::lock_guard<std::mutex> lock(fleet_.reads_mu_);
+      --fleet_.reads_;
+    }
+    fleet_.reads_cv_.notify_one();
+    if (!stored.ok() || !stored->has_value()) return;
+    v1::Assignment a;
+    a.ParseFromString(**stored);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (generation_id_ < 0 && !a.leader_endpoint().empty()) {
+      client->SetDiscovered({a.leader_endpoint()}, a.leader_endpoint());
+    }
+  }
+
   // Counts what the stream brought and keeps what AgentControl and
   // agent::Router::Install would: with a valid proof (when there is a key),
   // the newest, or the group's leader's over another node's.
@@ -282,6 +324,7 @@ class Fleet::Agent {
   const bool sidecar_;
   std::atomic<bool> departing_{false};
   std::atomic<int64_t> heartbeat_nows_{0};
+  std::thread reader_;  // ReadStored's, while it runs (lifecycle_mu_)
   std::mutex lifecycle_mu_;
 
   mutable std::mutex mu_;

@@ -43,6 +43,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -83,6 +84,11 @@ struct FleetOptions {
   // The coordinators' gRPC endpoints (GATEWAY_COORDINATORS), which sidecars
   // stream to; agents find the coordinators in the group.
   std::vector<std::string> coordinators;
+  // The assignments topic (_kgw_<cluster id>_assignments). Each agent reads
+  // its newest record when it starts, as an agent does on a cold start, and
+  // streams from the coordinator that stored it until the group names the
+  // coordinators. Empty: agents wait for the group.
+  std::string assignments_topic;
   // Agents heartbeat when a coordinator tells them the group is rebalancing
   // (AgentDirective.heartbeat_now), as real agents do; false: they wait for
   // their next heartbeat, as agents before it did (for comparisons).
@@ -190,6 +196,13 @@ class Fleet {
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Agent>> agents_ ABSL_GUARDED_BY(mu_);
   int sidecars_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Limits the stored-assignment reads under way at once: each opens a
+  // Kafka client of its own, and a cold start of thousands of agents in one
+  // process would open thousands at once on the same cores.
+  std::mutex reads_mu_;
+  std::condition_variable reads_cv_;
+  int reads_ ABSL_GUARDED_BY(reads_mu_) = 0;
 
   std::mutex intern_mu_;
   // (epoch, generation, revision, leader) of recent assignments.

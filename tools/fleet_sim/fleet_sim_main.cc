@@ -58,6 +58,9 @@ options:
   --cluster-key-file F         GATEWAY_CLUSTER_KEY_FILE of the gateway cluster (needs
                                --cluster-id): agents sign and verify as real ones do
   --coordinator-pids P[,P]     sample these processes' threads, RSS and CPU time
+  --no-stored-assignment       agents do not read the newest stored assignment when they start
+                               (a real agent does, to stream before the group names the
+                               coordinators)
   --no-heartbeat-now           agents ignore a coordinator's word that the group is
                                rebalancing and wait for their next heartbeat (as before it)
   --shared-connections         all agents stream on one HTTP/2 connection per coordinator
@@ -90,6 +93,7 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   std::string bootstrap;
   if (const char* env = std::getenv("KGW_KAFKA_BOOTSTRAP")) bootstrap = env;
   std::string cluster_id;
+  bool no_stored = false;
   std::string key_file;
   for (int i = 2; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -99,6 +103,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     }
     if (flag == "--verbose") {
       f.verbose = true;
+      continue;
+    }
+    if (flag == "--no-stored-assignment") {
+      no_stored = true;
       continue;
     }
     if (flag == "--no-heartbeat-now") {
@@ -204,6 +212,11 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       return absl::InvalidArgumentError("--cluster-id or --group-id is required");
     }
     o.fleet.group_id = absl::StrCat("kgw_", cluster_id);
+  }
+  // As config::InternalTopic names it; without a cluster id agents wait for
+  // the group to name the coordinators.
+  if (!cluster_id.empty() && !no_stored) {
+    o.fleet.assignments_topic = absl::StrCat("_kgw_", cluster_id, "_assignments");
   }
   return f;
 }
