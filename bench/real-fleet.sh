@@ -140,7 +140,8 @@ watch_clients() {
 ask_every_agent() {
   local i out
   for i in $(seq 1 "$agents"); do
-    out="$(timeout 5 kcat -b "127.0.1.$i:24000" -X "client.id=real-fleet-final-$i" -L -m 3 2>/dev/null |
+    out="$(timeout 5 kcat -b "127.0.1.$i:24000" -X "client.id=real-fleet-final-$i" -L -m 3 \
+      2>/dev/null |
       awk '$1 == "broker" && $3 == "at" {print $4}' | tr '\n' ' ')" || true
     echo "$i $out"
   done > "$dir/final-metadata.log"

@@ -3,6 +3,7 @@
 // what the leader would write to the assignments topic.
 #include "coordinator/control_state.h"
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -348,22 +349,33 @@ bool Names(const v1::Assignment& a, const std::string& node_id) {
   return false;
 }
 
+// Leads generation 3 of agent-a alone; returns its first assignment.
+std::optional<v1::Assignment> LeadAgentA(
+    ControlState& state, const std::function<std::optional<v1::Assignment>()>& next) {
+  state.OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
+  state.OnBrokers(Brokers());
+  state.OnStoredAssignmentLoaded();
+  return next();
+}
+
+// agent-b opens a stream and sends its descriptor.
+void StreamAgentB(ControlState& state) {
+  state.OnAgentStream("agent-b", true);
+  state.OnAgentDescriptor(Node("agent-b", kAgent, "b").node());
+}
+
 // With proven streams, an agent that streams before the group lists it is
 // assigned at once, for a while: a join need not wait for the rebalance.
 TEST_F(ControlStateTest, AProvenStreamingAgentIsAssignedBeforeTheGroupListsIt) {
   Start("coord-1", absl::Milliseconds(800), /*proven=*/true);
-  state_->OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
-  state_->OnBrokers(Brokers());
-  state_->OnStoredAssignmentLoaded();
-  std::optional<v1::Assignment> first = Next();
+  std::optional<v1::Assignment> first = LeadAgentA(*state_, [this] { return Next(); });
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->leader_endpoint(), "coord-1:6900");
   EXPECT_FALSE(Names(*first, "agent-b"));
 
   // agent-b streams; the group has not rebalanced yet.
   const absl::Time opened = absl::Now();
-  state_->OnAgentStream("agent-b", true);
-  state_->OnAgentDescriptor(Node("agent-b", kAgent, "b").node());
+  StreamAgentB(*state_);
   std::optional<v1::Assignment> joined = Next(&*first);
   ASSERT_TRUE(joined.has_value());
   EXPECT_TRUE(Names(*joined, "agent-b"));
@@ -391,13 +403,9 @@ TEST_F(ControlStateTest, AProvenStreamingAgentIsAssignedBeforeTheGroupListsIt) {
 
 TEST_F(ControlStateTest, AStreamingAgentIsForgottenWithItsStreamAndNeverAdmittedUnproven) {
   Start("coord-1", absl::Seconds(30), /*proven=*/true);
-  state_->OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
-  state_->OnBrokers(Brokers());
-  state_->OnStoredAssignmentLoaded();
-  std::optional<v1::Assignment> first = Next();
+  std::optional<v1::Assignment> first = LeadAgentA(*state_, [this] { return Next(); });
   ASSERT_TRUE(first.has_value());
-  state_->OnAgentStream("agent-b", true);
-  state_->OnAgentDescriptor(Node("agent-b", kAgent, "b").node());
+  StreamAgentB(*state_);
   std::optional<v1::Assignment> joined = Next(&*first);
   ASSERT_TRUE(joined.has_value());
   ASSERT_TRUE(Names(*joined, "agent-b"));
@@ -421,13 +429,9 @@ TEST_F(ControlStateTest, AStreamingAgentIsForgottenWithItsStreamAndNeverAdmitted
   // Without proven streams (no cluster key) only the group counts.
   TearDown();
   Start("coord-1", absl::Seconds(30), /*proven=*/false);
-  state_->OnView(View(3, {Node("agent-a", kAgent, "a"), Node("coord-1", kCoordinator, "")}));
-  state_->OnBrokers(Brokers());
-  state_->OnStoredAssignmentLoaded();
-  first = Next();
+  first = LeadAgentA(*state_, [this] { return Next(); });
   ASSERT_TRUE(first.has_value());
-  state_->OnAgentStream("agent-b", true);
-  state_->OnAgentDescriptor(Node("agent-b", kAgent, "b").node());
+  StreamAgentB(*state_);
   EXPECT_FALSE(state_->WaitNewer(&*first, absl::Milliseconds(500), [] { return false; }));
 }
 

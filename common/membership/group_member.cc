@@ -331,9 +331,11 @@ GroupMember::Next GroupMember::OnGroupError(int16_t error_code, const char* api)
         LOG_EVERY_N(ERROR, 10)
             << "SyncGroup in group " << options_.group_id << " failed: UNKNOWN_SERVER_ERROR. "
             << "The group coordinator could not store the group's state; if its log says so "
-            << "while \"storing group assignment\", the state is larger than the brokers' "
-            << "offsets topic accepts (message.max.bytes): every kgw node must run this version "
-            << "or later, whose per-member state is bounded";
+            << "while \"storing group assignment\", the state is larger than the offsets topic "
+            << "accepts (its max.message.bytes, 1 MB by default). kgw stores about 400 bytes "
+            << "per member with the cluster key, so some 2,500 nodes fit: raise "
+            << "max.message.bytes of __consumer_offsets, or split the nodes into gateway "
+            << "clusters (older kgw versions store more per member)";
         backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
         return Next::kRejoin;
       }
@@ -448,7 +450,7 @@ void GroupMember::JoinAndHeartbeat() {
     SortMembers(all.members);
     ForgetDuplicates(all);
     const std::vector<uint8_t> bytes =
-        Bytes(MemberAssignment(generation_id_, member_id_, all.members));
+        Bytes(MemberAssignment(generation_id_, all.members));
     for (const auto& m : joined.members) sync.assignments.push_back({m.member_id, bytes});
     everyone = std::move(all);
   }
@@ -482,7 +484,8 @@ void GroupMember::JoinAndHeartbeat() {
     view.refused = std::move(everyone->refused);
     view.complete = true;
   } else {
-    // An older leader's assignment lists everyone; today's only coordinators.
+    // An older leader's assignment lists everyone or every coordinator;
+    // today's the leading coordinator alone.
     // The group leader may be anyone: only members whose descriptors hold
     // up count, so a forged leader cannot name a coordinator of its own.
     for (const v1::Member& m : membership.members()) {

@@ -90,31 +90,21 @@ std::vector<v1::Member> DropDuplicateNodeIds(std::vector<v1::Member>& members) {
   return dropped;
 }
 
-v1::Membership MemberAssignment(int32_t generation_id, const std::string& leader_member_id,
-                                const std::vector<v1::Member>& members) {
-  std::vector<const v1::NodeDescriptor*> coordinators;
+v1::Membership MemberAssignment(int32_t generation_id, const std::vector<v1::Member>& members) {
+  const v1::NodeDescriptor* leader = nullptr;
   for (const v1::Member& m : members) {
-    if (m.node().role() == v1::NodeDescriptor::ROLE_COORDINATOR) coordinators.push_back(&m.node());
+    if (m.node().role() == v1::NodeDescriptor::ROLE_COORDINATOR &&
+        (leader == nullptr || m.node().node_id() < leader->node_id())) {
+      leader = &m.node();
+    }
   }
-  std::sort(coordinators.begin(), coordinators.end(),
-            [](const v1::NodeDescriptor* a, const v1::NodeDescriptor* b) {
-              return a->node_id() < b->node_id();
-            });
   v1::Membership out;
   out.set_generation_id(generation_id);
-  out.set_leader_member_id(leader_member_id);
   out.set_member_count(static_cast<int32_t>(members.size()));
   out.set_coordinators_only(true);
-  for (const v1::NodeDescriptor* c : coordinators) {
-    // The whole descriptor, so that its proof of the cluster key can be
-    // checked by every member; no member id.
-    v1::Member entry;
-    *entry.mutable_node() = *c;
-    // A repeated message costs its size, its length prefix and a tag.
-    const size_t cost = entry.ByteSizeLong() + 3;
-    if (out.members_size() > 0 && out.ByteSizeLong() + cost > kMaxAssignmentBytes) break;
-    *out.add_members() = std::move(entry);
-  }
+  // The whole descriptor, so that every member can check its proof of the
+  // cluster key; no member id.
+  if (leader != nullptr) *out.add_members()->mutable_node() = *leader;
   return out;
 }
 

@@ -4,8 +4,8 @@
 // Kafka stores, per member of a classic group, the member's metadata (here its
 // NodeDescriptor) and the assignment the group leader gave it at SyncGroup.
 // Both are bounded: a descriptor's fields are validated (ValidateDescriptor),
-// and the assignment names only the coordinators, within kMaxAssignmentBytes,
-// plus the size of the membership (MemberAssignment). The whole membership
+// and the assignment names only the leading coordinator, plus the size of the
+// membership (MemberAssignment). The whole membership
 // never travels through SyncGroup: coordinators read it with DescribeGroups,
 // agents learn the fleet from the coordinators' assignment stream.
 //
@@ -33,10 +33,13 @@ inline constexpr size_t kMaxVersionLength = 32;
 inline constexpr size_t kMaxEndpointLength = 260;
 inline constexpr uint32_t kMaxWeight = 10000;
 
-// Encoded size one member's assignment may take: three or four coordinators
-// of ordinary names. The leading coordinator (the smallest node id) is always
-// in it, whatever its size.
-inline constexpr size_t kMaxAssignmentBytes = 640;
+// Kafka keeps a classic group's whole state, every member's metadata and
+// assignment, in one record of its offsets topic, whose size limit
+// (max.message.bytes, 1 MB by default) therefore bounds the fleet: 350 to 400
+// bytes per member with the cluster key (Kafka's own fields included), some
+// 2,500 to 2,900 members. kMaxAssignmentBytes bounds one member's assignment: the
+// leading coordinator's descriptor at the largest its fields allow.
+inline constexpr size_t kMaxAssignmentBytes = 1024;
 
 // OK when every field of `d` is within its bounds and makes sense for its
 // role; otherwise InvalidArgument naming the field.
@@ -55,12 +58,14 @@ void SortMembers(std::vector<v1::Member>& members);
 std::vector<v1::Member> DropDuplicateNodeIds(std::vector<v1::Member>& members);
 
 // The SyncGroup assignment of every member of a generation whose members are
-// `members` (any order): the coordinators' descriptors (with their proofs of
-// the cluster key, without member ids), in node id order while they fit
-// kMaxAssignmentBytes, and the number of members. Its size does not depend on
-// the number of agents.
-v1::Membership MemberAssignment(int32_t generation_id, const std::string& leader_member_id,
-                                const std::vector<v1::Member>& members);
+// `members` (any order): the leading coordinator's descriptor (the smallest
+// node id; with its proof of the cluster key, without member id) and the
+// number of members. Its size depends on neither the number of agents nor of
+// coordinators: each member's copy is stored in the group's one record, so
+// naming every coordinator would cost the fleet its size times theirs. An
+// agent needs only the leader, which streams it everything else; with none,
+// the list is empty.
+v1::Membership MemberAssignment(int32_t generation_id, const std::vector<v1::Member>& members);
 
 }  // namespace kgw::membership
 
