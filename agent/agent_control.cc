@@ -15,6 +15,9 @@ namespace {
 
 constexpr char kLocalPrefix[] = "local:";
 constexpr absl::Duration kTopicReadTimeout = absl::Seconds(10);
+// How long a starting agent waits for its first stream before it joins the
+// group.
+constexpr absl::Duration kStreamFirstWait = absl::Milliseconds(300);
 
 }  // namespace
 
@@ -101,7 +104,13 @@ void AgentControl::Start() {
           std::lock_guard<std::mutex> lock(mu_);
           from_leader = view_ && control::LeaderCoordinator(*view_) == a.leader_node_id();
         }
-        if (Verified(a, "coordinator")) router_.Install(a, "coordinator", from_leader);
+        if (!Verified(a, "coordinator")) return;
+        if (!assigned_) {
+          for (const v1::AgentEndpoint& e : a.agents()) {
+            if (e.node_id() == config_.node.node_id) assigned_ = true;
+          }
+        }
+        router_.Install(a, "coordinator", from_leader);
       },
       [this](v1::AgentMessage& hello) { key_->SignStreamHello(hello); });
   // A sidecar is assigned nothing: no group, no stored assignment, no
@@ -131,8 +140,8 @@ void AgentControl::Start() {
           .verify = [this](const v1::NodeDescriptor& d) { return key_->VerifyDescriptor(d); }},
       Descriptor(), [this](const std::optional<membership::View>& view) { OnView(view); });
   // Both exist before either runs: each one's callbacks reach the other.
+  // The member starts once the stored assignment has been read (RunFallback).
   coordinator_->Start();
-  member_->Start();
   loop_.Start([this] { RunFallback(); });
 }
 
@@ -222,6 +231,7 @@ void AgentControl::RunFallback() {
   const std::string source = absl::StrCat("topic ", topic);
   // The newest record that holds up; each one refused on the way is logged
   // and counted.
+  bool stream_first = false;
   absl::StatusOr<std::optional<std::string>> stored = cluster::ReadLatest(
       kafka, topic, kTopicReadTimeout, [&](std::string_view value) {
         v1::Assignment a;
@@ -243,9 +253,23 @@ void AgentControl::RunFallback() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!view_ && !a.leader_endpoint().empty()) {
       coordinator_->SetDiscovered({a.leader_endpoint()}, a.leader_endpoint());
+      stream_first = true;
     }
   }
+  // Join the group only now, and once that stream is open and, with the
+  // cluster key, has brought an assignment naming this agent (at most
+  // kStreamFirstWait): a new member makes every member rejoin, which keeps
+  // the brokers and the coordinators busy for a while; the leader should
+  // have assigned this agent before that starts. Had Kafka not answered the
+  // read, the join would not have got further meanwhile.
+  const bool admitted_by_stream = key_->enabled();
+  const absl::Time stream_by = absl::Now() + kStreamFirstWait;
+  while (stream_first && absl::Now() < stream_by && !loop_.StopRequested() &&
+         (coordinator_->connected_to().empty() || (admitted_by_stream && !assigned_))) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
   std::unique_lock<std::mutex> lock(mu_);
+  if (!loop_.stopping()) member_->Start();
   topic_read_ = true;
   while (!loop_.stopping()) {
     lock.unlock();

@@ -95,6 +95,8 @@ class AgentControl {
   std::optional<membership::View> view_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> departing_{false};
+  // A coordinator's assignment has named this agent (RunFallback's wait).
+  std::atomic<bool> assigned_{false};
 
   // Load report state (the coordinator stream's writer thread).
   std::map<int32_t, double> last_bytes_;

@@ -85,6 +85,7 @@ void CoordinatorClient::SetDiscovered(std::vector<std::string> endpoints, std::s
   if (it != endpoints.end()) std::rotate(endpoints.begin(), it, it + 1);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (endpoints != discovered_) endpoints_changed_ = true;
     discovered_ = std::move(endpoints);
     // Streaming from a follower while the group has a leader: move over.
     if (options_.configured.empty() && context_ != nullptr && !connected_to_.empty() &&
@@ -131,14 +132,23 @@ bool CoordinatorClient::WaitStop(absl::Duration d) {
   return loop_.Wait(lock, d);
 }
 
+bool CoordinatorClient::WaitForEndpoints(absl::Duration d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return loop_.Wait(lock, d, [this] { return endpoints_changed_; });
+}
+
 void CoordinatorClient::Run() {
   const std::string node_id = descriptor_().node_id();
   absl::Duration retry = kFirstRetry;
   size_t attempt = 0;
   while (true) {
     const std::vector<std::string> endpoints = Endpoints();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      endpoints_changed_ = false;
+    }
     if (endpoints.empty()) {
-      if (WaitStop(kNoEndpointWait)) return;
+      if (WaitForEndpoints(kNoEndpointWait)) return;
       continue;
     }
     // Discovered endpoints come leader first; a configured list is tried from
@@ -159,7 +169,7 @@ void CoordinatorClient::Run() {
       continue;
     }
     ++attempt;
-    if (WaitStop(retry)) return;
+    if (WaitForEndpoints(retry)) return;
     retry = std::min(retry * 2, kMaxRetry);
   }
 }

@@ -100,6 +100,10 @@ class CoordinatorClient {
       const std::shared_ptr<const v1::Assignment>& held, const v1::AssignmentDelta& delta) const;
   std::vector<std::string> Endpoints() const;
   bool WaitStop(absl::Duration d);
+  // As WaitStop, but also ends when the discovered endpoints change (a
+  // first one arrived, or the group named others), so that a new
+  // coordinator is dialled at once rather than after the wait.
+  bool WaitForEndpoints(absl::Duration d);
 
   const Options options_;
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
@@ -113,6 +117,7 @@ class CoordinatorClient {
   bool descriptor_changed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t descriptors_sent_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> discovered_ ABSL_GUARDED_BY(mu_);  // the leader first
+  bool endpoints_changed_ ABSL_GUARDED_BY(mu_) = false;  // since Run last read them
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the open stream
   std::string connected_to_ ABSL_GUARDED_BY(mu_);
   bool moving_to_leader_ ABSL_GUARDED_BY(mu_) = false;

@@ -26,9 +26,10 @@ constexpr absl::Duration kDepartWait = absl::Seconds(1);
 constexpr int kStopThreads = 8;
 constexpr uint32_t kWeight = 100;
 constexpr size_t kMaxInterned = 64;
-constexpr int kMaxConcurrentReads = 16;
-// AgentControl's kTopicReadTimeout.
+constexpr int kMaxConcurrentReads = 128;
+// AgentControl's kTopicReadTimeout and kStreamFirstWait.
 constexpr absl::Duration kStoredReadTimeout = absl::Seconds(10);
+constexpr absl::Duration kStreamFirstWait = absl::Milliseconds(300);
 
 // The same for the same set of node ids in any order; lets every agent that
 // received an assignment find the shared copy without sorting its own.
@@ -67,6 +68,7 @@ class Fleet::Agent {
       if (running_) return;
     }
     departing_ = false;
+    stopping_ = false;
     const FleetOptions& o = fleet_.options_;
     agent::CoordinatorClient::Options client_options{
         .report_interval = o.report_interval,
@@ -111,9 +113,22 @@ class Fleet::Agent {
       member_ = member;
     }
     client->Start();
-    if (member) member->Start();
     if (member && !o.assignments_topic.empty()) {
-      reader_ = std::thread([this, client] { ReadStored(client); });
+      // As AgentControl: the member joins once the stored assignment has
+      // been read and the stream it names is open and, with a key, has
+      // assigned this agent (at most 1 s).
+      reader_ = std::thread([this, client, member] {
+        const bool stream_first = ReadStored(client);
+        const absl::Time stream_by = absl::Now() + kStreamFirstWait;
+        while (stream_first && absl::Now() < stream_by && !stopping_ &&
+               (client->connected_to().empty() || (fleet_.options_.key && !NamedBySelf()))) {
+          absl::SleepFor(absl::Milliseconds(5));
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!stopping_) member->Start();
+      });
+    } else if (member) {
+      member->Start();
     }
   }
 
@@ -126,6 +141,11 @@ class Fleet::Agent {
       if (!running_) return true;
       member = member_;
       client = client_;
+    }
+    {
+      // No member starts after this (see Start's reader).
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
     }
     bool flushed = true;
     // A sidecar has no brokers to move: closing its stream is its shutdown.
@@ -254,15 +274,25 @@ class Fleet::Agent {
   // the agent streams from it until the group names the coordinators. (A
   // real agent also routes with that assignment meanwhile; the measurements
   // count only what the streams bring.)
-  void ReadStored(const std::shared_ptr<agent::CoordinatorClient>& client) {
+  // Whether the assignment it holds names it.
+  bool NamedBySelf() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_ && held_->Names(descriptor_.node_id());
+  }
+
+  // Returns whether the agent now streams from the coordinator it names.
+  bool ReadStored(const std::shared_ptr<agent::CoordinatorClient>& client) {
     const FleetOptions& o = fleet_.options_;
     {
       std::unique_lock<std::mutex> lock(fleet_.reads_mu_);
       fleet_.reads_cv_.wait(lock, [&] { return fleet_.reads_ < kMaxConcurrentReads; });
       ++fleet_.reads_;
     }
-    const cluster::KafkaConnection kafka =
-        cluster::TopicConnection(cluster::OwnKafka{.bootstrap = o.bootstrap}, "kgw-agent");
+    cluster::OwnKafka own{.bootstrap = o.bootstrap};
+    for (const config::HostPort& hp : o.bootstrap) {
+      own.bootstrap_servers.push_back(absl::StrCat(hp.host, ":", hp.port));
+    }
+    const cluster::KafkaConnection kafka = cluster::TopicConnection(own, "kgw-agent");
     absl::StatusOr<std::optional<std::string>> stored = cluster::ReadLatest(
         kafka, o.assignments_topic, kStoredReadTimeout, [&](std::string_view value) {
           v1::Assignment a;
@@ -274,22 +304,26 @@ class Fleet::Agent {
       --fleet_.reads_;
     }
     fleet_.reads_cv_.notify_one();
-    if (!stored.ok() || !stored->has_value()) return;
+    if (!stored.ok()) {
+      LOG_EVERY_N(WARNING, 100) << "cannot read the stored assignment from "
+                                << o.assignments_topic << ": " << stored.status().message();
+      return false;
+    }
+    if (!stored->has_value()) return false;
     v1::Assignment a;
     a.ParseFromString(**stored);
     std::lock_guard<std::mutex> lock(mu_);
-    if (generation_id_ < 0 && !a.leader_endpoint().empty()) {
-      client->SetDiscovered({a.leader_endpoint()}, a.leader_endpoint());
-    }
+    if (generation_id_ >= 0 || a.leader_endpoint().empty()) return false;
+    client->SetDiscovered({a.leader_endpoint()}, a.leader_endpoint());
+    return true;
   }
 
   // Counts what the stream brought and keeps what AgentControl and
   // agent::Router::Install would: with a valid proof (when there is a key),
   // the newest, or the group's leader's over another node's.
   void OnAssignment(const v1::Assignment& a) {
-    const std::shared_ptr<const control::ClusterKey>& key = fleet_.options_.key;
-    const bool verified = !key || key->VerifyAssignment(a).ok();
     std::shared_ptr<const HeldAssignment> held = fleet_.Intern(a);
+    const bool verified = held->verified;
     const int64_t size = held->bytes;
     bool install = verified && held->plausible;
     {
@@ -325,6 +359,7 @@ class Fleet::Agent {
   std::atomic<bool> departing_{false};
   std::atomic<int64_t> heartbeat_nows_{0};
   std::thread reader_;  // ReadStored's, while it runs (lifecycle_mu_)
+  std::atomic<bool> stopping_{false};  // set under mu_ by Stop
   std::mutex lifecycle_mu_;
 
   mutable std::mutex mu_;
@@ -494,7 +529,7 @@ std::shared_ptr<const HeldAssignment> Fleet::InternCopy(const v1::Assignment& a)
     std::lock_guard<std::mutex> lock(intern_mu_);
     if (auto it = interned_.find(key); it != interned_.end()) {
       if (std::shared_ptr<const HeldAssignment> same = it->second.lock();
-          same && same->fingerprint == fingerprint &&
+          same && same->fingerprint == fingerprint && same->proof == a.proof() &&
           same->agents.size() == static_cast<size_t>(a.agents_size())) {
         return same;
       }
@@ -508,6 +543,8 @@ std::shared_ptr<const HeldAssignment> Fleet::InternCopy(const v1::Assignment& a)
   held->fingerprint = fingerprint;
   held->bytes = static_cast<int64_t>(a.ByteSizeLong());
   held->plausible = control::Plausible(a);
+  held->proof = a.proof();
+  held->verified = !options_.key || options_.key->VerifyAssignment(a).ok();
   held->agents.reserve(a.agents_size());
   for (const v1::AgentEndpoint& e : a.agents()) held->agents.push_back(e.node_id());
   std::sort(held->agents.begin(), held->agents.end());
@@ -515,7 +552,7 @@ std::shared_ptr<const HeldAssignment> Fleet::InternCopy(const v1::Assignment& a)
   std::lock_guard<std::mutex> lock(intern_mu_);
   if (auto it = interned_.find(key); it != interned_.end()) {
     if (std::shared_ptr<const HeldAssignment> same = it->second.lock();
-        same && same->agents == held->agents) {
+        same && same->agents == held->agents && same->proof == held->proof) {
       return same;
     }
   }

@@ -106,6 +106,11 @@ struct HeldAssignment {
   uint64_t fingerprint = 0;         // of `agents`, whatever their order (AgentsFingerprint)
   int64_t bytes = 0;                // its encoded size
   bool plausible = false;           // control::Plausible
+  // Its proof, and whether the cluster key verifies it (true without a
+  // key). Checked once per distinct assignment, not once per agent: see
+  // Fleet::Intern.
+  std::string proof;
+  bool verified = true;
 
   bool Names(const std::string& node_id) const;
 };
@@ -184,7 +189,10 @@ class Fleet {
 
  private:
   class Agent;
-  // The shared copy of an assignment with this content.
+  // The shared copy of an assignment with this content (the same stamps,
+  // agents and proof), its proof checked once: thousands of agents on the
+  // simulator's cores would otherwise each hash the whole assignment, which
+  // a real agent does once on its own machine.
   std::shared_ptr<const HeldAssignment> Intern(const v1::Assignment& a);
   std::shared_ptr<const HeldAssignment> InternCopy(const v1::Assignment& a);
   // control::ApplyDelta, done once for all the agents that hold the same
