@@ -116,7 +116,7 @@ class Fleet::Agent {
     if (member && !o.assignments_topic.empty()) {
       // As AgentControl: the member joins once the stored assignment has
       // been read and the stream it names is open and, with a key, has
-      // assigned this agent (at most 1 s).
+      // assigned this agent (at most kStreamFirstWait).
       reader_ = std::thread([this, client, member] {
         const bool stream_first = ReadStored(client);
         const absl::Time stream_by = absl::Now() + kStreamFirstWait;
@@ -269,18 +269,18 @@ class Fleet::Agent {
     client->SetDiscovered(std::move(coordinators), control::LeaderEndpoint(*view).value_or(""));
   }
 
-  // AgentControl::RunFallback's cold start, reduced to what a join needs:
-  // the newest stored assignment names the coordinator that stored it, and
-  // the agent streams from it until the group names the coordinators. (A
-  // real agent also routes with that assignment meanwhile; the measurements
-  // count only what the streams bring.)
   // Whether the assignment it holds names it.
   bool NamedBySelf() const {
     std::lock_guard<std::mutex> lock(mu_);
     return held_ && held_->Names(descriptor_.node_id());
   }
 
-  // Returns whether the agent now streams from the coordinator it names.
+  // AgentControl::RunFallback's cold start, reduced to what a join needs:
+  // the newest stored assignment names the coordinator that stored it, and
+  // the agent streams from it until the group names the coordinators. (A
+  // real agent also routes with that assignment meanwhile; the measurements
+  // count only what the streams bring.) Returns whether the agent now
+  // streams from the coordinator it names.
   bool ReadStored(const std::shared_ptr<agent::CoordinatorClient>& client) {
     const FleetOptions& o = fleet_.options_;
     {
