@@ -105,6 +105,7 @@ void AgentControl::Start() {
           from_leader = view_ && control::LeaderCoordinator(*view_) == a.leader_node_id();
         }
         if (!Verified(a, "coordinator")) return;
+        NoteCoordinators(a);
         if (!assigned_) {
           for (const v1::AgentEndpoint& e : a.agents()) {
             if (e.node_id() == config_.node.node_id) assigned_ = true;
@@ -165,20 +166,12 @@ void AgentControl::Depart(absl::Duration max_wait) {
 void AgentControl::OnBrokersChanged() { loop_.Wake(); }
 
 void AgentControl::OnView(const std::optional<membership::View>& view) {
-  {
-    // First, so that RunFallback no longer points the stream at the stored
-    // assignment's coordinator once the group has named them.
-    std::lock_guard<std::mutex> lock(mu_);
-    view_ = view;
-  }
   if (view) {
     absl::flat_hash_set<std::string> live;
-    std::vector<std::string> coordinators;
+    bool coordinators = false;
     for (const v1::Member& m : view->members) {
       if (m.node().role() == v1::NodeDescriptor::ROLE_AGENT) live.insert(m.node().node_id());
-      if (m.node().role() == v1::NodeDescriptor::ROLE_COORDINATOR) {
-        coordinators.push_back(m.node().grpc_endpoint());
-      }
+      coordinators |= m.node().role() == v1::NodeDescriptor::ROLE_COORDINATOR;
     }
     // Only a complete view tells which agents are live; otherwise the
     // coordinators' assignments, which leave out the agents the group
@@ -186,11 +179,47 @@ void AgentControl::OnView(const std::optional<membership::View>& view) {
     router_.SetLive(view->complete ? std::make_optional(std::move(live)) : std::nullopt);
     // With no coordinator to stream from, the agent needs the whole
     // membership: to narrow a stale assignment, or to compute one itself.
-    member_->SetFullView(coordinators.empty());
-    coordinator_->SetDiscovered(std::move(coordinators),
-                                control::LeaderEndpoint(*view).value_or(""));
+    member_->SetFullView(!coordinators);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    view_ = view;
+    UpdateDiscoveredLocked();
   }
   loop_.Wake();
+}
+
+void AgentControl::NoteCoordinators(const v1::Assignment& a) {
+  std::vector<std::string> named(a.coordinator_endpoints().begin(),
+                                 a.coordinator_endpoints().end());
+  if (named.empty() && !a.leader_endpoint().empty()) named.push_back(a.leader_endpoint());
+  if (named.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (named == assigned_coordinators_) return;
+  assigned_coordinators_ = std::move(named);
+  UpdateDiscoveredLocked();
+}
+
+void AgentControl::UpdateDiscoveredLocked() {
+  // The leader the group names comes first; without a view, the one the
+  // last assignment names. The group's word on who leads wins.
+  std::vector<std::string> endpoints;
+  std::string leader;
+  if (view_) {
+    for (const v1::Member* m : view_->WithRole(v1::NodeDescriptor::ROLE_COORDINATOR)) {
+      endpoints.push_back(m->node().grpc_endpoint());
+    }
+    leader = control::LeaderEndpoint(*view_).value_or("");
+    // A view without coordinators: computing locally (RunFallback), or the
+    // stream goes to whoever the last assignment named.
+  }
+  if (leader.empty() && !assigned_coordinators_.empty()) leader = assigned_coordinators_[0];
+  for (const std::string& e : assigned_coordinators_) {
+    if (std::find(endpoints.begin(), endpoints.end(), e) == endpoints.end()) {
+      endpoints.push_back(e);
+    }
+  }
+  coordinator_->SetDiscovered(std::move(endpoints), std::move(leader));
 }
 
 void AgentControl::OnInstalled(const v1::Assignment& a) {
@@ -246,15 +275,12 @@ void AgentControl::RunFallback() {
     v1::Assignment a;
     a.ParseFromString(**stored);
     router_.Install(a, source);
-    // Until the group names the coordinators (after its rebalance), stream
-    // from the one that stored it: with the cluster key, a leader assigns a
+    // Until the group names the leader (after its rebalance), stream from
+    // the one that stored it: with the cluster key, a leader assigns a
     // proven agent as soon as it streams, so a join need not wait for the
     // group.
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!view_ && !a.leader_endpoint().empty()) {
-      coordinator_->SetDiscovered({a.leader_endpoint()}, a.leader_endpoint());
-      stream_first = true;
-    }
+    NoteCoordinators(a);
+    stream_first = !a.leader_endpoint().empty();
   }
   // Join the group only now, and once that stream is open and, with the
   // cluster key, has brought an assignment naming this agent (at most

@@ -69,6 +69,11 @@ class AgentControl {
   v1::NodeDescriptor Descriptor() const;
   v1::LoadReport Load();
   void OnView(const std::optional<membership::View>& view);
+  // Points the stream at the coordinators: the leader the group names first,
+  // then those the last assignment named (the group names the leader alone).
+  void UpdateDiscoveredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes the coordinators an assignment names.
+  void NoteCoordinators(const v1::Assignment& a);
   void OnInstalled(const v1::Assignment& a);
   // Calls on_drain when an operator's drain of this node starts or ends.
   void OnDrainState(bool draining);
@@ -93,6 +98,9 @@ class AgentControl {
   // Set once the cold-start read of the topic has finished, found or not.
   bool topic_read_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<membership::View> view_ ABSL_GUARDED_BY(mu_);
+  // The coordinators the last assignment named, the leader's first
+  // (Assignment.coordinator_endpoints, or its leader_endpoint alone).
+  std::vector<std::string> assigned_coordinators_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> departing_{false};
   // A coordinator's assignment has named this agent (RunFallback's wait).

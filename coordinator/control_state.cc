@@ -271,6 +271,12 @@ std::optional<v1::Assignment> ControlState::NextAssignmentLocked() {
                                                  same_generation ? current_->revision() + 1 : 1);
   next.set_epoch(epoch_);
   next.set_leader_endpoint(options_.grpc_endpoint);
+  next.add_coordinator_endpoints(options_.grpc_endpoint);
+  for (const v1::Member* m : view_->WithRole(v1::NodeDescriptor::ROLE_COORDINATOR)) {
+    if (m->node().node_id() != options_.node_id && !m->node().grpc_endpoint().empty()) {
+      next.add_coordinator_endpoints(m->node().grpc_endpoint());
+    }
+  }
   if (same_generation && control::SameRouting(*current_, next)) return std::nullopt;
   if (options_.sign) options_.sign(next);
   return next;

@@ -395,10 +395,16 @@ TEST_F(ControlStateTest, AProvenStreamingAgentIsAssignedBeforeTheGroupListsIt) {
 
   // Listed by the group, it stays whatever its stream's age.
   state_->OnView(View(4, {Node("agent-a", kAgent, "a"), Node("agent-b", kAgent, "b"),
-                          Node("coord-1", kCoordinator, "")}));
+                          Node("coord-1", kCoordinator, ""), Node("coord-2", kCoordinator, "")}));
   std::optional<v1::Assignment> member = Next(&*expired);
   ASSERT_TRUE(member.has_value());
   EXPECT_TRUE(Names(*member, "agent-b"));
+  // Every coordinator, this leader's endpoint first (agents learn the
+  // followers here: the group names them the leader alone).
+  EXPECT_EQ(member->leader_node_id(), "coord-1");
+  EXPECT_EQ(std::vector<std::string>(member->coordinator_endpoints().begin(),
+                                     member->coordinator_endpoints().end()),
+            (std::vector<std::string>{"coord-1:6900", "coord-2:6900"}));
 }
 
 TEST_F(ControlStateTest, AStreamingAgentIsForgottenWithItsStreamAndNeverAdmittedUnproven) {
