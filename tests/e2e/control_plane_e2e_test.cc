@@ -482,14 +482,28 @@ TEST_F(ControlPlaneTest, AFourthAgentInRackAShareRackABrokersAcrossClients) {
       },
       seconds(20)))
       << assignment;
-  // Clients spread over both rack-a agents, each keeping its own map.
+  // Clients spread over both rack-a agents, each keeping its own map whichever agent it asks.
+  // The leader shows the assignment before every agent holds it (an agent streaming from a
+  // follower has it from the topic a moment later), so wait until the agents agree.
   std::set<std::string> broker1_at;
-  for (int i = 0; i < 16; ++i) {
-    const std::string client = absl::StrCat("client-", i);
-    const std::map<int, std::string> seen = MetadataThrough(Bootstrap(agent(2)), client);
-    broker1_at.insert(seen.count(1) ? seen.at(1) : "none");
-    EXPECT_EQ(MetadataThrough(Bootstrap(agent(1)), client), seen) << client;
-  }
+  std::string disagreement;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        broker1_at.clear();
+        disagreement.clear();
+        for (int i = 0; i < 16; ++i) {
+          const std::string client = absl::StrCat("client-", i);
+          const std::map<int, std::string> seen = MetadataThrough(Bootstrap(agent(2)), client);
+          broker1_at.insert(seen.count(1) ? seen.at(1) : "none");
+          const std::map<int, std::string> other = MetadataThrough(Bootstrap(agent(1)), client);
+          if (other != seen) {
+            disagreement = absl::StrCat(client, ": ", Describe(seen), " vs ", Describe(other));
+          }
+        }
+        return disagreement.empty();
+      },
+      seconds(10)))
+      << disagreement;
   EXPECT_EQ(broker1_at, (std::set<std::string>{Address(agent(0), 1), Address(a2, 1)}));
 }
 
