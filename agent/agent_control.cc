@@ -288,11 +288,11 @@ void AgentControl::RunFallback() {
   // the brokers and the coordinators busy for a while; the leader should
   // have assigned this agent before that starts. Had Kafka not answered the
   // read, the join would not have got further meanwhile.
-  const bool admitted_by_stream = key_->enabled();
-  const absl::Time stream_by = absl::Now() + kStreamFirstWait;
-  while (stream_first && absl::Now() < stream_by && !loop_.StopRequested() &&
-         (coordinator_->connected_to().empty() || (admitted_by_stream && !assigned_))) {
-    absl::SleepFor(absl::Milliseconds(5));
+  // Stop ends the wait: it stops the client first.
+  if (stream_first) {
+    const bool admitted_by_stream = key_->enabled();
+    coordinator_->WaitStreaming(kStreamFirstWait,
+                                [&] { return !admitted_by_stream || assigned_.load(); });
   }
   std::unique_lock<std::mutex> lock(mu_);
   if (!loop_.stopping()) member_->Start();

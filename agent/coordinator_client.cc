@@ -116,6 +116,26 @@ bool CoordinatorClient::FlushDescriptor(absl::Duration max_wait) {
   return descriptors_sent_ >= target;
 }
 
+bool CoordinatorClient::WaitStreaming(absl::Duration max_wait, const std::function<bool()>& ready) {
+  const absl::Time deadline = absl::Now() + max_wait;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    const int64_t seen = directives_read_;
+    if (!connected_to_.empty()) {
+      // Without the lock: `ready` may take its owner's, which may be held
+      // around calls into this client.
+      lock.unlock();
+      const bool done = !ready || ready();
+      lock.lock();
+      if (done) return true;
+    }
+    if (loop_.Wait(lock, deadline - absl::Now(), [&] { return directives_read_ != seen; }) ||
+        directives_read_ == seen) {
+      return false;  // stopped, or out of time
+    }
+  }
+}
+
 std::string CoordinatorClient::connected_to() const {
   std::lock_guard<std::mutex> lock(mu_);
   return connected_to_;
@@ -253,6 +273,11 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
     }
     if (directive.has_sidecar() && options_.on_sidecar) options_.on_sidecar(directive.sidecar());
     if (directive.heartbeat_now() && options_.on_heartbeat_now) options_.on_heartbeat_now();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++directives_read_;
+    }
+    loop_.Wake();  // for WaitStreaming
     if (options_.follow_leader_hint && !directive.leader_endpoint().empty() &&
         directive.leader_endpoint() != endpoint) {
       std::lock_guard<std::mutex> lock(mu_);

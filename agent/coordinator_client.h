@@ -86,6 +86,11 @@ class CoordinatorClient {
   // Sends the descriptor again and waits up to `max_wait` until it has been
   // written to an open stream; false when there is none or time ran out.
   bool FlushDescriptor(absl::Duration max_wait);
+  // Waits up to `max_wait` until a stream is open and `ready()` holds;
+  // `ready` (may be null) is asked again after every directive the stream
+  // delivers, without this client's lock. False when time ran out or the
+  // client stopped.
+  bool WaitStreaming(absl::Duration max_wait, const std::function<bool()>& ready);
   // The endpoint of the coordinator the stream is open to; empty when none.
   std::string connected_to() const;
   // Encoded bytes of every directive received so far, on every stream.
@@ -118,6 +123,7 @@ class CoordinatorClient {
   int64_t descriptors_sent_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> discovered_ ABSL_GUARDED_BY(mu_);  // the leader first
   bool endpoints_changed_ ABSL_GUARDED_BY(mu_) = false;  // since Run last read them
+  int64_t directives_read_ ABSL_GUARDED_BY(mu_) = 0;  // on every stream, for WaitStreaming
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the open stream
   std::string connected_to_ ABSL_GUARDED_BY(mu_);
   bool moving_to_leader_ ABSL_GUARDED_BY(mu_) = false;

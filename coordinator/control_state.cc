@@ -32,17 +32,17 @@ void ControlState::OnView(const std::optional<membership::View>& view) {
     std::lock_guard<std::mutex> lock(mu_);
     view_ = view;
     dirty_ = true;
+    member_ids_.clear();
     if (view_) {
+      for (const v1::Member& m : view_->members) member_ids_.insert(m.node().node_id());
       // Forget what agents that are no longer members said; an agent that
       // comes back says it again.
-      absl::flat_hash_set<std::string> members;
-      for (const v1::Member& m : view_->members) members.insert(m.node().node_id());
       for (auto it = departing_.begin(); it != departing_.end();) {
-        it = members.contains(*it) ? std::next(it) : departing_.erase(it);
+        it = IsMemberLocked(*it) ? std::next(it) : departing_.erase(it);
       }
       for (auto it = loads_.begin(); it != loads_.end();) {
         auto here = it++;
-        if (!members.contains(here->first) && !streams_.contains(here->first)) loads_.erase(here);
+        if (!IsMemberLocked(here->first) && !streams_.contains(here->first)) loads_.erase(here);
       }
     }
   }
@@ -117,10 +117,7 @@ void ControlState::OnAgentStream(const std::string& node_id, bool connected) {
   if (n > 0) return;
   streams_.erase(node_id);
   // What a stream said about a node that is not a member is forgotten with it.
-  bool member = false;
-  if (view_) {
-    for (const v1::Member& m : view_->members) member |= m.node().node_id() == node_id;
-  }
+  const bool member = IsMemberLocked(node_id);
   if (!member) {
     loads_.erase(node_id);
     departing_.erase(node_id);
@@ -143,11 +140,9 @@ void ControlState::OnAgentDescriptor(const v1::NodeDescriptor& node) {
     if (streams_.contains(node.node_id())) {
       auto [it, added] = streaming_.try_emplace(node.node_id(), Streaming{node, absl::Now()});
       if (!added) it->second.node = node;
-      bool member = false;
-      if (view_) {
-        for (const v1::Member& m : view_->members) member |= m.node().node_id() == node.node_id();
+      if (!IsMemberLocked(node.node_id()) && options_.admit_streaming_for > absl::ZeroDuration()) {
+        dirty_ = true;
       }
-      if (!member && options_.admit_streaming_for > absl::ZeroDuration()) dirty_ = true;
     }
     const bool was = departing_.contains(node.node_id());
     if (node.draining() == was) {
@@ -178,11 +173,9 @@ std::vector<v1::Member> ControlState::AdmittedLocked(absl::Time now,
       !options_.streams_proven() || !view_) {
     return admitted;
   }
-  absl::flat_hash_set<std::string> members;
-  for (const v1::Member& m : view_->members) members.insert(m.node().node_id());
   for (const auto& [id, s] : streaming_) {
     const absl::Time until = s.since + options_.admit_streaming_for;
-    if (members.contains(id) || s.node.role() != v1::NodeDescriptor::ROLE_AGENT ||
+    if (IsMemberLocked(id) || s.node.role() != v1::NodeDescriptor::ROLE_AGENT ||
         s.node.draining() || until <= now) {
       continue;
     }

@@ -139,6 +139,11 @@ class ControlState {
   mutable std::mutex mu_;
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<membership::View> view_ ABSL_GUARDED_BY(mu_);
+  // The node ids of view_'s members.
+  absl::flat_hash_set<std::string> member_ids_ ABSL_GUARDED_BY(mu_);
+  bool IsMemberLocked(const std::string& node_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return member_ids_.contains(node_id);
+  }
   std::vector<cluster::BrokerEndpoint> brokers_ ABSL_GUARDED_BY(mu_);
   bool brokers_known_ ABSL_GUARDED_BY(mu_) = false;
   bool stored_loaded_ ABSL_GUARDED_BY(mu_) = false;

@@ -22,13 +22,11 @@ constexpr absl::Duration kStreamPoll = absl::Seconds(1);
 
 // What tells an agent to heartbeat now; shared by every stream, never freed.
 const std::shared_ptr<const v1::AgentDirective>& HeartbeatNowDirective() {
-  static const auto* const directive = [] {
-    auto* d = new std::shared_ptr<const v1::AgentDirective>;
-    auto built = std::make_shared<v1::AgentDirective>();
-    built->set_heartbeat_now(true);
-    *d = std::move(built);
+  static const auto* const directive = new std::shared_ptr<const v1::AgentDirective>([] {
+    auto d = std::make_shared<v1::AgentDirective>();
+    d->set_heartbeat_now(true);
     return d;
-  }();
+  }());
   return *directive;
 }
 

@@ -118,11 +118,9 @@ class Fleet::Agent {
       // been read and the stream it names is open and, with a key, has
       // assigned this agent (at most kStreamFirstWait).
       reader_ = std::thread([this, client, member] {
-        const bool stream_first = ReadStored(client);
-        const absl::Time stream_by = absl::Now() + kStreamFirstWait;
-        while (stream_first && absl::Now() < stream_by && !stopping_ &&
-               (client->connected_to().empty() || (fleet_.options_.key && !NamedBySelf()))) {
-          absl::SleepFor(absl::Milliseconds(5));
+        if (ReadStored(client)) {
+          client->WaitStreaming(kStreamFirstWait,
+                                [&] { return !fleet_.options_.key || NamedBySelf(); });
         }
         std::lock_guard<std::mutex> lock(mu_);
         if (!stopping_) member->Start();
@@ -155,8 +153,8 @@ class Fleet::Agent {
     }
     // As AgentControl::Stop: the member first, so no view reaches a stopped client.
     if (member) member->Stop();
+    client->Stop();  // ends the reader's wait for the stream
     if (reader_.joinable()) reader_.join();
-    client->Stop();
     {
       std::lock_guard<std::mutex> lock(mu_);
       running_ = false;
