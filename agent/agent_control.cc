@@ -141,8 +141,12 @@ void AgentControl::Start() {
           .verify = [this](const v1::NodeDescriptor& d) { return key_->VerifyDescriptor(d); }},
       Descriptor(), [this](const std::optional<membership::View>& view) { OnView(view); });
   // Both exist before either runs: each one's callbacks reach the other.
-  // The member starts once the stored assignment has been read (RunFallback).
+  // With the cluster key, the member starts once the stored assignment has
+  // been read (RunFallback); without it, at once: the leader assigns an
+  // unproven agent only once the group lists it, so waiting would only
+  // delay that.
   coordinator_->Start();
+  if (!key_->enabled()) member_->Start();
   loop_.Start([this] { RunFallback(); });
 }
 
@@ -282,20 +286,18 @@ void AgentControl::RunFallback() {
     NoteCoordinators(a);
     stream_first = !a.leader_endpoint().empty();
   }
-  // Join the group only now, and once that stream is open and, with the
-  // cluster key, has brought an assignment naming this agent (at most
-  // kStreamFirstWait): a new member makes every member rejoin, which keeps
-  // the brokers and the coordinators busy for a while; the leader should
-  // have assigned this agent before that starts. Had Kafka not answered the
-  // read, the join would not have got further meanwhile.
-  // Stop ends the wait: it stops the client first.
-  if (stream_first) {
-    const bool admitted_by_stream = key_->enabled();
-    coordinator_->WaitStreaming(kStreamFirstWait,
-                                [&] { return !admitted_by_stream || assigned_.load(); });
+  // With the cluster key, join the group only now, and once that stream has
+  // brought an assignment naming this agent (at most kStreamFirstWait): a
+  // new member makes every member rejoin, which keeps the brokers and the
+  // coordinators busy for a while; the leader should have assigned this
+  // agent before that starts. Had Kafka not answered the read, the join
+  // would not have got further meanwhile. Stop ends the wait: it stops the
+  // client first.
+  if (key_->enabled() && stream_first) {
+    coordinator_->WaitStreaming(kStreamFirstWait, [this] { return assigned_.load(); });
   }
   std::unique_lock<std::mutex> lock(mu_);
-  if (!loop_.stopping()) member_->Start();
+  if (key_->enabled() && !loop_.stopping()) member_->Start();
   topic_read_ = true;
   while (!loop_.stopping()) {
     lock.unlock();

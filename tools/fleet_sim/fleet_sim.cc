@@ -113,19 +113,20 @@ class Fleet::Agent {
       member_ = member;
     }
     client->Start();
-    if (member && !o.assignments_topic.empty()) {
-      // As AgentControl: the member joins once the stored assignment has
-      // been read and the stream it names is open and, with a key, has
-      // assigned this agent (at most kStreamFirstWait).
+    if (member && o.key && !o.assignments_topic.empty()) {
+      // As AgentControl: with a key, the member joins once the stored
+      // assignment has been read and the stream it names has assigned this
+      // agent (at most kStreamFirstWait).
       reader_ = std::thread([this, client, member] {
         if (ReadStored(client)) {
-          client->WaitStreaming(kStreamFirstWait,
-                                [&] { return !fleet_.options_.key || NamedBySelf(); });
+          client->WaitStreaming(kStreamFirstWait, [&] { return NamedBySelf(); });
         }
         std::lock_guard<std::mutex> lock(mu_);
         if (!stopping_) member->Start();
       });
     } else if (member) {
+      // Without one, at once, while the stored assignment is read.
+      if (!o.assignments_topic.empty()) reader_ = std::thread([this, client] { ReadStored(client); });
       member->Start();
     }
   }
