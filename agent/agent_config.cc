@@ -25,6 +25,7 @@ constexpr absl::string_view kHaproxy = "GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL";
 constexpr absl::string_view kSecurityProtocol = "GATEWAY_SECURITY_PROTOCOL";
 constexpr absl::string_view kMaxFrameSize = "GATEWAY_MAX_FRAME_SIZE";
 constexpr absl::string_view kHighWaterMark = "GATEWAY_BUFFER_HIGH_WATER_MARK";
+constexpr absl::string_view kZeroCopy = "GATEWAY_ZERO_COPY";
 constexpr absl::string_view kMaxInflight = "GATEWAY_MAX_INFLIGHT_REQUESTS";
 constexpr absl::string_view kWorkerThreads = "GATEWAY_WORKER_THREADS";
 constexpr absl::string_view kMaxBuffered = "GATEWAY_MAX_BUFFERED_REQUEST_BYTES";
@@ -154,6 +155,12 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .default_value = "1MiB",
        .min = 4096,
        .max = int64_t{1} << 30},
+      {.name = kZeroCopy,
+       .type = SettingType::kBool,
+       .description = "Pass the bytes of large responses the agent does not look at from the "
+                      "broker's socket to the client's through a kernel pipe (splice), without "
+                      "copying them through the agent; plaintext connections only",
+       .default_value = "true"},
       {.name = kMaxInflight,
        .type = SettingType::kInt,
        .description = "Requests one client connection may have awaiting responses; beyond it "
@@ -359,6 +366,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   c.security_protocol = ToSecurityProtocol(settings.GetString(kSecurityProtocol));
   c.max_frame_size = settings.GetInt(kMaxFrameSize);
   c.buffer_high_water_mark = settings.GetInt(kHighWaterMark);
+  c.zero_copy = settings.GetBool(kZeroCopy);
   c.max_inflight_requests = static_cast<int>(settings.GetInt(kMaxInflight));
   c.max_buffered_request_bytes = settings.GetInt(kMaxBuffered);
   c.sasl_max_receive_size = settings.GetInt(kSaslMaxReceive);

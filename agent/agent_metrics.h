@@ -61,6 +61,8 @@ class AgentMetrics {
   prometheus::Gauge& request_buffer_bytes() { return request_buffer_bytes_; }
   prometheus::Gauge& request_buffer_limit() { return request_buffer_limit_; }
   prometheus::Counter& request_buffer_waits() { return request_buffer_waits_; }
+  // Response bytes passed from socket to socket by splice (GATEWAY_ZERO_COPY).
+  prometheus::Counter& spliced_bytes() { return spliced_bytes_; }
   // Client connections closed by the connection limits, by reason
   // (max_connections, per_address, rate).
   prometheus::Counter& ConnectionsRefused(const std::string& reason);
@@ -84,6 +86,7 @@ class AgentMetrics {
   prometheus::Gauge& request_buffer_bytes_;
   prometheus::Gauge& request_buffer_limit_;
   prometheus::Counter& request_buffer_waits_;
+  prometheus::Counter& spliced_bytes_;
   prometheus::Family<prometheus::Counter>& connections_refused_;
 
   std::mutex mu_;

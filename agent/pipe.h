@@ -18,6 +18,7 @@
 #ifndef KGW_AGENT_PIPE_H_
 #define KGW_AGENT_PIPE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -89,6 +90,9 @@ class Pipe {
   // Moves what has arrived of that frame, at most `most` bytes, to the
   // queue; false when nothing had.
   bool MoveCutThrough(size_t most = SIZE_MAX);
+  // `n` bytes of the frame being cut through went to the destination
+  // another way (spliced from socket to socket), never through this pipe.
+  void CutThroughElsewhere(size_t n) { cut_through_left_ -= std::min(n, cut_through_left_); }
   // Ends the frame being cut through: its rest, all buffered, is dropped and
   // `bytes` are queued in its place.
   void ReplaceCutThroughRest(absl::Span<const uint8_t> bytes);

@@ -1,6 +1,8 @@
 #include "agent/session.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -21,6 +23,10 @@ namespace {
 // them whole, read in pieces of at most kCutThroughRead.
 constexpr size_t kCutThroughAbove = 64 * 1024;
 constexpr size_t kCutThroughRead = 256 * 1024;
+// The unread rest of a response at least this large is spliced
+// (GATEWAY_ZERO_COPY), taken from the broker at most kSpliceChunk at a time.
+constexpr size_t kSpliceAbove = 64 * 1024;
+constexpr size_t kSpliceChunk = Splicer::kWantedPipeSize;
 // How soon a client whose read the request budget refused is tried again.
 constexpr auto kBudgetRetry = std::chrono::milliseconds(20);
 
@@ -80,7 +86,9 @@ void Session::OnConnected() {
   Pump(Side::kBroker);
 }
 
-size_t Session::Queued(Side to) const { return To(to).queued(); }
+size_t Session::Queued(Side to) const {
+  return To(to).queued() + (to == Side::kClient ? splicer_.held() : 0);
+}
 
 int32_t Session::MaxFrameSize(Side from) const {
   // Requests are client input and bounded like a broker's
@@ -108,7 +116,8 @@ bool Session::CanRead(Side side) const {
            (!draining_ &&
             inflight_.size() < static_cast<size_t>(env_.config->max_inflight_requests));
   }
-  return Queued(Side::kClient) < hwm;
+  // While a response is spliced, the splice alone reads the broker.
+  return !splicing() && Queued(Side::kClient) < hwm;
 }
 
 void Session::Read(Side side, bool readable) {
@@ -455,9 +464,14 @@ bool Session::MoveWalkedResponse() {
 }
 
 void Session::ProcessResponses() {
+  if (splicing() && !SpliceStep()) return;
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   while (!closed_ && Queued(Side::kClient) < hwm) {
     if (responses_.cut_through_left() > 0) {
+      if (StartSplice()) {
+        if (!SpliceStep()) return;
+        continue;
+      }
       if (walk_ != nullptr ? !MoveWalkedResponse() : !responses_.MoveCutThrough()) return;
       continue;
     }
@@ -473,6 +487,110 @@ void Session::ProcessResponses() {
     if (!HandleResponse(**frame)) return;
     responses_.Skip(kafka::kFrameSizeBytes + (*frame)->size());
   }
+}
+
+bool Session::StartSplice() {
+  // A walked response (Fetch v16+, ShareFetch) is spliced where its walk
+  // need not look: the records, nearly all of its bytes.
+  const size_t unseen =
+      walk_ != nullptr ? walk_->opaque_ahead() : responses_.cut_through_left();
+  if (!env_.config->zero_copy || splice_refused_ || client_.tls() || upstream_.tls() ||
+      responses_.reading || responses_.buffered_size() > 0 || unseen < kSpliceAbove) {
+    return false;
+  }
+  asio::error_code ec;
+  client_.tcp().native_non_blocking(true, ec);
+  if (!ec) upstream_.tcp().native_non_blocking(true, ec);
+  const absl::Status opened = ec ? absl::InternalError(ec.message()) : splicer_.Open();
+  if (!opened.ok()) {
+    // Copying works wherever splicing does not; say so, once per kind.
+    splice_refused_ = true;
+    LogLimited("splice", absl::StrCat(Who(), ": cannot splice responses (",
+                                      opened.message(), "); copying them instead"));
+    return false;
+  }
+  splice_left_ = unseen;
+  return true;
+}
+
+bool Session::SpliceStep() {
+  const int from = upstream_.tcp().native_handle();
+  const int to = client_.tcp().native_handle();
+  bool source_dry = false;  // the broker had nothing now, or the pipe was full
+  bool sink_full = false;   // the client took nothing now
+  bool moved = true;
+  while (moved && !closed_) {
+    moved = false;
+    if (splice_left_ > 0 && !source_dry) {
+      const ssize_t n = splicer_.Fill(from, std::min(splice_left_, kSpliceChunk));
+      if (n > 0) {
+        const auto bytes = static_cast<size_t>(n);
+        splice_left_ -= bytes;
+        responses_.CutThroughElsewhere(bytes);
+        if (walk_ != nullptr) walk_->PassedUnseen(bytes);
+        series().bytes_broker_to_client->Increment(static_cast<double>(bytes));
+        env_.metrics->spliced_bytes().Increment(static_cast<double>(bytes));
+        last_activity_ = Clock::now();
+        moved = true;
+      } else if (n == 0) {
+        // The frame can no longer be whole: as a failed read, minus what
+        // the client would only get half of.
+        Close(absl::StrCat("broker closed with ", splice_left_, " bytes of a response to come"));
+        return false;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        source_dry = true;
+      } else if (errno != EINTR) {
+        Close(absl::StrCat("broker read failed: ", std::strerror(errno)));
+        return false;
+      }
+    }
+    // Only behind what is queued the ordinary way.
+    if (splicer_.held() > 0 && !sink_full && responses_.queued() == 0) {
+      const ssize_t n = splicer_.Drain(to);
+      if (n > 0) {
+        bytes_to_client_ += static_cast<size_t>(n);
+        last_activity_ = Clock::now();
+        source_dry = false;  // the pipe has room again
+        moved = true;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        sink_full = true;
+      } else if (n < 0 && errno != EINTR) {
+        VLOG(1) << Who() << ": write to client failed: " << std::strerror(errno);
+        Close(absl::StrCat("write to client failed: ", std::strerror(errno)));
+        return false;
+      }
+    }
+  }
+  if (closed_) return false;
+  if (!splicing()) {
+    splicer_.Close();  // an idle connection keeps no pipe
+    return true;
+  }
+  // The pipe empties into the client when it has room; with bytes queued
+  // the ordinary way, their write's end calls again. An empty pipe that took
+  // nothing means the broker has sent nothing more yet.
+  if (sink_full) WaitToSplice(/*write=*/true);
+  if (splice_left_ > 0 && source_dry && splicer_.held() == 0) WaitToSplice(/*write=*/false);
+  return false;
+}
+
+void Session::WaitToSplice(bool write) {
+  bool& waiting = write ? splice_write_wait_ : splice_read_wait_;
+  if (waiting) return;
+  waiting = true;
+  Transport& t = write ? client_ : upstream_;
+  t.tcp().async_wait(write ? asio::socket_base::wait_write : asio::socket_base::wait_read,
+                     [self = shared_from_this(), write](const asio::error_code& ec) {
+                       (write ? self->splice_write_wait_ : self->splice_read_wait_) = false;
+                       if (self->closed_) return;
+                       if (ec) {
+                         self->Close(absl::StrCat("waiting for the ",
+                                                  write ? "client" : "broker",
+                                                  " failed: ", ec.message()));
+                         return;
+                       }
+                       self->Pump(Side::kBroker);
+                     });
 }
 
 bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
@@ -719,6 +837,7 @@ void Session::Close(std::string reason) {
   handshake_.Stop();
   client_.Close();
   upstream_.Close();
+  splicer_.Close();
   if (env_.audit != nullptr) {
     AuditAuthentication(sasl_.OnClose());
     audit::AuditEvent e = NewAuditEvent(audit::EventType::kConnectionClose);

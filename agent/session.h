@@ -46,6 +46,7 @@
 #include "agent/request_peek.h"
 #include "agent/sasl_watcher.h"
 #include "agent/session_env.h"
+#include "agent/splicer.h"
 #include "agent/transport.h"
 #include "common/audit/audit_log.h"
 #include "common/kafka/response_walk.h"
@@ -120,6 +121,23 @@ class Session : public std::enable_shared_from_this<Session> {
   // forwarded rewritten within the same size. Returns false when nothing
   // could move (more bytes are needed) or after closing.
   bool MoveWalkedResponse();
+  // Zero-copy (GATEWAY_ZERO_COPY): the unread rest of a large response that
+  // passes through untouched goes from the broker's socket to the client's
+  // through a kernel pipe (splicer.h). It starts only once everything read
+  // of the frame before has been queued, and the pipe is emptied into the
+  // client only once that queue has been written, so the bytes keep their
+  // order. Of a walked response, only what the walk passes unseen (its
+  // records) is spliced. StartSplice returns false when nothing is spliced
+  // now (TLS, too little to splice, the kernel refused a pipe).
+  bool StartSplice();
+  // Moves what it can. True when the spliced part of the frame is through
+  // (go on with the next frame); false while it waits for a socket (it
+  // arranges to be called again) or after closing.
+  bool SpliceStep();
+  // Calls Pump(kBroker) once the client can take more (`write`) or the
+  // broker has sent more.
+  void WaitToSplice(bool write);
+  bool splicing() const { return splice_left_ > 0 || splicer_.held() > 0; }
   // Where this client is told broker `node` is, under `routes`.
   AdvertisedAddress AddressForClient(const control::RouteIndex* routes, int32_t node) const;
   // Whether the incomplete frame of `size` bytes at the head of the buffer
@@ -185,6 +203,13 @@ class Session : public std::enable_shared_from_this<Session> {
   Pipe responses_;  // broker to client
   // The walk through the response being cut through, if it is walked.
   std::unique_ptr<kafka::ResponseWalk> walk_;
+  // The response being spliced: its pipe, and its bytes still to take from
+  // the broker that way.
+  Splicer splicer_;
+  size_t splice_left_ = 0;
+  bool splice_read_wait_ = false;
+  bool splice_write_wait_ = false;
+  bool splice_refused_ = false;  // the kernel refused: this session copies
   // Requests awaiting their responses, oldest first: Kafka answers in order.
   std::deque<InFlight> inflight_;
 

@@ -46,7 +46,7 @@ QUICK_WARMUP = dict(records=2_000, rate=200, seconds=1, storm=50)
 
 # Targets whose failure is an error of the benchmark (exit code 1); a peer
 # proxy failing a workload is a finding about that peer.
-CORE = ("direct", "kgw", "haproxy", "kgw-tls", "haproxy-tls")
+CORE = ("direct", "kgw", "kgw-copy", "haproxy", "kgw-tls", "haproxy-tls")
 PEERS = {"kafka-proxy": "grepplabs/kafka-proxy", "kroxylicious": "kroxylicious/kroxylicious"}
 WORKLOADS = ("produce", "consume", "latency", "storm", "idle")
 
@@ -273,10 +273,12 @@ def tls_files(state):
     return files
 
 
-def start_kgw(args, cluster, state, tls=False):
-    name = "kgw-tls" if tls else "kgw"
-    port_start = args.port_base + (920 if tls else 900)
-    http = args.port_base + (898 if tls else 899)
+def start_kgw(args, cluster, state, tls=False, copy=False):
+    """A kgw agent; with copy, one that copies every byte through itself
+    (GATEWAY_ZERO_COPY=false), to compare with splicing in the same run."""
+    name = "kgw-tls" if tls else "kgw-copy" if copy else "kgw"
+    port_start = args.port_base + (920 if tls else 940 if copy else 900)
+    http = args.port_base + (898 if tls else 897 if copy else 899)
     env = dict(os.environ)
     env.update(
         KAFKA_BOOTSTRAP_SERVERS=cluster["KGW_KAFKA_BOOTSTRAP"],
@@ -288,6 +290,8 @@ def start_kgw(args, cluster, state, tls=False):
         GATEWAY_MIN_BROKERID="1",
         GATEWAY_HTTP_PORT=str(http),
     )
+    if copy:
+        env.update(GATEWAY_ZERO_COPY="false")
     ca = None
     if tls:
         files = tls_files(state)
@@ -470,6 +474,7 @@ STARTERS = {
     "kgw": start_kgw,
     "haproxy": start_haproxy,
     "kgw-tls": lambda args, cluster, state: start_kgw(args, cluster, state, tls=True),
+    "kgw-copy": lambda args, cluster, state: start_kgw(args, cluster, state, copy=True),
     "haproxy-tls": lambda args, cluster, state: start_haproxy(args, cluster, state, tls=True),
     "kroxylicious": start_kroxylicious,
     "kafka-proxy": start_kafka_proxy,
@@ -702,6 +707,12 @@ def summarize(rounds):
             gb = (p["bytes"] + c["bytes"]) / 1e9
             cpu.append((p["gateway_cpu_s"] + c["gateway_cpu_s"]) / gb)
     out["cpu_s_per_gb"] = spread(cpu)
+    # Each direction alone: produce is client-to-broker, consume broker-to-client.
+    for w in ("produce", "consume"):
+        out[f"cpu_s_per_gb_{w}"] = spread([r[w]["gateway_cpu_s"] / (r[w]["bytes"] / 1e9)
+                                           for r in rounds
+                                           if "gateway_cpu_s" in r.get(w, {})
+                                           and r[w].get("bytes")])
     for w in WORKLOADS:
         out[f"brokers_cores_{w}"] = spread([r.get("brokers_cores") for r in ok(w)])
     out["storm_failed"] = max((r.get("failed", 0) for r in ok("storm")), default=None)
@@ -770,15 +781,17 @@ def print_report(summary, notes, sizes, perf, failures, brokers, rounds):
     rows += [[name, f"not measured: {note}"] for name, note in notes.items()]
     print_rows(["target"] + [c[0] for c in cols], rows)
 
-    header = ["target", "CPU s/GB", "RSS idle MiB", f"RSS @{sizes['idle']} MiB", "KiB/conn",
-              "RSS after close MiB"]
-    rows = [[name, cell(s, "cpu_s_per_gb", 2), fmt(s.get("rss_idle_mib"), 1),
+    header = ["target", "CPU s/GB", "produce", "consume", "RSS idle MiB",
+              f"RSS @{sizes['idle']} MiB", "KiB/conn", "RSS after close MiB"]
+    rows = [[name, cell(s, "cpu_s_per_gb", 2), cell(s, "cpu_s_per_gb_produce", 2),
+             cell(s, "cpu_s_per_gb_consume", 2), fmt(s.get("rss_idle_mib"), 1),
              fmt(s.get("rss_held_mib"), 1), fmt(s.get("kib_per_connection"), 1),
              fmt(s.get("rss_after_close_mib"), 1)]
             for name, s in summary.items() if name != "direct"]
     if rows:
         print()
-        print("Gateway resources (CPU per GB over produce + consume; RSS after start-up, "
+        print("Gateway resources (CPU per GB over produce + consume, then each alone; RSS "
+              "after start-up, "
               f"while {sizes['idle']:,} idle connections are held, and {IDLE_SETTLE_SECONDS} s "
               "after they closed, first round)")
         print_rows(header, rows)
@@ -802,7 +815,8 @@ def print_report(summary, notes, sizes, perf, failures, brokers, rounds):
         if errors:
             print(f"{name}: connection errors: {', '.join(errors)} (most in one round)")
 
-    pairs = [("kgw", "direct"), ("kgw", "haproxy"), ("kgw-tls", "haproxy-tls")]
+    pairs = [("kgw", "direct"), ("kgw", "haproxy"), ("kgw", "kgw-copy"),
+             ("kgw-tls", "haproxy-tls")]
     pairs = [(a, b) for a, b in pairs if a in summary and b in summary]
     if pairs:
         print()
@@ -907,7 +921,8 @@ def main():
     ap.add_argument("--state-dir", default="/tmp/kgw-bench")
     ap.add_argument("--port-base", type=int, default=23000,
                     help="ports used: base+90.. (Kafka), +800.. (HAProxy), +810.. (HAProxy "
-                         "with TLS), +898.. (kgw), +920.. (kgw with TLS), +1100.. "
+                         "with TLS), +898.. (kgw), +920.. (kgw with TLS), +940.. (kgw-copy: "
+                         "GATEWAY_ZERO_COPY=false, not run unless named), +1100.. "
                          "(kafka-proxy), +1200.. (Kroxylicious)")
     ap.add_argument("--use-running-cluster", action="store_true",
                     help="use the cluster named by KGW_KAFKA_* (started with --relay) instead "

@@ -197,6 +197,20 @@ absl::Status ResponseWalk::Fail(const char* what, const char* field) const {
                                           "-byte frame"));
 }
 
+void ResponseWalk::PassedUnseen(size_t n) {
+  n = std::min(n, opaque_ahead());
+  position_ += n;
+  skip_left_ -= n;
+  if (n == 0 || skip_left_ > 0) return;
+  // As Advance does at the end of a skip.
+  const Level& level = levels_[depth_ - 1];
+  if (level.ops[level.pc].kind == Op::kTags && --tags_left_ > 0) {
+    phase_ = Phase::kTag;
+  } else {
+    Next();
+  }
+}
+
 absl::StatusOr<size_t> ResponseWalk::Advance(absl::Span<const uint8_t> bytes) {
   size_t at = 0;
   while (!at_tail_) {

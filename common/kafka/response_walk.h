@@ -49,6 +49,14 @@ class ResponseWalk {
   // response of this version or overrun the frame.
   absl::StatusOr<size_t> Advance(absl::Span<const uint8_t> bytes);
 
+  // Bytes just ahead that the walk passes without looking at them (the rest
+  // of a records value or of an unknown tagged field): they may go on to the
+  // client without being given to Advance. 0 when the walk must see the
+  // next bytes.
+  size_t opaque_ahead() const { return phase_ == Phase::kSkipping ? skip_left_ : 0; }
+  // `n` of those bytes (at most opaque_ahead()) went on unseen.
+  void PassedUnseen(size_t n);
+
   // The walk stands at the tail that ends the frame: the last tail_size()
   // bytes (Fetch: the top-level tagged fields; ShareFetch: NodeEndpoints
   // and the top-level tagged fields).

@@ -65,13 +65,30 @@ FetchResponse SampleResponse() {
 // Feeds `frame` to a walk in pieces of `chunk` bytes as a session would:
 // what the walk did not pass is given again with the next piece. Returns
 // the walk's position once it stands at the tail (or all bytes are given).
+// With `unseen`, bytes the walk says it need not see (opaque_ahead) are
+// passed without being given, in random parts, as a splicing session does;
+// their count is added to *unseen.
 absl::StatusOr<size_t> WalkInPieces(int16_t api_key, const std::vector<uint8_t>& frame,
-                                    int16_t version, std::mt19937& rng, size_t max_chunk) {
+                                    int16_t version, std::mt19937& rng, size_t max_chunk,
+                                    size_t* unseen = nullptr) {
   ResponseWalk walk(api_key, version, frame.size());
   size_t given = 0;   // bytes handed over so far
   size_t passed = 0;  // bytes the walk passed
   std::uniform_int_distribution<size_t> piece(1, max_chunk);
   while (!walk.at_tail() && given < frame.size()) {
+    if (const size_t opaque = walk.opaque_ahead(); unseen != nullptr && opaque > 0) {
+      if (given > passed) {
+        // Bytes given and not yet passed are given again first, as ever.
+      } else {
+        const size_t n = std::uniform_int_distribution<size_t>(1, opaque)(rng);
+        walk.PassedUnseen(n);
+        passed += n;
+        given = passed;
+        *unseen += n;
+        if (passed != walk.position()) return absl::InternalError("position disagrees");
+        continue;
+      }
+    }
     given = std::min(frame.size(), given + piece(rng));
     absl::StatusOr<size_t> n =
         walk.Advance(absl::MakeConstSpan(frame).subspan(passed, given - passed));
@@ -89,6 +106,7 @@ absl::StatusOr<size_t> WalkInPieces(int16_t api_key, const std::vector<uint8_t>&
 TEST(ResponseWalkTest, AgreesWithTheGeneratedSkipOnRandomResponses) {
   std::mt19937 rng(7);
   int with_records = 0;
+  size_t unseen = 0;
   for (int i = 0; i < 300; ++i) {
     for (int16_t version = 16; version <= FetchResponse::kMaxVersion; ++version) {
       ASSERT_TRUE(ResponseWalk::Walks(FetchResponse::kApiKey, version));
@@ -108,6 +126,14 @@ TEST(ResponseWalkTest, AgreesWithTheGeneratedSkipOnRandomResponses) {
         ASSERT_TRUE(at.ok()) << at.status() << " (response " << i << " v" << version << ")";
         EXPECT_EQ(*at, frame.body_offset + location->tagged_fields_offset)
             << "response " << i << " v" << version << ", pieces of up to " << max_chunk;
+        // The same when the records pass unseen (spliced).
+        at = WalkInPieces(FetchResponse::kApiKey, frame.bytes, version, rng, max_chunk,
+                          &unseen);
+        ASSERT_TRUE(at.ok()) << at.status() << " (response " << i << " v" << version
+                             << ", unseen)";
+        EXPECT_EQ(*at, frame.body_offset + location->tagged_fields_offset)
+            << "response " << i << " v" << version << ", pieces of up to " << max_chunk
+            << ", records unseen";
       }
       for (const auto& topic : response.responses) {
         for (const auto& p : topic.partitions) with_records += p.records && !p.records->empty();
@@ -115,6 +141,7 @@ TEST(ResponseWalkTest, AgreesWithTheGeneratedSkipOnRandomResponses) {
     }
   }
   EXPECT_GT(with_records, 100);  // the random responses do carry records
+  EXPECT_GT(unseen, 10000u);     // and the walks did pass some unseen
 }
 
 // A ShareFetch response's tail is its NodeEndpoints and top-level tagged

@@ -321,6 +321,7 @@ TEST_F(AgentTest, KcatMovesHundredThousandRecordsIntact) {
   ASSERT_EQ(produce.exit_code, 0) << produce.output;
   EXPECT_TRUE(produce.broker_port_connections.empty());
   const std::string output = E().work_dir + "/consumed.txt";
+  const double spliced_before = MetricValue(E().http_port, "kgw_agent_spliced_bytes_total");
   WatchedRun consume = RunWatched(
       "kcat-consume",
       absl::StrCat("kcat -b ", Bootstrap(), " -C -t ", topic, " -o beginning -e -q"),
@@ -333,6 +334,11 @@ TEST_F(AgentTest, KcatMovesHundredThousandRecordsIntact) {
   std::sort(want.begin(), want.end());
   EXPECT_EQ(got.size(), 100000u);
   EXPECT_TRUE(got == want) << "consumed records differ from those produced";
+  // The records in the Fetch answers went from socket to socket by splice,
+  // and arrived intact above.
+  const double spliced = MetricValue(E().http_port, "kgw_agent_spliced_bytes_total");
+  std::cout << "spliced " << spliced - spliced_before << " bytes of Fetch answers" << std::endl;
+  EXPECT_GT(spliced, spliced_before);
 }
 
 TEST_F(AgentTest, JavaIdempotentProducerAndConsumerGroupLoseAndDuplicateNothing) {
@@ -528,6 +534,11 @@ TEST_F(AgentTest, LargeFetchAnswersStreamThroughWithoutBeingAssembled) {
   EXPECT_LT(peak - rss_before, 16 * 1024) << "the agent assembled the Fetch answers";
 #endif
   EXPECT_GT(MetricValue(kHttp, "kgw_agent_requests_total{api_key=\"1\"}"), 0);
+  // The answers are walked (Fetch v16+); their records, most of the 40 MB,
+  // passed by splice (the consumer checks each batch's CRC).
+  const double spliced = MetricValue(kHttp, "kgw_agent_spliced_bytes_total");
+  std::cout << "spliced " << spliced << " bytes" << std::endl;
+  EXPECT_GT(spliced, kRecords * 1000.0 / 2);
   agent->Signal(SIGTERM);
   EXPECT_EQ(agent->Wait(seconds(30)), std::optional<int>(0)) << agent->Log();
   delete agent;
