@@ -157,9 +157,10 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .max = int64_t{1} << 30},
       {.name = kZeroCopy,
        .type = SettingType::kBool,
-       .description = "Pass the bytes of large responses the agent does not look at from the "
-                      "broker's socket to the client's through a kernel pipe (splice), without "
-                      "copying them through the agent; plaintext connections only",
+       .description = "Pass the bytes of large frames the agent does not look at (the "
+                      "records of Produce requests and Fetch answers) from one socket to the "
+                      "other through a kernel pipe (splice), without copying them through the "
+                      "agent; plaintext connections only",
        .default_value = "true"},
       {.name = kMaxInflight,
        .type = SettingType::kInt,

@@ -86,13 +86,14 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                                       "budget was spent")
                                 .Register(registry)
                                 .Add({})),
-      spliced_bytes_(prometheus::BuildCounter()
-                         .Name("kgw_agent_spliced_bytes_total")
-                         .Help("Response bytes passed from the broker's socket to the client's "
-                               "through a kernel pipe, never copied through the agent "
-                               "(GATEWAY_ZERO_COPY); also counted in kgw_agent_bytes_total")
-                         .Register(registry)
-                         .Add({})),
+      spliced_(prometheus::BuildCounter()
+                   .Name("kgw_agent_spliced_bytes_total")
+                   .Help("Bytes passed from one socket to the other through a kernel pipe, "
+                         "never copied through the agent (GATEWAY_ZERO_COPY), by direction; "
+                         "also counted in kgw_agent_bytes_total")
+                   .Register(registry)),
+      spliced_to_broker_(spliced_.Add({{"direction", "client_to_broker"}})),
+      spliced_to_client_(spliced_.Add({{"direction", "broker_to_client"}})),
       connections_refused_(prometheus::BuildCounter()
                                .Name("kgw_agent_connections_refused_total")
                                .Help("Client connections closed by the connection limits, by "

@@ -61,8 +61,10 @@ class AgentMetrics {
   prometheus::Gauge& request_buffer_bytes() { return request_buffer_bytes_; }
   prometheus::Gauge& request_buffer_limit() { return request_buffer_limit_; }
   prometheus::Counter& request_buffer_waits() { return request_buffer_waits_; }
-  // Response bytes passed from socket to socket by splice (GATEWAY_ZERO_COPY).
-  prometheus::Counter& spliced_bytes() { return spliced_bytes_; }
+  // Bytes passed from socket to socket by splice (GATEWAY_ZERO_COPY), by
+  // direction.
+  prometheus::Counter& spliced_bytes_to_broker() { return spliced_to_broker_; }
+  prometheus::Counter& spliced_bytes_to_client() { return spliced_to_client_; }
   // Client connections closed by the connection limits, by reason
   // (max_connections, per_address, rate).
   prometheus::Counter& ConnectionsRefused(const std::string& reason);
@@ -86,7 +88,9 @@ class AgentMetrics {
   prometheus::Gauge& request_buffer_bytes_;
   prometheus::Gauge& request_buffer_limit_;
   prometheus::Counter& request_buffer_waits_;
-  prometheus::Counter& spliced_bytes_;
+  prometheus::Family<prometheus::Counter>& spliced_;
+  prometheus::Counter& spliced_to_broker_;
+  prometheus::Counter& spliced_to_client_;
   prometheus::Family<prometheus::Counter>& connections_refused_;
 
   std::mutex mu_;

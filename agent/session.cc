@@ -87,7 +87,9 @@ void Session::OnConnected() {
 }
 
 size_t Session::Queued(Side to) const {
-  return To(to).queued() + (to == Side::kClient ? splicer_.held() : 0);
+  // What a splice toward `to` holds in its pipe is queued for it too.
+  const Side from = to == Side::kClient ? Side::kBroker : Side::kClient;
+  return To(to).queued() + Spliced(from).splicer.held();
 }
 
 int32_t Session::MaxFrameSize(Side from) const {
@@ -106,7 +108,8 @@ int32_t Session::MaxFrameSize(Side from) const {
 }
 
 bool Session::CanRead(Side side) const {
-  if (closed_ || !connected()) return false;
+  // While a run is spliced, the splice alone reads that side.
+  if (closed_ || !connected() || splicing(side)) return false;
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   if (side == Side::kClient) {
     if (Queued(Side::kBroker) >= hwm) return false;
@@ -116,8 +119,7 @@ bool Session::CanRead(Side side) const {
            (!draining_ &&
             inflight_.size() < static_cast<size_t>(env_.config->max_inflight_requests));
   }
-  // While a response is spliced, the splice alone reads the broker.
-  return !splicing() && Queued(Side::kClient) < hwm;
+  return Queued(Side::kClient) < hwm;
 }
 
 void Session::Read(Side side, bool readable) {
@@ -259,8 +261,13 @@ void Session::Pump(Side side) {
 }
 
 void Session::ProcessRequests() {
+  if (splicing(Side::kClient) && !SpliceStep(Side::kClient)) return;
   while (!closed_ && CanRead(Side::kClient)) {
     if (requests_.cut_through_left() > 0) {
+      if (StartSplice(Side::kClient)) {
+        if (!SpliceStep(Side::kClient)) return;
+        continue;
+      }
       if (!requests_.MoveCutThrough()) return;
       continue;
     }
@@ -464,12 +471,12 @@ bool Session::MoveWalkedResponse() {
 }
 
 void Session::ProcessResponses() {
-  if (splicing() && !SpliceStep()) return;
+  if (splicing(Side::kBroker) && !SpliceStep(Side::kBroker)) return;
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   while (!closed_ && Queued(Side::kClient) < hwm) {
     if (responses_.cut_through_left() > 0) {
-      if (StartSplice()) {
-        if (!SpliceStep()) return;
+      if (StartSplice(Side::kBroker)) {
+        if (!SpliceStep(Side::kBroker)) return;
         continue;
       }
       if (walk_ != nullptr ? !MoveWalkedResponse() : !responses_.MoveCutThrough()) return;
@@ -489,107 +496,134 @@ void Session::ProcessResponses() {
   }
 }
 
-bool Session::StartSplice() {
+bool Session::StartSplice(Side from) {
+  const bool responses = from == Side::kBroker;
+  const Pipe& pipe = From(from);
   // A walked response (Fetch v16+, ShareFetch) is spliced where its walk
-  // need not look: the records, nearly all of its bytes.
-  const size_t unseen =
-      walk_ != nullptr ? walk_->opaque_ahead() : responses_.cut_through_left();
+  // need not look: the records, nearly all of its bytes. Of a request, only
+  // a Produce is cut through, its header already read.
+  const size_t unseen = responses && walk_ != nullptr ? walk_->opaque_ahead()
+                                                      : pipe.cut_through_left();
   if (!env_.config->zero_copy || splice_refused_ || client_.tls() || upstream_.tls() ||
-      responses_.reading || responses_.buffered_size() > 0 || unseen < kSpliceAbove) {
+      pipe.reading || pipe.buffered_size() > 0 || unseen < kSpliceAbove) {
     return false;
   }
+  SpliceRun& run = Spliced(from);
   asio::error_code ec;
   client_.tcp().native_non_blocking(true, ec);
   if (!ec) upstream_.tcp().native_non_blocking(true, ec);
-  const absl::Status opened = ec ? absl::InternalError(ec.message()) : splicer_.Open();
+  const absl::Status opened = ec ? absl::InternalError(ec.message()) : run.splicer.Open();
   if (!opened.ok()) {
     // Copying works wherever splicing does not; say so, once per kind.
     splice_refused_ = true;
-    LogLimited("splice", absl::StrCat(Who(), ": cannot splice responses (",
-                                      opened.message(), "); copying them instead"));
+    LogLimited("splice", absl::StrCat(Who(), ": cannot splice (", opened.message(),
+                                      "); copying instead"));
     return false;
   }
-  splice_left_ = unseen;
+  run.left = unseen;
   return true;
 }
 
-bool Session::SpliceStep() {
-  const int from = upstream_.tcp().native_handle();
-  const int to = client_.tcp().native_handle();
-  bool source_dry = false;  // the broker had nothing now, or the pipe was full
-  bool sink_full = false;   // the client took nothing now
+bool Session::SpliceStep(Side from) {
+  const bool responses = from == Side::kBroker;
+  SpliceRun& run = Spliced(from);
+  Pipe& pipe = From(from);
+  const int source = (responses ? upstream_ : client_).tcp().native_handle();
+  const int sink = (responses ? client_ : upstream_).tcp().native_handle();
+  const char* const destination = responses ? "client" : "broker";
+  bool source_dry = false;  // the source had nothing now, or the pipe was full
+  bool sink_full = false;   // the destination took nothing now
   bool moved = true;
   while (moved && !closed_) {
     moved = false;
-    if (splice_left_ > 0 && !source_dry) {
-      const ssize_t n = splicer_.Fill(from, std::min(splice_left_, kSpliceChunk));
+    if (run.left > 0 && !source_dry) {
+      const ssize_t n = run.splicer.Fill(source, std::min(run.left, kSpliceChunk));
       if (n > 0) {
         const auto bytes = static_cast<size_t>(n);
-        splice_left_ -= bytes;
-        responses_.CutThroughElsewhere(bytes);
-        if (walk_ != nullptr) walk_->PassedUnseen(bytes);
-        series().bytes_broker_to_client->Increment(static_cast<double>(bytes));
-        env_.metrics->spliced_bytes().Increment(static_cast<double>(bytes));
+        run.left -= bytes;
+        pipe.CutThroughElsewhere(bytes);
+        if (responses) {
+          if (walk_ != nullptr) walk_->PassedUnseen(bytes);
+          series().bytes_broker_to_client->Increment(static_cast<double>(bytes));
+          env_.metrics->spliced_bytes_to_client().Increment(static_cast<double>(bytes));
+        } else {
+          bytes_from_client_ += bytes;
+          series().bytes_client_to_broker->Increment(static_cast<double>(bytes));
+          env_.metrics->spliced_bytes_to_broker().Increment(static_cast<double>(bytes));
+        }
         last_activity_ = Clock::now();
         moved = true;
       } else if (n == 0) {
-        // The frame can no longer be whole: as a failed read, minus what
-        // the client would only get half of.
-        Close(absl::StrCat("broker closed with ", splice_left_, " bytes of a response to come"));
+        // The frame can no longer be whole.
+        if (!responses) {
+          CloseForBadInput("frame", "request",
+                           absl::DataLossError(absl::StrCat(
+                               "the client closed the connection with ", run.left,
+                               " bytes of a request still to come")));
+        } else {
+          Close(absl::StrCat("broker closed with ", run.left, " bytes of a response to come"));
+        }
         return false;
       } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
         source_dry = true;
       } else if (errno != EINTR) {
-        Close(absl::StrCat("broker read failed: ", std::strerror(errno)));
+        Close(absl::StrCat(responses ? "broker" : "client", " read failed: ",
+                           std::strerror(errno)));
         return false;
       }
     }
     // Only behind what is queued the ordinary way.
-    if (splicer_.held() > 0 && !sink_full && responses_.queued() == 0) {
-      const ssize_t n = splicer_.Drain(to);
+    if (run.splicer.held() > 0 && !sink_full && To(responses ? Side::kClient : Side::kBroker)
+                                                        .queued() == 0) {
+      const ssize_t n = run.splicer.Drain(sink);
       if (n > 0) {
-        bytes_to_client_ += static_cast<size_t>(n);
+        if (responses) bytes_to_client_ += static_cast<size_t>(n);
         last_activity_ = Clock::now();
         source_dry = false;  // the pipe has room again
         moved = true;
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         sink_full = true;
       } else if (n < 0 && errno != EINTR) {
-        VLOG(1) << Who() << ": write to client failed: " << std::strerror(errno);
-        Close(absl::StrCat("write to client failed: ", std::strerror(errno)));
+        VLOG(1) << Who() << ": write to " << destination << " failed: " << std::strerror(errno);
+        Close(absl::StrCat("write to ", destination, " failed: ", std::strerror(errno)));
         return false;
       }
     }
   }
   if (closed_) return false;
-  if (!splicing()) {
-    splicer_.Close();  // an idle connection keeps no pipe
+  if (!run.active()) {
+    run.splicer.Close();  // an idle connection keeps no pipe
     return true;
   }
-  // The pipe empties into the client when it has room; with bytes queued
-  // the ordinary way, their write's end calls again. An empty pipe that took
-  // nothing means the broker has sent nothing more yet.
-  if (sink_full) WaitToSplice(/*write=*/true);
-  if (splice_left_ > 0 && source_dry && splicer_.held() == 0) WaitToSplice(/*write=*/false);
+  // The pipe empties into the destination when it has room; with bytes
+  // queued the ordinary way, their write's end calls again. An empty pipe
+  // that took nothing means the source has sent nothing more yet.
+  if (sink_full) WaitToSplice(from, /*write=*/true);
+  if (run.left > 0 && source_dry && run.splicer.held() == 0) WaitToSplice(from, /*write=*/false);
   return false;
 }
 
-void Session::WaitToSplice(bool write) {
-  bool& waiting = write ? splice_write_wait_ : splice_read_wait_;
+void Session::WaitToSplice(Side from, bool write) {
+  SpliceRun& run = Spliced(from);
+  bool& waiting = write ? run.write_wait : run.read_wait;
   if (waiting) return;
   waiting = true;
-  Transport& t = write ? client_ : upstream_;
+  // The source is read; the other side is written.
+  const bool client_socket = (from == Side::kClient) != write;
+  Transport& t = client_socket ? client_ : upstream_;
   t.tcp().async_wait(write ? asio::socket_base::wait_write : asio::socket_base::wait_read,
-                     [self = shared_from_this(), write](const asio::error_code& ec) {
-                       (write ? self->splice_write_wait_ : self->splice_read_wait_) = false;
+                     [self = shared_from_this(), from, write,
+                      client_socket](const asio::error_code& ec) {
+                       SpliceRun& r = self->Spliced(from);
+                       (write ? r.write_wait : r.read_wait) = false;
                        if (self->closed_) return;
                        if (ec) {
                          self->Close(absl::StrCat("waiting for the ",
-                                                  write ? "client" : "broker",
+                                                  client_socket ? "client" : "broker",
                                                   " failed: ", ec.message()));
                          return;
                        }
-                       self->Pump(Side::kBroker);
+                       self->Pump(from);
                      });
 }
 
@@ -765,9 +799,10 @@ void Session::OnTimer() {
 
 void Session::NoteFrameProgress() {
   const bool partial = requests_.buffered_size() > 0 || requests_.cut_through_left() > 0;
-  // Only while the agent waits for the client: time it held off reading
-  // (backpressure, the budget, a drain) is not the client's to answer for.
-  if (!partial || !requests_.reading) {
+  // Only while the agent waits for the client (reading it, or splicing from
+  // it): time it held off reading (backpressure, the budget, a drain) is not
+  // the client's to answer for.
+  if (!partial || !(requests_.reading || request_splice_.read_wait)) {
     frame_started_.reset();
     return;
   }
@@ -837,7 +872,8 @@ void Session::Close(std::string reason) {
   handshake_.Stop();
   client_.Close();
   upstream_.Close();
-  splicer_.Close();
+  request_splice_.splicer.Close();
+  response_splice_.splicer.Close();
   if (env_.audit != nullptr) {
     AuditAuthentication(sasl_.OnClose());
     audit::AuditEvent e = NewAuditEvent(audit::EventType::kConnectionClose);

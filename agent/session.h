@@ -121,23 +121,35 @@ class Session : public std::enable_shared_from_this<Session> {
   // forwarded rewritten within the same size. Returns false when nothing
   // could move (more bytes are needed) or after closing.
   bool MoveWalkedResponse();
-  // Zero-copy (GATEWAY_ZERO_COPY): the unread rest of a large response that
-  // passes through untouched goes from the broker's socket to the client's
-  // through a kernel pipe (splicer.h). It starts only once everything read
-  // of the frame before has been queued, and the pipe is emptied into the
-  // client only once that queue has been written, so the bytes keep their
-  // order. Of a walked response, only what the walk passes unseen (its
-  // records) is spliced. StartSplice returns false when nothing is spliced
-  // now (TLS, too little to splice, the kernel refused a pipe).
-  bool StartSplice();
-  // Moves what it can. True when the spliced part of the frame is through
-  // (go on with the next frame); false while it waits for a socket (it
-  // arranges to be called again) or after closing.
-  bool SpliceStep();
-  // Calls Pump(kBroker) once the client can take more (`write`) or the
-  // broker has sent more.
-  void WaitToSplice(bool write);
-  bool splicing() const { return splice_left_ > 0 || splicer_.held() > 0; }
+  // Zero-copy (GATEWAY_ZERO_COPY): bytes of a frame being cut through that
+  // the agent does not look at go from one socket to the other through a
+  // kernel pipe (splicer.h): the rest of a Produce request after its header,
+  // the rest of a response never rewritten, the records a walk passes. A
+  // run starts only once everything read of the frame before it has been
+  // queued, and its pipe is emptied only once that queue has been written,
+  // so the bytes keep their order. `from` names the side read. StartSplice
+  // returns false when nothing is spliced now (TLS, too little to splice,
+  // the kernel refused a pipe).
+  bool StartSplice(Side from);
+  // Moves what it can. True when the run is through (go on with the frame);
+  // false while it waits for a socket (it arranges to be called again) or
+  // after closing.
+  bool SpliceStep(Side from);
+  // Calls Pump(from) once the destination can take more (`write`) or the
+  // source has sent more.
+  void WaitToSplice(Side from, bool write);
+  struct SpliceRun {
+    Splicer splicer;
+    size_t left = 0;  // bytes still to take from the source this way
+    bool read_wait = false;
+    bool write_wait = false;
+    bool active() const { return left > 0 || splicer.held() > 0; }
+  };
+  SpliceRun& Spliced(Side from) { return from == Side::kClient ? request_splice_ : response_splice_; }
+  const SpliceRun& Spliced(Side from) const {
+    return from == Side::kClient ? request_splice_ : response_splice_;
+  }
+  bool splicing(Side from) const { return Spliced(from).active(); }
   // Where this client is told broker `node` is, under `routes`.
   AdvertisedAddress AddressForClient(const control::RouteIndex* routes, int32_t node) const;
   // Whether the incomplete frame of `size` bytes at the head of the buffer
@@ -203,12 +215,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Pipe responses_;  // broker to client
   // The walk through the response being cut through, if it is walked.
   std::unique_ptr<kafka::ResponseWalk> walk_;
-  // The response being spliced: its pipe, and its bytes still to take from
-  // the broker that way.
-  Splicer splicer_;
-  size_t splice_left_ = 0;
-  bool splice_read_wait_ = false;
-  bool splice_write_wait_ = false;
+  // The runs being spliced, one per direction.
+  SpliceRun request_splice_;
+  SpliceRun response_splice_;
   bool splice_refused_ = false;  // the kernel refused: this session copies
   // Requests awaiting their responses, oldest first: Kafka answers in order.
   std::deque<InFlight> inflight_;

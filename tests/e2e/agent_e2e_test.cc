@@ -313,6 +313,9 @@ TEST_F(AgentTest, MetadataListsEveryBrokerAtItsAgentPortOnly) {
 TEST_F(AgentTest, KcatMovesHundredThousandRecordsIntact) {
   const std::string topic = UniqueTopic("kcat");
   const std::string input = E().work_dir + "/records.txt";
+  const std::string to_broker = "kgw_agent_spliced_bytes_total{direction=\"client_to_broker\"}";
+  const std::string to_client = "kgw_agent_spliced_bytes_total{direction=\"broker_to_client\"}";
+  const double produced_before = MetricValue(E().http_port, to_broker);
   ASSERT_EQ(Shell(absl::StrCat("seq 1 100000 | sed 's/^/record-/' > ", input)).first, 0);
   WatchedRun produce = RunWatched(
       "kcat-produce",
@@ -320,8 +323,13 @@ TEST_F(AgentTest, KcatMovesHundredThousandRecordsIntact) {
       seconds(120));
   ASSERT_EQ(produce.exit_code, 0) << produce.output;
   EXPECT_TRUE(produce.broker_port_connections.empty());
+  // The records of Produce requests of 64 KiB or more went to the broker by
+  // splice (and are read back intact below).
+  const double produced = MetricValue(E().http_port, to_broker) - produced_before;
+  std::cout << "spliced " << produced << " bytes of Produce requests" << std::endl;
+  EXPECT_GT(produced, 0);
   const std::string output = E().work_dir + "/consumed.txt";
-  const double spliced_before = MetricValue(E().http_port, "kgw_agent_spliced_bytes_total");
+  const double spliced_before = MetricValue(E().http_port, to_client);
   WatchedRun consume = RunWatched(
       "kcat-consume",
       absl::StrCat("kcat -b ", Bootstrap(), " -C -t ", topic, " -o beginning -e -q"),
@@ -336,7 +344,7 @@ TEST_F(AgentTest, KcatMovesHundredThousandRecordsIntact) {
   EXPECT_TRUE(got == want) << "consumed records differ from those produced";
   // The records in the Fetch answers went from socket to socket by splice,
   // and arrived intact above.
-  const double spliced = MetricValue(E().http_port, "kgw_agent_spliced_bytes_total");
+  const double spliced = MetricValue(E().http_port, to_client);
   std::cout << "spliced " << spliced - spliced_before << " bytes of Fetch answers" << std::endl;
   EXPECT_GT(spliced, spliced_before);
 }
@@ -536,7 +544,8 @@ TEST_F(AgentTest, LargeFetchAnswersStreamThroughWithoutBeingAssembled) {
   EXPECT_GT(MetricValue(kHttp, "kgw_agent_requests_total{api_key=\"1\"}"), 0);
   // The answers are walked (Fetch v16+); their records, most of the 40 MB,
   // passed by splice (the consumer checks each batch's CRC).
-  const double spliced = MetricValue(kHttp, "kgw_agent_spliced_bytes_total");
+  const double spliced =
+      MetricValue(kHttp, "kgw_agent_spliced_bytes_total{direction=\"broker_to_client\"}");
   std::cout << "spliced " << spliced << " bytes" << std::endl;
   EXPECT_GT(spliced, kRecords * 1000.0 / 2);
   agent->Signal(SIGTERM);
