@@ -119,21 +119,25 @@ bool CoordinatorClient::FlushDescriptor(absl::Duration max_wait) {
 bool CoordinatorClient::WaitStreaming(absl::Duration max_wait, const std::function<bool()>& ready) {
   const absl::Time deadline = absl::Now() + max_wait;
   std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
+  ++streaming_waiters_;  // so that each directive wakes this wait
+  bool done = false;
+  while (!done) {
     const int64_t seen = directives_read_;
     if (!connected_to_.empty()) {
       // Without the lock: `ready` may take its owner's, which may be held
       // around calls into this client.
       lock.unlock();
-      const bool done = !ready || ready();
+      done = !ready || ready();
       lock.lock();
-      if (done) return true;
+      if (done) break;
     }
     if (loop_.Wait(lock, deadline - absl::Now(), [&] { return directives_read_ != seen; }) ||
         directives_read_ == seen) {
-      return false;  // stopped, or out of time
+      break;  // stopped, or out of time
     }
   }
+  --streaming_waiters_;
+  return done;
 }
 
 std::string CoordinatorClient::connected_to() const {
@@ -276,8 +280,10 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++directives_read_;
+      // Only a WaitStreaming needs it; the writer need not wake for every
+      // assignment.
+      if (streaming_waiters_ > 0) loop_.Wake();
     }
-    loop_.Wake();  // for WaitStreaming
     if (options_.follow_leader_hint && !directive.leader_endpoint().empty() &&
         directive.leader_endpoint() != endpoint) {
       std::lock_guard<std::mutex> lock(mu_);

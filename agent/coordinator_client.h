@@ -124,6 +124,7 @@ class CoordinatorClient {
   std::vector<std::string> discovered_ ABSL_GUARDED_BY(mu_);  // the leader first
   bool endpoints_changed_ ABSL_GUARDED_BY(mu_) = false;  // since Run last read them
   int64_t directives_read_ ABSL_GUARDED_BY(mu_) = 0;  // on every stream, for WaitStreaming
+  int streaming_waiters_ ABSL_GUARDED_BY(mu_) = 0;   // WaitStreaming calls under way
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the open stream
   std::string connected_to_ ABSL_GUARDED_BY(mu_);
   bool moving_to_leader_ ABSL_GUARDED_BY(mu_) = false;

@@ -145,7 +145,9 @@ class Session : public std::enable_shared_from_this<Session> {
     bool write_wait = false;
     bool active() const { return left > 0 || splicer.held() > 0; }
   };
-  SpliceRun& Spliced(Side from) { return from == Side::kClient ? request_splice_ : response_splice_; }
+  SpliceRun& Spliced(Side from) {
+    return from == Side::kClient ? request_splice_ : response_splice_;
+  }
   const SpliceRun& Spliced(Side from) const {
     return from == Side::kClient ? request_splice_ : response_splice_;
   }

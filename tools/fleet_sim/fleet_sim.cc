@@ -126,7 +126,9 @@ class Fleet::Agent {
       });
     } else if (member) {
       // Without one, at once, while the stored assignment is read.
-      if (!o.assignments_topic.empty()) reader_ = std::thread([this, client] { ReadStored(client); });
+      if (!o.assignments_topic.empty()) {
+        reader_ = std::thread([this, client] { ReadStored(client); });
+      }
       member->Start();
     }
   }
