@@ -209,7 +209,7 @@ void ClientHandshake::StartTlsHandshake() {
     return;
   }
   client_.UseTls(ssl);
-  client_.AsyncHandshake(asio::ssl::stream_base::server,
+  client_.AsyncHandshake(TlsStream::Role::kServer,
                          [this, hold = Hold()](const asio::error_code& e) { OnTlsHandshake(e); });
 }
 
@@ -376,7 +376,7 @@ void ClientHandshake::OnTcpConnected(const BrokerEndpoint& target) {
     return;
   }
   upstream_.AsyncHandshake(
-      asio::ssl::stream_base::client,
+      TlsStream::Role::kClient,
       [this, hold = Hold(), target](const asio::error_code& ec) {
         if (stopped_) return;
         if (ec) {

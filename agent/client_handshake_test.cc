@@ -100,13 +100,7 @@ class ClientHandshakeTest : public ::testing::Test {
 
   // Runs the handshakes (and the fake broker) until `done` holds.
   bool RunUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (!done()) {
-      if (absl::Now() >= deadline) return false;
-      io_.restart();
-      io_.run_for(std::chrono::milliseconds(10));
-    }
-    return true;
+    return testing::RunUntil(io_, done, timeout);
   }
 
   // Runs until `c` has connected or failed.

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "agent/request_peek.h"
 #include "agent/response_rewriter.h"
+#include "asio/ssl/error.hpp"
 #include "common/assignment/rendezvous.h"
 #include "common/kafka/header.h"
 #include "common/kafka/messages/produce.h"
@@ -128,14 +129,13 @@ void Session::Read(Side side, bool readable) {
   pipe.TrimIfEmpty();
   // Nothing is buffered: hold no buffer until the socket has something to
   // read, so an idle connection costs its sockets and little else. (Not
-  // under TLS, whose stream may already hold decrypted bytes, nor while bytes
-  // stream in: a read that filled its room says more are probably waiting.)
-  if (!readable && !t.tls() && !pipe.last_read_filled() && pipe.ReleaseIfEmpty()) {
+  // while TLS holds received bytes, nor while bytes stream in: a read that
+  // filled its room says more are probably waiting.)
+  if (!readable && t.MayWaitToRead() && !pipe.last_read_filled() && pipe.ReleaseIfEmpty()) {
     pipe.reading = true;
-    t.tcp().async_wait(asio::socket_base::wait_read,
-                       [self = shared_from_this(), side](const asio::error_code& ec) {
-                         self->OnReadable(side, ec);
-                       });
+    t.AsyncWaitToRead([self = shared_from_this(), side](const asio::error_code& ec) {
+      self->OnReadable(side, ec);
+    });
     return;
   }
   // What the frame being assembled still needs (a piece of it when it is

@@ -7,15 +7,13 @@
 #include <memory>
 #include <utility>
 
+#include "agent/tls_stream.h"
 #include "asio.hpp"
-#include "asio/ssl.hpp"
 
 namespace kgw::agent {
 
 class Transport {
  public:
-  using Tls = asio::ssl::stream<asio::ip::tcp::socket&>;
-
   explicit Transport(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
   explicit Transport(const asio::any_io_executor& executor) : socket_(executor) {}
 
@@ -24,31 +22,46 @@ class Transport {
 
   // From now on, traffic goes through TLS on `ssl` (adopted: freed with the
   // transport). Call before any read or write.
-  void UseTls(SSL* ssl) { tls_ = std::make_unique<Tls>(socket_, ssl); }
+  void UseTls(SSL* ssl) { tls_ = std::make_unique<TlsStream>(socket_, ssl); }
   bool tls() const { return tls_ != nullptr; }
   // The connection's OpenSSL object; null without TLS.
-  SSL* ssl() const { return tls_ ? tls_->native_handle() : nullptr; }
+  SSL* ssl() const { return tls_ ? tls_->ssl() : nullptr; }
 
   template <typename Handler>
-  void AsyncHandshake(Tls::handshake_type type, Handler&& handler) {
-    tls_->async_handshake(type, std::forward<Handler>(handler));
+  void AsyncHandshake(TlsStream::Role role, Handler&& handler) {
+    tls_->AsyncHandshake(role, std::forward<Handler>(handler));
   }
 
-  template <typename Buffers, typename Handler>
-  void AsyncReadSome(const Buffers& buffers, Handler&& handler) {
+  // True when a wait for the socket to become readable cannot miss bytes
+  // already received: always for a plain socket (the caller knows whether
+  // its last read emptied it), under TLS only when nothing waits in OpenSSL.
+  bool MayWaitToRead() const { return !tls_ || tls_->drained(); }
+  // Waits until the socket is readable, holding no buffer meanwhile (under
+  // TLS, OpenSSL's empty ones are given back). Only when MayWaitToRead().
+  template <typename Handler>
+  void AsyncWaitToRead(Handler&& handler) {
     if (tls_) {
-      tls_->async_read_some(buffers, std::forward<Handler>(handler));
+      tls_->AsyncWaitReadable(std::forward<Handler>(handler));
     } else {
-      socket_.async_read_some(buffers, std::forward<Handler>(handler));
+      socket_.async_wait(asio::socket_base::wait_read, std::forward<Handler>(handler));
     }
   }
 
-  template <typename Buffers, typename Handler>
-  void AsyncWrite(const Buffers& buffers, Handler&& handler) {
+  template <typename Handler>
+  void AsyncReadSome(asio::mutable_buffer buffer, Handler&& handler) {
     if (tls_) {
-      asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+      tls_->AsyncReadSome(buffer, std::forward<Handler>(handler));
     } else {
-      asio::async_write(socket_, buffers, std::forward<Handler>(handler));
+      socket_.async_read_some(buffer, std::forward<Handler>(handler));
+    }
+  }
+
+  template <typename Handler>
+  void AsyncWrite(asio::const_buffer buffer, Handler&& handler) {
+    if (tls_) {
+      tls_->AsyncWrite(buffer, std::forward<Handler>(handler));
+    } else {
+      asio::async_write(socket_, buffer, std::forward<Handler>(handler));
     }
   }
 
@@ -62,7 +75,7 @@ class Transport {
 
  private:
   asio::ip::tcp::socket socket_;
-  std::unique_ptr<Tls> tls_;
+  std::unique_ptr<TlsStream> tls_;
 };
 
 }  // namespace kgw::agent

@@ -1,5 +1,6 @@
 // WaitFor: the tests' way to wait for a condition, with a deadline instead of
-// a fixed sleep. Header-only; any test may include it.
+// a fixed sleep; RunUntil the same while running an Asio io_context.
+// Header-only; any test may include it.
 #ifndef KGW_COMMON_TESTING_WAIT_FOR_H_
 #define KGW_COMMON_TESTING_WAIT_FOR_H_
 
@@ -25,6 +26,19 @@ bool WaitFor(Pred pred, absl::Duration timeout, absl::Duration poll = absl::Mill
 template <typename Pred, typename Rep, typename Period>
 bool WaitFor(Pred pred, std::chrono::duration<Rep, Period> timeout) {
   return WaitFor(pred, absl::FromChrono(timeout));
+}
+
+// Runs `io` (an Asio io_context, on this thread) in slices of 10 ms until
+// `done` holds or `timeout` has passed; returns whether it held.
+template <typename IoContext, typename Pred>
+bool RunUntil(IoContext& io, Pred done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() >= deadline) return false;
+    io.restart();
+    io.run_for(std::chrono::milliseconds(10));
+  }
+  return true;
 }
 
 }  // namespace kgw::testing
