@@ -46,7 +46,7 @@ QUICK_WARMUP = dict(records=2_000, rate=200, seconds=1, storm=50)
 
 # Targets whose failure is an error of the benchmark (exit code 1); a peer
 # proxy failing a workload is a finding about that peer.
-CORE = ("direct", "kgw", "kgw-copy", "haproxy", "kgw-tls", "haproxy-tls")
+CORE = ("direct", "kgw", "kgw-copy", "haproxy", "haproxy-splice", "kgw-tls", "haproxy-tls")
 PEERS = {"kafka-proxy": "grepplabs/kafka-proxy", "kroxylicious": "kroxylicious/kroxylicious"}
 WORKLOADS = ("produce", "consume", "latency", "storm", "idle")
 
@@ -309,15 +309,18 @@ def start_kgw(args, cluster, state, tls=False, copy=False):
     return Target(name, f"127.0.0.1:{port_start}", p, ca_file=ca)
 
 
-def start_haproxy(args, cluster, state, tls=False):
+def start_haproxy(args, cluster, state, tls=False, splice=False):
     """HAProxy in TCP mode, one frontend per broker. With tls it ends the
     clients' TLS (`ssl crt`) and forwards plaintext to the brokers' TLSRELAY
-    listeners, which advertise its TLS fronts."""
-    name = "haproxy-tls" if tls else "haproxy"
+    listeners, which advertise its TLS fronts. With splice it moves the bytes
+    with splice(2) where it judges that worth it (`option splice-auto`),
+    through the brokers' SPLICERELAY listeners."""
+    name = "haproxy-tls" if tls else "haproxy-splice" if splice else "haproxy"
     haproxy = shutil.which("haproxy")
     if not haproxy:
         return Target(name, None, note="haproxy is not installed")
-    relay = "KGW_KAFKA_TLS_RELAY" if tls else "KGW_KAFKA_RELAY"
+    relay = ("KGW_KAFKA_TLS_RELAY" if tls else "KGW_KAFKA_SPLICE_RELAY" if splice
+             else "KGW_KAFKA_RELAY")
     if f"{relay}_BOOTSTRAP" not in cluster:
         return Target(name, None, note=f"the cluster has no {relay}_BOOTSTRAP (an older harness?)")
     fronts = cluster[f"{relay}_BOOTSTRAP"].split(",")
@@ -337,7 +340,7 @@ def start_haproxy(args, cluster, state, tls=False):
         "  timeout client 10m",
         "  timeout server 10m",
         f"  maxconn {maxconn}",
-    ]
+    ] + (["  option splice-auto"] if splice else [])
     for i, (front, back) in enumerate(zip(fronts, backs)):
         lines += [f"listen broker{i + 1}", f"  bind {front}{bind}", f"  server b{i + 1} {back}"]
     cfg = os.path.join(state, f"{name}.cfg")
@@ -476,6 +479,8 @@ STARTERS = {
     "kgw-tls": lambda args, cluster, state: start_kgw(args, cluster, state, tls=True),
     "kgw-copy": lambda args, cluster, state: start_kgw(args, cluster, state, copy=True),
     "haproxy-tls": lambda args, cluster, state: start_haproxy(args, cluster, state, tls=True),
+    "haproxy-splice": lambda args, cluster, state: start_haproxy(args, cluster, state,
+                                                                 splice=True),
     "kroxylicious": start_kroxylicious,
     "kafka-proxy": start_kafka_proxy,
 }
@@ -492,6 +497,27 @@ def loadgen(args, *argv, timeout=900):
         lines = r.stderr.strip().splitlines() or [f"exit code {r.returncode}"]
         raise Failure(f"kgw-loadgen {' '.join(argv)}: {lines[-1]}", r.stderr[-4000:])
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def create_topic(args, cluster, topic):
+    """Creates a topic of 6 partitions, remembered for delete_topics."""
+    args.created_topics.append(topic)
+    loadgen(args, "create-topic", "--bootstrap", cluster["KGW_KAFKA_BOOTSTRAP"],
+            "--topic", topic, "--partitions", "6")
+
+
+def delete_topics(args, cluster):
+    """Deletes the run's topics from a cluster the run did not start: a full
+    run leaves gigabytes of records behind otherwise."""
+    for i in range(0, len(args.created_topics), 50):
+        chunk = args.created_topics[i:i + 50]
+        try:
+            loadgen(args, "delete-topics", "--bootstrap", cluster["KGW_KAFKA_BOOTSTRAP"],
+                    "--topic", ",".join(chunk))
+        except Exception as e:
+            log(f"warning: could not delete the run's topics: {first_line(e)}")
+            return
+    log(f"deleted the run's {len(args.created_topics)} topics")
 
 
 def children_cpu_seconds():
@@ -570,8 +596,7 @@ def run_target(args, cluster, brokers, sizes, target, tag, state, idle=True):
 
     try:
         for topic in (tag, tag + "-latency"):
-            loadgen(args, "create-topic", "--bootstrap", cluster["KGW_KAFKA_BOOTSTRAP"],
-                    "--topic", topic, "--partitions", "6")
+            create_topic(args, cluster, topic)
     except Exception as e:
         for w in WORKLOADS if idle else WORKLOADS[:-1]:
             res[w] = {"error": f"creating the topics (direct): {first_line(e)}",
@@ -815,8 +840,8 @@ def print_report(summary, notes, sizes, perf, failures, brokers, rounds):
         if errors:
             print(f"{name}: connection errors: {', '.join(errors)} (most in one round)")
 
-    pairs = [("kgw", "direct"), ("kgw", "haproxy"), ("kgw", "kgw-copy"),
-             ("kgw-tls", "haproxy-tls")]
+    pairs = [("kgw", "direct"), ("kgw", "haproxy"), ("kgw", "haproxy-splice"),
+             ("kgw", "kgw-copy"), ("kgw-tls", "haproxy-tls")]
     pairs = [(a, b) for a, b in pairs if a in summary and b in summary]
     if pairs:
         print()
@@ -913,7 +938,8 @@ def main():
     ap.add_argument("--no-warmup", action="store_true",
                     help="skip the discarded warm-up round")
     ap.add_argument("--targets",
-                    default="direct,kgw,haproxy,kafka-proxy,kroxylicious,kgw-tls,haproxy-tls")
+                    default="direct,kgw,haproxy,haproxy-splice,kafka-proxy,kroxylicious,kgw-tls,"
+                            "haproxy-tls")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--peers-dir", default=DEFAULT_PEERS_DIR,
                     help="where build-peers.sh put the peers: bin/kafka-proxy, kroxylicious/ "
@@ -921,13 +947,17 @@ def main():
     ap.add_argument("--state-dir", default="/tmp/kgw-bench")
     ap.add_argument("--port-base", type=int, default=23000,
                     help="ports used: base+90.. (Kafka), +800.. (HAProxy), +810.. (HAProxy "
-                         "with TLS), +898.. (kgw), +920.. (kgw with TLS), +940.. (kgw-copy: "
-                         "GATEWAY_ZERO_COPY=false, not run unless named), +1100.. "
+                         "with TLS), +820.. (HAProxy with splice-auto), +898.. (kgw), +920.. "
+                         "(kgw with TLS), +940.. (kgw-copy: GATEWAY_ZERO_COPY=false, not run "
+                         "unless named), +1100.. "
                          "(kafka-proxy), +1200.. (Kroxylicious)")
     ap.add_argument("--use-running-cluster", action="store_true",
                     help="use the cluster named by KGW_KAFKA_* (started with --relay) instead "
                          "of starting one; the brokers' CPU is read when KGW_KAFKA_DIR is set")
     ap.add_argument("--json", help="also write every result of every round here")
+    ap.add_argument("--keep-data", action="store_true",
+                    help="keep the records: the topics of a running cluster, the data of a "
+                         "cluster the run started (by default both are deleted at the end)")
     args = ap.parse_args()
     if args.rounds is None:
         args.rounds = 1 if args.quick else 3
@@ -950,6 +980,8 @@ def main():
     os.makedirs(args.state_dir, exist_ok=True)
     state = tempfile.mkdtemp(prefix="run-", dir=args.state_dir)
     kdir = None
+    cluster = None
+    args.created_topics = []
     targets = []
     failures = []
     try:
@@ -1011,8 +1043,7 @@ def main():
             if t.name in ("direct", "kgw"):
                 topic = f"kgw-bench-{os.getpid()}-{t.name}-perf"
                 try:
-                    loadgen(args, "create-topic", "--bootstrap", cluster["KGW_KAFKA_BOOTSTRAP"],
-                            "--topic", topic, "--partitions", "6")
+                    create_topic(args, cluster, topic)
                     p = kafka_perf(args, cluster, t, topic, sizes["perf_records"])
                 except Exception as e:
                     failures.append({"target": t.name, "workload": "ProducerPerformance",
@@ -1061,6 +1092,12 @@ def main():
                 t.process.stop()
         if kdir:
             subprocess.run([HARNESS, "stop", "--dir", kdir], stdout=subprocess.DEVNULL)
+            if not args.keep_data:
+                # The logs and cluster.env stay; the records go.
+                for node in glob.glob(os.path.join(kdir, "node-*", "data")):
+                    shutil.rmtree(node, ignore_errors=True)
+        elif cluster and not args.keep_data:
+            delete_topics(args, cluster)
 
 
 if __name__ == "__main__":

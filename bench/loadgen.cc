@@ -64,6 +64,7 @@ workloads and their options:
   consume   --topic T [--records 100000]
   latency   --topic T [--rate 1000] [--seconds 10] [--record-size 1024]
   create-topic --topic T [--partitions 6]   (replication factor: the brokers' default)
+  delete-topics --topic T[,T...]   (topics that do not exist are not an error)
   connect   [--connections 1000] [--hold-seconds 0] [--ready-file F] [--threads 4]
             --hold-seconds 0 opens and closes each connection (a storm);
             more holds them all open that long, writing F once they are.
@@ -358,6 +359,44 @@ absl::Status Consume(const Options& o) {
   // sockets.
   (void)rk->release();
   std::_Exit(0);
+}
+
+// Deletes the comma-separated topics; one that does not exist is already
+// deleted.
+absl::Status DeleteTopics(const Options& o) {
+  auto rk = NewClient(RD_KAFKA_PRODUCER, o, {});
+  if (!rk.ok()) return rk.status();
+  std::vector<std::string> names = absl::StrSplit(o.topic, ',', absl::SkipEmpty());
+  std::vector<rd_kafka_DeleteTopic_t*> topics;
+  for (const std::string& name : names) topics.push_back(rd_kafka_DeleteTopic_new(name.c_str()));
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk->get());
+  rd_kafka_DeleteTopics(rk->get(), topics.data(), topics.size(), nullptr, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 60000);
+  absl::Status result = absl::DeadlineExceededError("no answer to DeleteTopics within 60 s");
+  if (ev != nullptr) {
+    result = absl::OkStatus();
+    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      result = absl::UnavailableError(rd_kafka_event_error_string(ev));
+    } else {
+      size_t n = 0;
+      const rd_kafka_topic_result_t** r =
+          rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+      for (size_t i = 0; i < n && result.ok(); ++i) {
+        const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(r[i]);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+          result = absl::UnavailableError(absl::StrCat(
+              "delete ", rd_kafka_topic_result_name(r[i]), ": ", rd_kafka_err2str(e)));
+        }
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_queue_destroy(q);
+  for (rd_kafka_DeleteTopic_t* t : topics) rd_kafka_DeleteTopic_destroy(t);
+  if (!result.ok()) return result;
+  std::cout << absl::StrFormat("{\"workload\":\"delete-topics\",\"topics\":%d}\n",
+                               names.size());
+  return absl::OkStatus();
 }
 
 // Creates the topic, or accepts it if it exists already.
@@ -698,6 +737,8 @@ int main(int argc, char** argv) {
     s = Latency(*o);
   } else if (o->workload == "create-topic") {
     s = CreateTopic(*o);
+  } else if (o->workload == "delete-topics") {
+    s = DeleteTopics(*o);
   } else if (o->workload == "connect") {
     s = Connect(*o);
   } else {

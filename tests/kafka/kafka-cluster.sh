@@ -84,7 +84,10 @@ Options (each overrides the environment variable named after it):
                      proxy (HAProxy in the benchmark) that listens at
                      HOST:PORT+id and forwards to 127.0.0.1:N+600+id; and a
                      second one, TLSRELAY, on N+700+id advertising
-                     HOST:PORT+10+id, for a proxy that ends TLS there.
+                     HOST:PORT+10+id, for a proxy that ends TLS there;
+                     and a third, SPLICERELAY, on N+800+id advertising
+                     HOST:PORT+20+id, for a second plain proxy beside
+                     the first (HAProxy with splice-auto).
                      [KGW_KAFKA_RELAY, default none]
   -h, --help         Show this help.
 
@@ -207,14 +210,14 @@ esac
 if ((AUTHORIZER && !SECURITY)) && [[ $CMD == start ]]; then
 	die "--authorizer needs --security (ACLs name SASL users; without them every client is a super user)"
 fi
-if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 703 > 65535)); then
-	die "port base must be a number from 1024 to 64832, not '$PORT_BASE'"
+if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || ((PORT_BASE < 1024 || PORT_BASE + 803 > 65535)); then
+	die "port base must be a number from 1024 to 64732, not '$PORT_BASE'"
 fi
 RELAY_HOST="" RELAY_PORT=""
 if [[ -n $RELAY ]]; then
 	[[ $RELAY =~ ^([A-Za-z0-9.-]+):([0-9]+)$ ]] || die "--relay must be HOST:PORT, not '$RELAY'"
 	RELAY_HOST=${BASH_REMATCH[1]} RELAY_PORT=${BASH_REMATCH[2]}
-	((RELAY_PORT >= 1 && RELAY_PORT + 13 <= 65535)) || die "--relay port must leave room for 13 ports, not '$RELAY_PORT'"
+	((RELAY_PORT >= 1 && RELAY_PORT + 23 <= 65535)) || die "--relay port must leave room for 23 ports, not '$RELAY_PORT'"
 fi
 [[ $HEAP =~ ^[0-9]+[kKmMgG]?$ ]] || die "heap must look like 384m or 1g, not '$HEAP'"
 [[ $START_TIMEOUT =~ ^[0-9]+$ && $START_TIMEOUT -gt 0 ]] || die "timeout must be a positive number of seconds"
@@ -556,7 +559,7 @@ check_ports_free() { # check_ports_free NODE...
 	local n off p busy=()
 	local offsets=(0 100)
 	((SECURITY)) && offsets+=(200 300 400 500)
-	[[ -z $RELAY ]] || offsets+=(600 700)
+	[[ -z $RELAY ]] || offsets+=(600 700 800)
 	for n in "$@"; do
 		for off in "${offsets[@]}"; do
 			p=$(port "$off" "$n")
@@ -644,9 +647,11 @@ write_node_config() { # write_node_config NODE
 	fi
 	if [[ -n $RELAY ]]; then
 		listeners+=",RELAY://127.0.0.1:$(port 600 "$n"),TLSRELAY://127.0.0.1:$(port 700 "$n")"
+		listeners+=",SPLICERELAY://127.0.0.1:$(port 800 "$n")"
 		advertised+=",RELAY://$RELAY_HOST:$((RELAY_PORT + n))"
 		advertised+=",TLSRELAY://$RELAY_HOST:$((RELAY_PORT + 10 + n))"
-		protomap+=",RELAY:PLAINTEXT,TLSRELAY:PLAINTEXT"
+		advertised+=",SPLICERELAY://$RELAY_HOST:$((RELAY_PORT + 20 + n))"
+		protomap+=",RELAY:PLAINTEXT,TLSRELAY:PLAINTEXT,SPLICERELAY:PLAINTEXT"
 	fi
 	mkdir -p "$DIR/node-$n/data"
 	{
@@ -840,6 +845,11 @@ write_env() {
 			relayed=""
 			for n in "${NODES[@]}"; do relayed+="${relayed:+,}$RELAY_HOST:$((RELAY_PORT + 10 + n))"; done
 			echo "KGW_KAFKA_TLS_RELAY_BOOTSTRAP=$relayed"
+			# A second plain relay, so two TCP proxies can be compared in one run.
+			echo "KGW_KAFKA_SPLICE_RELAY_TARGETS=$(bootstrap_for 800)"
+			relayed=""
+			for n in "${NODES[@]}"; do relayed+="${relayed:+,}$RELAY_HOST:$((RELAY_PORT + 20 + n))"; done
+			echo "KGW_KAFKA_SPLICE_RELAY_BOOTSTRAP=$relayed"
 		fi
 		if ((SECURITY)); then
 			echo "KGW_KAFKA_SASL_BOOTSTRAP=$(bootstrap_for 200)"
