@@ -273,12 +273,16 @@ def tls_files(state):
     return files
 
 
-def start_kgw(args, cluster, state, tls=False, copy=False):
+def start_kgw(args, cluster, state, tls=False, copy=False, base=False):
     """A kgw agent; with copy, one that copies every byte through itself
-    (GATEWAY_ZERO_COPY=false), to compare with splicing in the same run."""
-    name = "kgw-tls" if tls else "kgw-copy" if copy else "kgw"
-    port_start = args.port_base + (920 if tls else 940 if copy else 900)
-    http = args.port_base + (898 if tls else 897 if copy else 899)
+    (GATEWAY_ZERO_COPY=false), to compare with splicing in the same run;
+    with base, the agent of --base-build-dir, to compare two builds."""
+    name = ("kgw-tls" if tls else "kgw-copy" if copy else "kgw") + ("-base" if base else "")
+    binary = os.path.join(args.base_build_dir if base else args.build_dir, "bin", "kgw-agent")
+    if base and not (args.base_build_dir and os.access(binary, os.X_OK)):
+        return unavailable(name, "no --base-build-dir with bin/kgw-agent")
+    port_start = args.port_base + (920 if tls else 940 if copy else 900) + (60 if base else 0)
+    http = args.port_base + (898 if tls else 897 if copy else 899) - (3 if base else 0)
     env = dict(os.environ)
     env.update(
         KAFKA_BOOTSTRAP_SERVERS=cluster["KGW_KAFKA_BOOTSTRAP"],
@@ -298,8 +302,7 @@ def start_kgw(args, cluster, state, tls=False, copy=False):
         ca = files["ca"]
         env.update(GATEWAY_SECURITY_PROTOCOL="SSL", GATEWAY_SSL_CERT_FILE=files["cert"],
                    GATEWAY_SSL_KEY_FILE=files["key"])
-    p = Process(name, [os.path.join(args.build_dir, "bin", "kgw-agent")], env,
-                os.path.join(state, f"{name}.log"))
+    p = Process(name, [binary], env, os.path.join(state, f"{name}.log"))
     try:
         wait_for(f"{name} ready", lambda: http_ok(f"http://127.0.0.1:{http}/health/ready"),
                  60, p)
@@ -329,11 +332,16 @@ def start_haproxy(args, cluster, state, tls=False, splice=False):
     bind = f" ssl crt {files['both']}" if tls else ""
     # Settings of a plain L4 relay: TCP mode, no inspection, long timeouts, as
     # many threads as kgw has (one per core), room for the idle test.
-    maxconn = min(25000, (resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 100) // 2)
+    # Splicing HAProxy counts two descriptors per pipe against the same limit;
+    # a few dozen pipes serve the workloads, whose busy connections are few.
+    pipes = 64 if splice else 0
+    maxconn = min(25000,
+                  (resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 100 - 2 * pipes) // 2)
     lines = [
         "global",
         f"  maxconn {maxconn}",
         f"  nbthread {os.cpu_count()}",
+    ] + ([f"  maxpipes {pipes}"] if splice else []) + [
         "defaults",
         "  mode tcp",
         "  timeout connect 5s",
@@ -481,6 +489,9 @@ STARTERS = {
     "haproxy-tls": lambda args, cluster, state: start_haproxy(args, cluster, state, tls=True),
     "haproxy-splice": lambda args, cluster, state: start_haproxy(args, cluster, state,
                                                                  splice=True),
+    "kgw-base": lambda args, cluster, state: start_kgw(args, cluster, state, base=True),
+    "kgw-tls-base": lambda args, cluster, state: start_kgw(args, cluster, state, tls=True,
+                                                           base=True),
     "kroxylicious": start_kroxylicious,
     "kafka-proxy": start_kafka_proxy,
 }
@@ -841,7 +852,8 @@ def print_report(summary, notes, sizes, perf, failures, brokers, rounds):
             print(f"{name}: connection errors: {', '.join(errors)} (most in one round)")
 
     pairs = [("kgw", "direct"), ("kgw", "haproxy"), ("kgw", "haproxy-splice"),
-             ("kgw", "kgw-copy"), ("kgw-tls", "haproxy-tls")]
+             ("kgw", "kgw-copy"), ("kgw", "kgw-base"), ("kgw-tls", "haproxy-tls"),
+             ("kgw-tls", "kgw-tls-base")]
     pairs = [(a, b) for a, b in pairs if a in summary and b in summary]
     if pairs:
         print()
@@ -941,6 +953,10 @@ def main():
                     default="direct,kgw,haproxy,haproxy-splice,kafka-proxy,kroxylicious,kgw-tls,"
                             "haproxy-tls")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--base-build-dir",
+                    help="another build's directory, for the targets kgw-base and kgw-tls-base "
+                         "(its bin/kgw-agent, else the same as kgw and kgw-tls): a before and "
+                         "after in one run")
     ap.add_argument("--peers-dir", default=DEFAULT_PEERS_DIR,
                     help="where build-peers.sh put the peers: bin/kafka-proxy, kroxylicious/ "
                          "[default $KGW_PEERS_DIR, else ~/.cache/kgw/peers]")
@@ -949,7 +965,7 @@ def main():
                     help="ports used: base+90.. (Kafka), +800.. (HAProxy), +810.. (HAProxy "
                          "with TLS), +820.. (HAProxy with splice-auto), +898.. (kgw), +920.. "
                          "(kgw with TLS), +940.. (kgw-copy: GATEWAY_ZERO_COPY=false, not run "
-                         "unless named), +1100.. "
+                         "unless named), +960.. and +980.. (kgw-base, kgw-tls-base), +1100.. "
                          "(kafka-proxy), +1200.. (Kroxylicious)")
     ap.add_argument("--use-running-cluster", action="store_true",
                     help="use the cluster named by KGW_KAFKA_* (started with --relay) instead "
