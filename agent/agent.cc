@@ -312,14 +312,12 @@ absl::Status Agent::Listen(int port) {
   return absl::OkStatus();
 }
 
-void Agent::Refuse(asio::ip::tcp::socket& socket, int port, ConnectionLimiter::Refusal why) {
+void Agent::Refuse(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& peer, int port,
+                   ConnectionLimiter::Refusal why) {
   metrics_.ConnectionsRefused(ConnectionLimiter::Name(why)).Increment();
-  asio::error_code ec;
-  const asio::ip::tcp::endpoint peer = socket.remote_endpoint(ec);
   log_limiter_.Warning(
       "refused",
-      absl::StrCat("refusing client ", ec ? "unknown" : peer.address().to_string(), " on port ",
-                   port, ": ",
+      absl::StrCat("refusing client ", peer.address().to_string(), " on port ", port, ": ",
                    why == ConnectionLimiter::Refusal::kRate
                        ? absl::StrCat("more than GATEWAY_MAX_CONNECTION_RATE (",
                                       config_.max_connection_rate, ") new connections a second")
@@ -331,9 +329,12 @@ void Agent::Refuse(asio::ip::tcp::socket& socket, int port, ConnectionLimiter::R
 
 void Agent::Accept(asio::ip::tcp::acceptor& acceptor, int port) {
   Worker& worker = *workers_[next_worker_++ % workers_.size()];
+  // accept(2) reports the peer's address: no getpeername per connection.
+  auto peer = std::make_shared<asio::ip::tcp::endpoint>();
   acceptor.async_accept(
-      worker.io, [this, &acceptor, &worker, port](const asio::error_code& ec,
-                                                  asio::ip::tcp::socket socket) {
+      worker.io, *peer,
+      [this, &acceptor, &worker, port, peer](const asio::error_code& ec,
+                                             asio::ip::tcp::socket socket) {
         if (ec == asio::error::operation_aborted || shutting_down_) return;
         if (ec) {
           // Out of file descriptors, typically: wait a moment instead of spinning.
@@ -347,14 +348,14 @@ void Agent::Accept(asio::ip::tcp::acceptor& acceptor, int port) {
         metrics_.connections_total().Increment();
         ConnectionLimiter::Admission admission = connections_.Accept(absl::Now());
         if (admission.refused) {
-          Refuse(socket, port, *admission.refused);
+          Refuse(socket, *peer, port, *admission.refused);
           Accept(acceptor, port);
           return;
         }
-        asio::post(worker.io, [this, &worker, port, s = std::move(socket),
+        asio::post(worker.io, [this, &worker, port, peer, s = std::move(socket),
                                t = std::move(admission.ticket)]() mutable {
-          auto session = std::make_shared<Session>(std::move(s), port, env_, worker.sessions,
-                                                   std::move(t));
+          auto session = std::make_shared<Session>(std::move(s), *peer, port, env_,
+                                                   worker.sessions, std::move(t));
           worker.sessions.insert(session);
           session->Start();
         });

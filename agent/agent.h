@@ -72,7 +72,8 @@ class Agent {
   absl::Status Listen(int port);
   void Accept(asio::ip::tcp::acceptor& acceptor, int port);
   // Closes a connection the limits do not admit, counted and (rate-limited) logged.
-  void Refuse(asio::ip::tcp::socket& socket, int port, ConnectionLimiter::Refusal why);
+  void Refuse(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& peer, int port,
+              ConnectionLimiter::Refusal why);
   // On the worker's thread: drains its sessions (those of `broker` when set).
   static void DrainSessions(Worker& worker, std::chrono::steady_clock::time_point deadline,
                             std::optional<int32_t> broker = std::nullopt);

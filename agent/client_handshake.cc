@@ -12,16 +12,7 @@
 namespace kgw::agent {
 namespace {
 
-std::string Host(const asio::ip::tcp::socket& s) {
-  asio::error_code ec;
-  auto e = s.remote_endpoint(ec);
-  return ec ? "" : e.address().to_string();
-}
-
-std::string Endpoint(const asio::ip::tcp::socket& s) {
-  asio::error_code ec;
-  auto e = s.remote_endpoint(ec);
-  if (ec) return "unknown";
+std::string Endpoint(const asio::ip::tcp::endpoint& e) {
   return absl::StrCat(e.address().to_string(), ":", e.port());
 }
 
@@ -58,17 +49,17 @@ std::string ResolvedKey(const BrokerEndpoint& b) { return absl::StrCat(b.host, "
 
 }  // namespace
 
-ClientHandshake::ClientHandshake(Transport& client, Transport& upstream,
-                                 ConnectionLimiter::Ticket& ticket, int local_port,
-                                 const SessionEnv& env)
+ClientHandshake::ClientHandshake(Transport& client, const asio::ip::tcp::endpoint& peer,
+                                 Transport& upstream, ConnectionLimiter::Ticket& ticket,
+                                 int local_port, const SessionEnv& env)
     : client_(client),
       upstream_(upstream),
       ticket_(ticket),
       local_port_(local_port),
       env_(env),
       resolver_(client.tcp().get_executor()),
-      client_address_(Endpoint(client.tcp())),
-      client_host_(Host(client.tcp())) {}
+      client_address_(Endpoint(peer)),
+      client_host_(peer.address().to_string()) {}
 
 void ClientHandshake::Start(std::weak_ptr<void> owner, Callbacks callbacks) {
   owner_ = std::move(owner);

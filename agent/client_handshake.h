@@ -89,11 +89,11 @@ class ClientHandshake {
     std::function<void(const Failure&)> failed;
   };
 
-  // `client` is the accepted connection, on listening port `local_port`;
-  // `upstream` an unopened socket on the same executor. They, `ticket` and
-  // `env` must outlive the handshake.
-  ClientHandshake(Transport& client, Transport& upstream, ConnectionLimiter::Ticket& ticket,
-                  int local_port, const SessionEnv& env);
+  // `client` is the accepted connection from `peer` (as accept reported it),
+  // on listening port `local_port`; `upstream` an unopened socket on the
+  // same executor. They, `ticket` and `env` must outlive the handshake.
+  ClientHandshake(Transport& client, const asio::ip::tcp::endpoint& peer, Transport& upstream,
+                  ConnectionLimiter::Ticket& ticket, int local_port, const SessionEnv& env);
   ClientHandshake(const ClientHandshake&) = delete;
   ClientHandshake& operator=(const ClientHandshake&) = delete;
 

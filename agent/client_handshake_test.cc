@@ -35,7 +35,7 @@ struct Connection {
       : client(std::move(socket)),
         upstream(client.tcp().get_executor()),
         ticket(std::move(place)),
-        handshake(client, upstream, ticket, port, env) {}
+        handshake(client, client.tcp().remote_endpoint(), upstream, ticket, port, env) {}
 
   bool finished() const { return connected || failure.has_value(); }
 

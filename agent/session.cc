@@ -48,8 +48,9 @@ bool StartsWithProxyHeader(absl::Span<const uint8_t> b) {
 
 }  // namespace
 
-Session::Session(asio::ip::tcp::socket client, int local_port, const SessionEnv& env,
-                 SessionSet& owner, ConnectionLimiter::Ticket ticket)
+Session::Session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer,
+                 int local_port, const SessionEnv& env, SessionSet& owner,
+                 ConnectionLimiter::Ticket ticket)
     : client_(std::move(client)),
       upstream_(client_.tcp().get_executor()),
       timer_(client_.tcp().get_executor()),
@@ -57,7 +58,7 @@ Session::Session(asio::ip::tcp::socket client, int local_port, const SessionEnv&
       env_(env),
       owner_(owner),
       ticket_(std::move(ticket)),
-      handshake_(client_, upstream_, ticket_, local_port, env),
+      handshake_(client_, peer, upstream_, ticket_, local_port, env),
       requests_(env.request_budget),
       last_activity_(Clock::now()) {}
 

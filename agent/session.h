@@ -65,8 +65,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // `ticket` is the connection's place under the agent's connection limits;
   // the session adds the client's address to it and gives it back on close.
-  Session(asio::ip::tcp::socket client, int local_port, const SessionEnv& env,
-          SessionSet& owner, ConnectionLimiter::Ticket ticket = {});
+  Session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, int local_port,
+          const SessionEnv& env, SessionSet& owner, ConnectionLimiter::Ticket ticket = {});
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 

@@ -66,10 +66,12 @@ class Transport {
   }
 
   // Closes the socket at once (no TLS close_notify: Kafka clients do not
-  // wait for one); pending operations complete with operation_aborted.
+  // wait for one); pending operations complete with operation_aborted. No
+  // shutdown first: close alone ends the connection the same way (a FIN
+  // after what is queued, a reset when received bytes were left unread),
+  // and a connection storm pays one system call per socket less.
   void Close() {
     asio::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
   }
 
