@@ -285,16 +285,33 @@ bool Agent::EnsureListeners(const ClusterSnapshot& cluster) {
 }
 
 absl::Status Agent::Listen(int port) {
-  auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(main_);
   const asio::ip::tcp::endpoint endpoint(bind_address_, static_cast<uint16_t>(port));
-  asio::error_code ec;
-  acceptor->open(endpoint.protocol(), ec);
-  if (!ec) acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor->bind(endpoint, ec);
-  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
+  auto failed = [&](const asio::error_code& ec) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", bind_address_.to_string(),
                                                ":", port, ": ", ec.message()));
+  };
+  asio::error_code ec;
+  {
+    // SO_REUSEPORT would let the sockets join another process's listener on
+    // this port (another agent started with the same ports, say) instead of
+    // failing: bind once without it first, so such a port is refused.
+    asio::ip::tcp::acceptor probe(main_);
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec) return failed(ec);
+  }
+  using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+  std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> listeners;
+  for (auto& worker : workers_) {
+    auto acceptor = std::make_shared<asio::ip::tcp::acceptor>(worker->io);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor->set_option(ReusePort(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return failed(ec);  // the ones opened close with `listeners`
+    listeners.push_back(std::move(acceptor));
   }
   if (ports_.sni) {
     LOG(INFO) << "listening on " << bind_address_.to_string() << ":" << port
@@ -306,9 +323,13 @@ absl::Status Agent::Listen(int port) {
               << ports_.BrokerFor(port) << " (any broker while it does not exist), advertised as "
               << ports_.advertised_host << ":" << port;
   }
-  asio::ip::tcp::acceptor& ref = *acceptor;
-  acceptors_.emplace(port, std::move(acceptor));
-  Accept(ref, port);
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    Worker& worker = *workers_[i];
+    asio::post(worker.io, [this, acceptor = listeners[i], &worker, port] {
+      Accept(acceptor, worker, port);
+    });
+  }
+  acceptors_.emplace(port, std::move(listeners));
   return absl::OkStatus();
 }
 
@@ -327,21 +348,21 @@ void Agent::Refuse(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint&
   socket.close(ignored);
 }
 
-void Agent::Accept(asio::ip::tcp::acceptor& acceptor, int port) {
-  Worker& worker = *workers_[next_worker_++ % workers_.size()];
+void Agent::Accept(const std::shared_ptr<asio::ip::tcp::acceptor>& acceptor, Worker& worker,
+                   int port) {
   // accept(2) reports the peer's address: no getpeername per connection.
   auto peer = std::make_shared<asio::ip::tcp::endpoint>();
-  acceptor.async_accept(
-      worker.io, *peer,
-      [this, &acceptor, &worker, port, peer](const asio::error_code& ec,
-                                             asio::ip::tcp::socket socket) {
+  acceptor->async_accept(
+      *peer, [this, acceptor, &worker, port, peer](const asio::error_code& ec,
+                                                   asio::ip::tcp::socket socket) {
         if (ec == asio::error::operation_aborted || shutting_down_) return;
         if (ec) {
           // Out of file descriptors, typically: wait a moment instead of spinning.
           LOG(WARNING) << "accepting on port " << port << " failed: " << ec.message();
-          auto retry = std::make_shared<asio::steady_timer>(main_, std::chrono::milliseconds(100));
-          retry->async_wait([this, retry, &acceptor, port](const asio::error_code& e) {
-            if (!e && !shutting_down_) Accept(acceptor, port);
+          auto retry =
+              std::make_shared<asio::steady_timer>(worker.io, std::chrono::milliseconds(100));
+          retry->async_wait([this, retry, acceptor, &worker, port](const asio::error_code& e) {
+            if (!e && !shutting_down_) Accept(acceptor, worker, port);
           });
           return;
         }
@@ -349,18 +370,27 @@ void Agent::Accept(asio::ip::tcp::acceptor& acceptor, int port) {
         ConnectionLimiter::Admission admission = connections_.Accept(absl::Now());
         if (admission.refused) {
           Refuse(socket, *peer, port, *admission.refused);
-          Accept(acceptor, port);
-          return;
-        }
-        asio::post(worker.io, [this, &worker, port, peer, s = std::move(socket),
-                               t = std::move(admission.ticket)]() mutable {
-          auto session = std::make_shared<Session>(std::move(s), *peer, port, env_,
-                                                   worker.sessions, std::move(t));
+        } else {
+          // Served on the thread that accepted it: no hand-over between threads.
+          auto session = std::make_shared<Session>(std::move(socket), *peer, port, env_,
+                                                   worker.sessions, std::move(admission.ticket));
           worker.sessions.insert(session);
           session->Start();
-        });
-        Accept(acceptor, port);
+        }
+        Accept(acceptor, worker, port);
       });
+}
+
+void Agent::CloseListeners() {
+  // Each socket is closed by the worker whose loop uses it.
+  for (auto& [port, listeners] : acceptors_) {
+    for (size_t i = 0; i < listeners.size() && i < workers_.size(); ++i) {
+      asio::post(workers_[i]->io, [acceptor = listeners[i]] {
+        asio::error_code ignored;
+        acceptor->close(ignored);
+      });
+    }
+  }
 }
 
 void Agent::DrainSessions(Worker& worker, Clock::time_point deadline,
@@ -403,10 +433,7 @@ void Agent::BeginShutdown(int signal_number) {
   });
   LOG(INFO) << "received signal " << signal_number << ": no longer accepting connections; "
             << "draining connections broker by broker";
-  for (auto& [port, acceptor] : acceptors_) {
-    asio::error_code ignored;
-    acceptor->close(ignored);
-  }
+  CloseListeners();
   std::vector<int32_t> brokers;
   for (const BrokerEndpoint& b : directory_.Get()->brokers) brokers.push_back(b.node_id);
   DrainBrokers(shutdown_timer_, 0, std::move(brokers), [] { return true; },
@@ -475,9 +502,12 @@ void Agent::Finish() {
     if (w->thread.joinable()) w->thread.join();
   }
   http_.Stop();
-  for (auto& [port, acceptor] : acceptors_) {
-    asio::error_code ignored;
-    acceptor->close(ignored);
+  // The workers have stopped: nothing else uses the listening sockets now.
+  for (auto& [port, listeners] : acceptors_) {
+    for (auto& acceptor : listeners) {
+      asio::error_code ignored;
+      acceptor->close(ignored);
+    }
   }
   signals_.cancel();
   sighup_.cancel();

@@ -70,7 +70,10 @@ class Agent {
   // Opens every port the cluster needs; false when one cannot be bound.
   bool EnsureListeners(const ClusterSnapshot& cluster);
   absl::Status Listen(int port);
-  void Accept(asio::ip::tcp::acceptor& acceptor, int port);
+  // On `worker`'s thread: accepts the next connection on `acceptor` (that
+  // worker's socket for `port`) and serves it there.
+  void Accept(const std::shared_ptr<asio::ip::tcp::acceptor>& acceptor, Worker& worker, int port);
+  void CloseListeners();
   // Closes a connection the limits do not admit, counted and (rate-limited) logged.
   void Refuse(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& peer, int port,
               ConnectionLimiter::Refusal why);
@@ -121,11 +124,12 @@ class Agent {
   asio::signal_set signals_;
   asio::steady_timer shutdown_timer_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  size_t next_worker_ = 0;
-  std::map<int, std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  // Per port, one listening socket per worker (SO_REUSEPORT): each worker
+  // accepts the connections it serves, and the kernel spreads them.
+  std::map<int, std::vector<std::shared_ptr<asio::ip::tcp::acceptor>>> acceptors_;
   std::set<int32_t> misplaced_brokers_;  // logged once: their port is not served
   std::atomic<bool> ready_{false};
-  bool shutting_down_ = false;
+  std::atomic<bool> shutting_down_{false};  // read by the workers' accept loops
   bool maintenance_drain_ = false;
   asio::steady_timer maintenance_timer_;
   asio::steady_timer certificate_timer_;
