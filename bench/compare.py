@@ -954,9 +954,9 @@ def main():
                             "haproxy-tls")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--base-build-dir",
-                    help="another build's directory, for the targets kgw-base and kgw-tls-base "
-                         "(its bin/kgw-agent, else the same as kgw and kgw-tls): a before and "
-                         "after in one run")
+                    help="another build's directory: the targets kgw-base and kgw-tls-base run "
+                         "its bin/kgw-agent, set up as kgw and kgw-tls, for a before and after "
+                         "in one run (without it they are not measured)")
     ap.add_argument("--peers-dir", default=DEFAULT_PEERS_DIR,
                     help="where build-peers.sh put the peers: bin/kafka-proxy, kroxylicious/ "
                          "[default $KGW_PEERS_DIR, else ~/.cache/kgw/peers]")
