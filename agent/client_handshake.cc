@@ -58,8 +58,12 @@ ClientHandshake::ClientHandshake(Transport& client, const asio::ip::tcp::endpoin
       local_port_(local_port),
       env_(env),
       resolver_(client.tcp().get_executor()),
-      client_address_(Endpoint(peer)),
-      client_host_(peer.address().to_string()) {}
+      peer_(peer) {}
+
+const std::string& ClientHandshake::client_host() const {
+  if (client_host_.empty()) client_host_ = peer_.address().to_string();
+  return client_host_;
+}
 
 void ClientHandshake::Start(std::weak_ptr<void> owner, Callbacks callbacks) {
   owner_ = std::move(owner);
@@ -148,7 +152,7 @@ void ClientHandshake::ReadProxyHeader() {
 
 void ClientHandshake::AfterProxyHeader() {
   // The client's address is known now (the PROXY header's source, if any).
-  if (!ticket_.AddAddress(client_host_)) {
+  if (ticket_.counts_addresses() && !ticket_.AddAddress(client_host())) {
     env_.metrics->ConnectionsRefused("per_address").Increment();
     LogLimited("refused",
                absl::StrCat("closing ", Who(), ": its address already holds the most connections "
@@ -440,7 +444,7 @@ void ClientHandshake::LogLimited(absl::string_view kind, const std::string& line
 }
 
 std::string ClientHandshake::Who() const {
-  std::string who = absl::StrCat("client ", client_address_, " on port ", local_port_);
+  std::string who = absl::StrCat("client ", Endpoint(peer_), " on port ", local_port_);
   if (proxy_ && proxy_->source && proxy_->destination) {
     absl::StrAppend(&who, " (original source: ", FormatAddress(*proxy_->source),
                     ", original destination: ", FormatAddress(*proxy_->destination), ")");
@@ -451,7 +455,7 @@ std::string ClientHandshake::Who() const {
 void ClientHandshake::Describe(audit::AuditEvent& e) const {
   e.listener_port = local_port_;
   e.broker_id = broker_;
-  e.client_address = client_address_;
+  e.client_address = Endpoint(peer_);
   if (proxy_ && proxy_->source) e.proxy_source_address = FormatAddress(*proxy_->source);
   if (proxy_ && proxy_->destination) {
     e.proxy_destination_address = FormatAddress(*proxy_->destination);

@@ -116,7 +116,7 @@ class ClientHandshake {
   // broker, the client's addresses, the PROXY header and the TLS facts.
   void Describe(audit::AuditEvent& e) const;
   // The client's IP alone, for routing: the PROXY header's source, if any.
-  const std::string& client_host() const { return client_host_; }
+  const std::string& client_host() const;
   const std::optional<net::ProxyHeader>& proxy() const { return proxy_; }
   // Facts of the client's TLS connection; empty without TLS.
   const std::string& tls_version() const { return tls_version_; }
@@ -163,8 +163,10 @@ class ClientHandshake {
   bool stopped_ = false;  // failed, or the session closed
   Phase phase_ = Phase::kProxyHeader;
 
-  const std::string client_address_;  // "A:P" of the socket's peer
-  std::string client_host_;
+  const asio::ip::tcp::endpoint peer_;  // the socket's peer, as accept reported it
+  // The client's IP as text: the PROXY header's source, or else the peer's
+  // address, written out when first asked for (most connections never are).
+  mutable std::string client_host_;
   std::vector<uint8_t> proxy_bytes_;  // the PROXY header read so far
   std::optional<net::ProxyHeader> proxy_;
   std::string tls_version_;

@@ -15,7 +15,7 @@ ConnectionLimiter::Ticket& ConnectionLimiter::Ticket::operator=(Ticket&& other) 
 }
 
 bool ConnectionLimiter::Ticket::AddAddress(const std::string& address) {
-  if (limiter_ == nullptr || address_) return true;
+  if (!counts_addresses() || address_) return true;
   if (!limiter_->AddAddress(address)) return false;
   address_ = address;
   return true;

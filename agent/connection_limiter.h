@@ -40,6 +40,11 @@ class ConnectionLimiter {
     // Counts the connection against `address`; false (and nothing counted)
     // when the address already holds its maximum.
     bool AddAddress(const std::string& address);
+    // Whether AddAddress counts anything: only with a per-address limit, so
+    // a connection need not write its address out otherwise.
+    bool counts_addresses() const {
+      return limiter_ != nullptr && limiter_->limits_.max_per_address > 0;
+    }
     void Release();
     explicit operator bool() const { return limiter_ != nullptr; }
 

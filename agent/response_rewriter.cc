@@ -1,6 +1,7 @@
 #include "agent/response_rewriter.h"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <limits>
 #include <utility>
@@ -148,8 +149,8 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteShareResponse(
   return EncodeBody(m, version);
 }
 
-absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteApiVersions(
-    absl::Span<const uint8_t> body, int16_t version, AddressFor, BrokersSeen) {
+absl::StatusOr<std::optional<std::vector<uint8_t>>> NarrowApiVersions(
+    absl::Span<const uint8_t> body, int16_t version) {
   kafka::ApiVersionsResponse m;
   if (!DecodeWhole(body, version, &m).ok()) {
     // A broker answers a version it does not support with an error in v0
@@ -179,6 +180,40 @@ absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteApiVersions(
   if (!changed) return std::nullopt;
   m.api_keys = std::move(kept);
   return EncodeBody(m, version);
+}
+
+// Every client connection begins with ApiVersions, and a broker answers a
+// given version with the same bytes each time (the correlation id is in the
+// header, not the body). So each thread keeps the last few bodies it narrowed
+// with their results, and a connection storm does not decode and encode the
+// same list thousands of times a second. The narrowing depends on the body
+// and the version alone; a broker that changes its answer (an upgrade) simply
+// misses.
+absl::StatusOr<std::optional<std::vector<uint8_t>>> RewriteApiVersions(
+    absl::Span<const uint8_t> body, int16_t version, AddressFor, BrokersSeen) {
+  struct Entry {
+    int16_t version = -1;
+    std::vector<uint8_t> body;
+    std::optional<std::vector<uint8_t>> narrowed;
+  };
+  // A few: brokers of a cluster mid-upgrade answer differently, and clients
+  // ask different versions. Far larger answers than Kafka's are not kept.
+  constexpr size_t kEntries = 4;
+  constexpr size_t kLargestKept = 4096;
+  thread_local std::array<Entry, kEntries> memo;
+  thread_local size_t next = 0;
+  for (const Entry& e : memo) {
+    if (e.version == version && absl::MakeConstSpan(e.body) == body) return e.narrowed;
+  }
+  absl::StatusOr<std::optional<std::vector<uint8_t>>> narrowed = NarrowApiVersions(body, version);
+  if (narrowed.ok() && body.size() <= kLargestKept) {
+    Entry& e = memo[next];
+    next = (next + 1) % kEntries;
+    e.version = version;
+    e.body.assign(body.begin(), body.end());
+    e.narrowed = *narrowed;
+  }
+  return narrowed;
 }
 
 using Rewriter = absl::StatusOr<std::optional<std::vector<uint8_t>>> (*)(

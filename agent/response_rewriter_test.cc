@@ -233,6 +233,39 @@ TEST(ResponseRewriterTest, ApiVersionsAreCappedToTheCodecForParsedApisOnly) {
             metadata->max_version);
 }
 
+// Each thread remembers the ApiVersions answers it narrowed; an answer given
+// again must come out as it would have fresh, and a different answer (another
+// broker, an upgrade, another version) must not be served a remembered one.
+TEST(ResponseRewriterTest, RememberedApiVersionsAnswersMatchFreshOnes) {
+  const kafka::ApiInfo* metadata = kafka::FindApi(kafka::MetadataResponse::kApiKey);
+  const int16_t metadata_max = metadata->max_version;
+  auto narrowed = [](const kafka::ApiVersionsResponse& m, int16_t v) {
+    auto out = Rewrite(m, v);
+    return out.has_value() ? Decode<kafka::ApiVersionsResponse>(*out, v)
+                           : kafka::ApiVersionsResponse{};
+  };
+  kafka::ApiVersionsResponse wide;
+  wide.api_keys.push_back({.api_key = 3, .min_version = 0, .max_version = 99});
+  kafka::ApiVersionsResponse narrow = wide;
+  narrow.api_keys[0] = {.api_key = 3, .min_version = metadata->min_version,
+                        .max_version = metadata_max};
+  narrow.api_keys.push_back({.api_key = 8, .min_version = 1, .max_version = 50});
+  // More distinct answers than a thread keeps, each asked several times and
+  // interleaved, so that entries are reused and replaced.
+  for (int round = 0; round < 3; ++round) {
+    for (int16_t v = 0; v <= kafka::ApiVersionsResponse::kMaxVersion; ++v) {
+      const auto w = narrowed(wide, v);
+      ASSERT_EQ(w.api_keys.size(), 1u) << "v" << v;
+      EXPECT_EQ(w.api_keys[0].max_version, metadata_max) << "v" << v;
+      // Within the codec already: nothing to narrow, passed through as is.
+      EXPECT_FALSE(Rewrite(narrow, v).has_value()) << "v" << v;
+      const auto again = narrowed(wide, v);
+      ASSERT_EQ(again.api_keys.size(), 1u);
+      EXPECT_EQ(again.api_keys[0].max_version, metadata_max);
+    }
+  }
+}
+
 // A response frame (header and body, no size prefix) as a broker sends it.
 template <typename M>
 std::vector<uint8_t> ResponseFrame(const M& m, int16_t version, int32_t correlation_id) {
