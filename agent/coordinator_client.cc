@@ -62,7 +62,6 @@ std::string TlsHint(const std::string& message, const config::GrpcTlsConfig& tls
 CoordinatorClient::CoordinatorClient(Options options, DescriptorFn descriptor, LoadFn load,
                                      AssignmentFn on_assignment, SignFn sign_hello)
     : options_(std::move(options)),
-      credentials_(config::GrpcChannelCredentials(options_.tls)),
       descriptor_(std::move(descriptor)),
       load_(std::move(load)),
       on_assignment_(std::move(on_assignment)),
@@ -201,6 +200,11 @@ void CoordinatorClient::Run() {
 bool CoordinatorClient::Stream(const std::string& endpoint) {
   grpc::ChannelArguments args;
   if (options_.own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Made on the first dial, not before: gRPC starts its threads and touches
+  // megabytes of itself when first used, which an agent that never learns
+  // of a coordinator (one without GATEWAY_COORDINATORS, whose group has no
+  // leader to name one) need not pay.
+  if (!credentials_) credentials_ = config::GrpcChannelCredentials(options_.tls);
   auto stub =
       v1::AgentService::NewStub(grpc::CreateCustomChannel(endpoint, credentials_, args));
   grpc::ClientContext context;

@@ -111,7 +111,7 @@ class CoordinatorClient {
   bool WaitForEndpoints(absl::Duration d);
 
   const Options options_;
-  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;  // the loop's; made on its first dial
   const DescriptorFn descriptor_;
   const LoadFn load_;
   const AssignmentFn on_assignment_;
