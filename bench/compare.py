@@ -749,6 +749,11 @@ def summarize(rounds):
                                            for r in rounds
                                            if "gateway_cpu_s" in r.get(w, {})
                                            and r[w].get("bytes")])
+    # A storm's connections/s depends on how the clients, the brokers and the
+    # gateway share the cores; the gateway's own CPU per connection does not.
+    out["storm_cpu_us_per_connection"] = spread(
+        [r["storm"]["gateway_cpu_s"] * 1e6 / r["storm"]["opened"] for r in rounds
+         if "gateway_cpu_s" in r.get("storm", {}) and r["storm"].get("opened")])
     for w in WORKLOADS:
         out[f"brokers_cores_{w}"] = spread([r.get("brokers_cores") for r in ok(w)])
     out["storm_failed"] = max((r.get("failed", 0) for r in ok("storm")), default=None)
@@ -817,17 +822,18 @@ def print_report(summary, notes, sizes, perf, failures, brokers, rounds):
     rows += [[name, f"not measured: {note}"] for name, note in notes.items()]
     print_rows(["target"] + [c[0] for c in cols], rows)
 
-    header = ["target", "CPU s/GB", "produce", "consume", "RSS idle MiB",
+    header = ["target", "CPU s/GB", "produce", "consume", "storm CPU µs/conn", "RSS idle MiB",
               f"RSS @{sizes['idle']} MiB", "KiB/conn", "RSS after close MiB"]
     rows = [[name, cell(s, "cpu_s_per_gb", 2), cell(s, "cpu_s_per_gb_produce", 2),
-             cell(s, "cpu_s_per_gb_consume", 2), fmt(s.get("rss_idle_mib"), 1),
+             cell(s, "cpu_s_per_gb_consume", 2), cell(s, "storm_cpu_us_per_connection", 0),
+             fmt(s.get("rss_idle_mib"), 1),
              fmt(s.get("rss_held_mib"), 1), fmt(s.get("kib_per_connection"), 1),
              fmt(s.get("rss_after_close_mib"), 1)]
             for name, s in summary.items() if name != "direct"]
     if rows:
         print()
-        print("Gateway resources (CPU per GB over produce + consume, then each alone; RSS "
-              "after start-up, "
+        print("Gateway resources (CPU per GB over produce + consume, then each alone; CPU "
+              "per storm connection; RSS after start-up, "
               f"while {sizes['idle']:,} idle connections are held, and {IDLE_SETTLE_SECONDS} s "
               "after they closed, first round)")
         print_rows(header, rows)
@@ -860,12 +866,15 @@ def print_report(summary, notes, sizes, perf, failures, brokers, rounds):
         for mine, ref in pairs:
             k, s = summary[mine], summary[ref]
             cpu = ratio(med(k, "cpu_s_per_gb"), med(s, "cpu_s_per_gb"))
+            storm = ratio(med(k, "storm_cpu_us_per_connection"),
+                          med(s, "storm_cpu_us_per_connection"))
             print(f"{mine} / {ref} (medians): "
                   f"produce {fmt(ratio(med(k, 'produce_mb_s'), med(s, 'produce_mb_s')), 3)}, "
                   f"consume {fmt(ratio(med(k, 'consume_mb_s'), med(s, 'consume_mb_s')), 3)}, "
                   f"p99 latency "
                   f"{fmt(ratio(med(k, 'latency_p99_ms'), med(s, 'latency_p99_ms')), 3)}"
-                  + (f", CPU per GB {fmt(cpu, 3)}" if cpu is not None else ""))
+                  + (f", CPU per GB {fmt(cpu, 3)}" if cpu is not None else "")
+                  + (f", CPU per storm connection {fmt(storm, 3)}" if storm is not None else ""))
     if perf:
         print()
         for name, p in perf.items():
