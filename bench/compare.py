@@ -9,7 +9,9 @@ Method: every target first runs a short warm-up round that is discarded; then
 each measured round runs every target once, the order rotated by one target per
 round; medians are reported with the min-max spread of the rounds. A workload
 that fails for a target is recorded for that round and the run goes on. The
-brokers' CPU time is recorded during every workload.
+brokers' CPU time is recorded during every workload. Before the latency probe
+the run waits (at most 30 s) for the brokers to be quiet, so that the probe
+measures the path rather than the work the throughput workloads left them.
 
 Usually started by scripts/benchmark.sh, which installs and builds first.
 See docs/benchmarks.md for the method and the results.
@@ -49,6 +51,10 @@ QUICK_WARMUP = dict(records=2_000, rate=200, seconds=1, storm=50)
 CORE = ("direct", "kgw", "kgw-copy", "haproxy", "haproxy-splice", "kgw-tls", "haproxy-tls")
 PEERS = {"kafka-proxy": "grepplabs/kafka-proxy", "kroxylicious": "kroxylicious/kroxylicious"}
 WORKLOADS = ("produce", "consume", "latency", "storm", "idle")
+# Before the latency probe, wait until the brokers' JVMs are this quiet (cores
+# busy over a second), for at most this long.
+SETTLE_QUIET_CORES = 0.3
+SETTLE_LIMIT_S = 30
 
 
 def log(msg):
@@ -224,6 +230,27 @@ class Brokers:
             except OSError:
                 out[node] = None
         return out
+
+
+    def settle(self, quiet_cores=SETTLE_QUIET_CORES, limit_s=SETTLE_LIMIT_S):
+        """Waits until the brokers are quiet: under quiet_cores busy over one
+        second, at most limit_s. Returns the seconds waited and whether they
+        got quiet. The throughput workloads leave the brokers busy for a while
+        (replication, log writes); a latency probe run then measures that."""
+        if not self.pids:
+            return 0.0, False
+        t0 = time.monotonic()
+        while True:
+            before = self.cpu()
+            time.sleep(1)
+            after = self.cpu()
+            busy = sum(after[n] - before[n] for n in after
+                       if after[n] is not None and before.get(n) is not None)
+            waited = time.monotonic() - t0
+            if busy < quiet_cores:
+                return waited, True
+            if waited >= limit_s:
+                return waited, False
 
 
 # ------------------------------------------------------------------- targets
@@ -621,9 +648,11 @@ def run_target(args, cluster, brokers, sizes, target, tag, state, idle=True):
     else:
         attempt("consume", lambda: loadgen(
             args, "consume", *b, "--topic", tag, "--records", str(sizes["records"])))
+    settled_s, quiet = brokers.settle()
     attempt("latency", lambda: loadgen(
         args, "latency", *b, "--topic", tag + "-latency",
         "--rate", str(sizes["rate"]), "--seconds", str(sizes["seconds"])))
+    res["latency"].update(settle_s=round(settled_s, 1), brokers_quiet_before=quiet)
     attempt("storm", lambda: loadgen(
         args, "connect", *b, "--connections", str(sizes["storm"]), "--threads", "8"))
     if idle:
