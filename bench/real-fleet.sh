@@ -14,7 +14,11 @@
 # After the restart every agent is asked once: each must map every broker to a running agent
 # (no assignment lost).
 #
-#   bench/real-fleet.sh [--agents N] [--coordinators C] [--rolling] [--every 2]
+#   bench/real-fleet.sh [--agents N] [--coordinators C] [--rolling] [--every 2] [--cluster-key]
+#
+# --cluster-key gives the coordinators and the agents a fresh cluster key
+# (GATEWAY_CLUSTER_KEY_FILE): descriptors, streams and assignments are signed and verified, as
+# in a gateway cluster that authenticates its control plane (docs/security.md).
 #
 # N is at most 250. Needs a plain build (build/bin) and a cluster started by
 # tests/kafka/kafka-cluster.sh ($KGW_KAFKA_DIR/cluster.env, default /tmp/kgw-kafka). Uses ports
@@ -22,13 +26,14 @@
 # $KGW_FLEET_DIR (default /tmp/kgw-real-fleet). The client check needs kcat.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-agents=250 coordinators=3 rolling=0 every=2
+agents=250 coordinators=3 rolling=0 every=2 keyed=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --agents) agents="$2"; shift 2 ;;
     --coordinators) coordinators="$2"; shift 2 ;;
     --rolling) rolling=1; shift ;;
     --every) every="$2"; shift 2 ;;
+    --cluster-key) keyed=1; shift ;;
     *) echo "real-fleet: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -41,6 +46,12 @@ dir="${KGW_FLEET_DIR:-/tmp/kgw-real-fleet}"
 rm -rf "$dir"
 mkdir -p "$dir"
 cid="real-$(date +%s)"
+key_file=""
+if ((keyed)); then
+  key_file="$dir/cluster.key"
+  openssl rand -base64 48 > "$key_file"
+  export FLEET_CLUSTER_KEY_FILE="$key_file"
+fi
 declare -A pid_of  # the agents'
 watch_pid=""
 stop() {
@@ -62,7 +73,7 @@ start_agent() { # I
     KAFKA_BOOTSTRAP_SERVERS="$KGW_KAFKA_BOOTSTRAP" GATEWAY_BIND_HOST="127.0.1.$i" \
     GATEWAY_ADVERTISED_HOST="127.0.1.$i" GATEWAY_PORT_START=24000 GATEWAY_HTTP_PORT=24900 \
     GATEWAY_WORKER_THREADS=1 GATEWAY_SHUTDOWN_DELAY_BETWEEN_BROKERS_MS=100 \
-    "$bin/kgw-agent" >> "$dir/agent-$i.log" 2>&1 &
+    GATEWAY_CLUSTER_KEY_FILE="$key_file" "$bin/kgw-agent" >> "$dir/agent-$i.log" 2>&1 &
   pid_of[agent-$i]=$!
 }
 
@@ -104,7 +115,7 @@ leader_pid() {
 t0="$(now_ms)"
 for i in $(seq 1 "$agents"); do start_agent "$i"; done
 started_ms=$(($(now_ms) - t0))
-say "started $agents agents in $started_ms ms"
+say "started $agents agents in $started_ms ms$( ((keyed)) && echo ", with a cluster key")"
 if ! waited="$(wait_counted "$agents" 300)"; then
   say "kgwctl status never counted $agents: $waited"
   exit 1
