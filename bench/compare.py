@@ -51,6 +51,10 @@ QUICK_WARMUP = dict(records=2_000, rate=200, seconds=1, storm=50)
 CORE = ("direct", "kgw", "kgw-copy", "haproxy", "haproxy-splice", "kgw-tls", "haproxy-tls")
 PEERS = {"kafka-proxy": "grepplabs/kafka-proxy", "kroxylicious": "kroxylicious/kroxylicious"}
 WORKLOADS = ("produce", "consume", "latency", "storm", "idle")
+# Targets whose latency probes also run at the same time, once per measured
+# round: a stall of the brokers or of the machine then delays every target of
+# the group alike, so what differs between them is the path.
+CONCURRENT_GROUPS = (("direct", "kgw", "haproxy"), ("kgw-tls", "haproxy-tls"))
 # Before the latency probe, wait until the brokers' JVMs are this quiet (cores
 # busy over a second), for at most this long.
 SETTLE_QUIET_CORES = 0.3
@@ -731,6 +735,53 @@ def start_cluster(args, state):
 # -------------------------------------------------------------------- report
 
 
+def concurrent_latency(args, cluster, brokers, sizes, live, tag):
+    """The latency probe through every target of each of CONCURRENT_GROUPS at
+    once, each at rate/n for n times as long: each probe sends as many records
+    as a probe alone, and the brokers see the same total rate. Returns
+    {target: result or {"error": reason}}."""
+    exe = os.path.join(args.build_dir, "bin", "kgw-loadgen")
+    by_name = {t.name: t for t in live}
+    out = {}
+    for group in CONCURRENT_GROUPS:
+        members = [by_name[n] for n in group if n in by_name]
+        if len(members) < 2:
+            continue
+        rate = max(1, sizes["rate"] // len(members))
+        seconds = sizes["seconds"] * len(members)
+        try:
+            topics = {}
+            for t in members:
+                topics[t.name] = f"{tag}-{t.name}-concurrent"
+                create_topic(args, cluster, topics[t.name])
+        except Exception as e:
+            for t in members:
+                out[t.name] = {"error": f"creating the topics (direct): {first_line(e)}"}
+            continue
+        brokers.settle()
+        procs = {t.name: subprocess.Popen(
+            [exe, "latency", "--bootstrap", t.bootstrap, *t.tls_args(), "--topic", topics[t.name],
+             "--rate", str(rate), "--seconds", str(seconds)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for t in members}
+        for name, p in procs.items():
+            try:
+                stdout, stderr = p.communicate(timeout=seconds + 120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                out[name] = {"error": f"the latency probe did not finish in {seconds + 120} s"}
+                continue
+            if p.returncode != 0:
+                lines = stderr.strip().splitlines() or [f"exit code {p.returncode}"]
+                out[name] = {"error": f"kgw-loadgen latency: {lines[-1]}",
+                             "detail": stderr[-4000:]}
+                continue
+            r = json.loads(stdout.strip().splitlines()[-1])
+            r.update(alongside=[t.name for t in members if t.name != name])
+            out[name] = r
+    return out
+
+
 def spread(values):
     """Median, min, max and count of the values that exist, or None."""
     values = [v for v in values if v is not None]
@@ -879,6 +930,17 @@ def print_report(summary, notes, sizes, perf, failures, brokers, rounds):
     else:
         print(f"Brokers' CPU: not measured ({brokers.why_not})")
 
+    rows = [[name, cell(s, "concurrent_latency_p50_ms", 2), cell(s, "concurrent_latency_p99_ms", 2),
+             cell(s, "concurrent_latency_p999_ms", 2)]
+            for name, s in summary.items() if s.get("concurrent_latency_p99_ms")]
+    if rows:
+        print()
+        groups = "; ".join(", ".join(g) for g in CONCURRENT_GROUPS)
+        print(f"Latency probes at the same time, once per round (groups: {groups}; each probe "
+              f"at {sizes['rate']}/n records/s for n x {sizes['seconds']} s, n the group's "
+              "targets that run)")
+        print_rows(["target", "p50 ms", "p99 ms", "p99.9 ms"], rows)
+
     for name, s in summary.items():
         errors = [f"{s[k]:,} {what}" for k, what in (("storm_failed", "storm connections"),
                                                      ("idle_failed", "idle connections"))
@@ -924,6 +986,8 @@ def goals(summary, sizes):
                 ("consume throughput >= 0.95 x HAProxy", "consume_mb_s", 0.95, ">="),
                 ("p99 publish latency <= 1.1 x HAProxy", "latency_p99_ms", 1.1, "<="),
                 ("CPU per GB <= 1.0 x HAProxy", "cpu_s_per_gb", 1.0, "<="),
+                ("p99 publish latency <= 1.1 x HAProxy, probes at the same time",
+                 "concurrent_latency_p99_ms", 1.1, "<="),
                 ("storm connections/s >= 1.0 x HAProxy", "storm_connections_s", 1.0, ">=")):
             out.append((goal, ratio(med(k, key), med(h, key)), limit, op))
     d = summary.get("direct")
@@ -1092,6 +1156,16 @@ def main():
                     if "error" in r:
                         failures.append({"target": t.name, "workload": w, "round": label,
                                          "reason": r["error"], "detail": r.get("detail", "")})
+            if not discarded:
+                log(f"round {label}/{args.rounds}: latency probes at the same time")
+                tag = f"kgw-bench-{os.getpid()}-{label}"
+                entry["concurrent_latency"] = concurrent_latency(args, cluster, brokers,
+                                                                 round_sizes, live, tag)
+                for name, r in entry["concurrent_latency"].items():
+                    if "error" in r:
+                        failures.append({"target": name, "workload": "concurrent latency",
+                                         "round": label, "reason": r["error"],
+                                         "detail": r.get("detail", "")})
         perf = {}
         for t in live:
             if t.name in ("direct", "kgw"):
@@ -1111,6 +1185,11 @@ def main():
             measured_rounds = [e["results"][t.name] for e in runs if not e["discarded"]]
             summary[t.name] = summarize(measured_rounds)
             summary[t.name]["rss_idle_mib"] = rss_idle.get(t.name)
+            concurrent = [e.get("concurrent_latency", {}).get(t.name, {}) for e in runs
+                          if not e["discarded"]]
+            for q in ("p50_ms", "p99_ms", "p999_ms"):
+                summary[t.name][f"concurrent_latency_{q}"] = spread(
+                    [c.get(q) for c in concurrent if "error" not in c])
         notes = {t.name: t.note for t in targets if not t.bootstrap}
         print_report(summary, notes, sizes, perf, failures, brokers, args.rounds)
         g = goals(summary, sizes)
