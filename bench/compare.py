@@ -10,8 +10,10 @@ each measured round runs every target once, the order rotated by one target per
 round; medians are reported with the min-max spread of the rounds. A workload
 that fails for a target is recorded for that round and the run goes on. The
 brokers' CPU time is recorded during every workload. Before the latency probe
-the run waits (at most 30 s) for the brokers to be quiet, so that the probe
-measures the path rather than the work the throughput workloads left them.
+the run waits (at most 30 s) for the brokers to be quiet. After the targets'
+turns, each measured round also runs the latency probes of direct, kgw and
+haproxy (and of the two TLS targets) at the same time, so that a stall of the
+brokers or of the machine delays them alike.
 
 Usually started by scripts/benchmark.sh, which installs and builds first.
 See docs/benchmarks.md for the method and the results.
@@ -235,12 +237,11 @@ class Brokers:
                 out[node] = None
         return out
 
-
     def settle(self, quiet_cores=SETTLE_QUIET_CORES, limit_s=SETTLE_LIMIT_S):
         """Waits until the brokers are quiet: under quiet_cores busy over one
         second, at most limit_s. Returns the seconds waited and whether they
-        got quiet. The throughput workloads leave the brokers busy for a while
-        (replication, log writes); a latency probe run then measures that."""
+        got quiet: a latency probe should not start while the brokers still
+        work off the workloads before it."""
         if not self.pids:
             return 0.0, False
         t0 = time.monotonic()
@@ -723,18 +724,6 @@ def read_env(path):
     return env
 
 
-def start_cluster(args, state):
-    kdir = os.path.join(state, "kafka")
-    cmd = [HARNESS, "start", "--dir", kdir, "--port-base", str(args.port_base + 90),
-           "--relay", f"127.0.0.1:{args.port_base + 800}", "--ttl", "7200"]
-    log("starting Kafka: " + " ".join(cmd[1:]))
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return read_env(os.path.join(kdir, "cluster.env")), kdir
-
-
-# -------------------------------------------------------------------- report
-
-
 def concurrent_latency(args, cluster, brokers, sizes, live, tag):
     """The latency probe through every target of each of CONCURRENT_GROUPS at
     once, each at rate/n for n times as long: each probe sends as many records
@@ -780,6 +769,18 @@ def concurrent_latency(args, cluster, brokers, sizes, live, tag):
             r.update(alongside=[t.name for t in members if t.name != name])
             out[name] = r
     return out
+
+
+def start_cluster(args, state):
+    kdir = os.path.join(state, "kafka")
+    cmd = [HARNESS, "start", "--dir", kdir, "--port-base", str(args.port_base + 90),
+           "--relay", f"127.0.0.1:{args.port_base + 800}", "--ttl", "7200"]
+    log("starting Kafka: " + " ".join(cmd[1:]))
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return read_env(os.path.join(kdir, "cluster.env")), kdir
+
+
+# -------------------------------------------------------------------- report
 
 
 def spread(values):
