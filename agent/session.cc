@@ -510,9 +510,12 @@ bool Session::StartSplice(Side from) {
     return false;
   }
   SpliceRun& run = Spliced(from);
+  // Asio remembers the mode it set; asking it costs no system call, setting
+  // it again would.
   asio::error_code ec;
-  client_.tcp().native_non_blocking(true, ec);
-  if (!ec) upstream_.tcp().native_non_blocking(true, ec);
+  for (Transport* t : {&client_, &upstream_}) {
+    if (!ec && !t->tcp().native_non_blocking()) t->tcp().native_non_blocking(true, ec);
+  }
   const absl::Status opened = ec ? absl::InternalError(ec.message()) : run.splicer.Open();
   if (!opened.ok()) {
     // Copying works wherever splicing does not; say so, once per kind.

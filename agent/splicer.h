@@ -6,8 +6,12 @@
 //
 // A session uses it for the bytes of a large response it does not look at
 // (session.h); plaintext sockets only, since TLS needs the bytes in user
-// space. The pipe exists only while bytes move: Open before, Close after, so
-// an idle connection holds no extra file descriptors.
+// space. A splicer holds a pipe only while bytes move: Open before, Close
+// after, so an idle connection holds no extra file descriptors. An empty
+// pipe that Close gives up goes to a small pool of its thread (at most
+// kPooledPipes), where the next Open on that thread takes it: creating,
+// sizing and closing a pipe for every large request or response would cost
+// four system calls each time.
 //
 // Not thread-safe: a splicer belongs to its session's worker thread.
 #ifndef KGW_AGENT_SPLICER_H_
@@ -26,17 +30,22 @@ class Splicer {
   // What a pipe asks for (F_SETPIPE_SZ); the kernel may give less (its
   // per-user limits), which costs only more system calls.
   static constexpr size_t kWantedPipeSize = 256 * 1024;
+  // Empty pipes kept per thread for the next Open.
+  static constexpr size_t kPooledPipes = 4;
 
   Splicer() = default;
   ~Splicer() { Close(); }
   Splicer(const Splicer&) = delete;
   Splicer& operator=(const Splicer&) = delete;
 
-  // Creates the pipe (non-blocking). An error names why; the caller then
-  // copies instead.
+  // Takes an empty pipe from this thread's pool, or creates one
+  // (non-blocking). An error names why; the caller then copies instead.
   absl::Status Open();
-  // Closes the pipe; what it still held is gone.
+  // Gives up the pipe: an empty one goes to this thread's pool if it has
+  // room, any other is closed (what it still held is gone).
   void Close();
+  // Empty pipes in the calling thread's pool (for tests).
+  static size_t PooledOnThisThread();
   bool open() const { return read_fd_ >= 0; }
 
   // Moves at most `most` bytes that arrived on socket `from` into the pipe.

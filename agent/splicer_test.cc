@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -109,6 +111,72 @@ TEST(SplicerTest, SaysWhenNothingHasArrived) {
   WaitFor(source, POLLIN);
   EXPECT_EQ(splicer.Fill(source, 4096), 0);  // the end of the stream
   close(source);
+}
+
+// Reads what has arrived on fd until `bytes` have or a second passes.
+std::string ReadSome(int fd, size_t bytes) {
+  std::string got;
+  char buf[4096];
+  while (got.size() < bytes) {
+    WaitFor(fd, POLLIN);
+    const ssize_t n = read(fd, buf, std::min(sizeof(buf), bytes - got.size()));
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+TEST(SplicerTest, ReusesEmptyPipesOfItsThreadAndNeverOneThatHoldsBytes) {
+  // A thread of its own, so that its pool starts empty.
+  std::thread([] {
+    auto [producer, source] = TcpPair();
+    auto [destination, consumer] = TcpPair();
+    NonBlocking(source);
+    NonBlocking(destination);
+    // fill: five bytes from the producer, taken into the pipe. drain: what
+    // the pipe gives the destination, as the consumer reads it.
+    auto fill = [&, source = source, producer = producer](Splicer& s, const char* text) {
+      ASSERT_EQ(write(producer, text, 5), 5);
+      WaitFor(source, POLLIN);
+      ASSERT_EQ(s.Fill(source, 5), 5);
+    };
+    auto drain = [&, destination = destination, consumer = consumer](Splicer& s) {
+      EXPECT_EQ(s.Drain(destination), 5);
+      return ReadSome(consumer, 5);
+    };
+    EXPECT_EQ(Splicer::PooledOnThisThread(), 0u);
+
+    // A pipe that still holds bytes when given up is closed, not pooled...
+    Splicer left_full;
+    ASSERT_TRUE(left_full.Open().ok());
+    fill(left_full, "stale");
+    left_full.Close();
+    EXPECT_EQ(Splicer::PooledOnThisThread(), 0u);
+
+    // ...so the next run through a pipe carries its own bytes only.
+    Splicer next;
+    ASSERT_TRUE(next.Open().ok());
+    fill(next, "fresh");
+    EXPECT_EQ(drain(next), "fresh");
+    // An emptied pipe is kept, and the next Open takes it.
+    next.Close();
+    EXPECT_FALSE(next.open());
+    EXPECT_EQ(Splicer::PooledOnThisThread(), 1u);
+    Splicer again;
+    ASSERT_TRUE(again.Open().ok());
+    EXPECT_EQ(Splicer::PooledOnThisThread(), 0u);
+    fill(again, "again");
+    EXPECT_EQ(drain(again), "again");
+    again.Close();
+
+    // The pool keeps only so many; the rest are closed.
+    std::vector<Splicer> many(Splicer::kPooledPipes + 3);
+    for (Splicer& s : many) ASSERT_TRUE(s.Open().ok());
+    EXPECT_EQ(Splicer::PooledOnThisThread(), 0u);
+    for (Splicer& s : many) s.Close();
+    EXPECT_EQ(Splicer::PooledOnThisThread(), Splicer::kPooledPipes);
+    for (int fd : {producer, source, destination, consumer}) close(fd);
+  }).join();
 }
 
 }  // namespace
