@@ -69,6 +69,12 @@ void PrintEffectiveConfig(const Settings& settings) {
 CommandLine StartNodeProgram(const ProgramInfo& info, int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
+  // A crash (SIGSEGV, SIGABRT, ...) writes the signal and a stack trace to
+  // the log before the process dies of it, instead of vanishing silently.
+  // Sanitizer builds keep the sanitizer's own, fuller report.
+#if !defined(__SANITIZE_ADDRESS__)
+  google::InstallFailureSignalHandler();
+#endif
   setenv("GRPC_DNS_RESOLVER", "native", /*overwrite=*/0);
   return ParseCommandLineOrExit(info, argc, argv);
 }

@@ -222,6 +222,26 @@ TEST(BinariesTest, ACoordinatorStopsWithinTwoSecondsWhenKafkaDoesNotAnswer) {
   EXPECT_THAT(coordinator.Log(), HasSubstr("Kafka has not answered; exiting without waiting"));
 }
 
+// A crash leaves its signal and a stack trace in the log, not silence.
+TEST(BinariesTest, ACrashIsLoggedWithItsSignal) {
+  const std::string log = ::testing::TempDir() + "/binaries_test_crash.log";
+  test::Child agent({KGW_AGENT_BIN},
+                    {{"KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1"},
+                     {"GATEWAY_BIND_HOST", "127.0.0.1"},
+                     {"GATEWAY_PORT_START", "22392"},
+                     {"GATEWAY_HTTP_PORT", "22399"}},
+                    log);
+  ASSERT_TRUE(kgw::testing::WaitFor(
+      [&] { return absl::StrContains(agent.Log(), "open files"); }, std::chrono::seconds(20)))
+      << agent.Log();
+  agent.Signal(SIGSEGV);
+  const std::optional<int> code = agent.Wait(std::chrono::seconds(20));
+  ASSERT_TRUE(code.has_value()) << "still running 20 s after SIGSEGV";
+  EXPECT_NE(*code, 0);
+  // glog's handler, or the sanitizer's report in a sanitizer build.
+  EXPECT_THAT(agent.Log(), HasSubstr("SEGV")) << agent.Log();
+}
+
 TEST(BinariesTest, UnknownGatewayVariablesAreWarnedAbout) {
   Result r = RunProgram(KGW_AGENT_BIN, {"--check-config"},
                  {"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19091", "GATEWAY_PORT_STRAT=7000"});
