@@ -532,14 +532,24 @@ STARTERS = {
 # ----------------------------------------------------------------- workloads
 
 
-def loadgen(args, *argv, timeout=900):
-    exe = os.path.join(args.build_dir, "bin", "kgw-loadgen")
-    r = subprocess.run([exe, *argv], capture_output=True, text=True, timeout=timeout)
-    if r.returncode != 0:
+def loadgen_exe(args):
+    return os.path.join(args.build_dir, "bin", "kgw-loadgen")
+
+
+def loadgen_figures(what, returncode, stdout, stderr):
+    """The figures a finished kgw-loadgen printed (its last line of JSON), or
+    Failure naming `what` and the error it gave."""
+    if returncode != 0:
         # Its own message is the last line; librdkafka's log lines come before.
-        lines = r.stderr.strip().splitlines() or [f"exit code {r.returncode}"]
-        raise Failure(f"kgw-loadgen {' '.join(argv)}: {lines[-1]}", r.stderr[-4000:])
-    return json.loads(r.stdout.strip().splitlines()[-1])
+        lines = stderr.strip().splitlines() or [f"exit code {returncode}"]
+        raise Failure(f"{what}: {lines[-1]}", stderr[-4000:])
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def loadgen(args, *argv, timeout=900):
+    r = subprocess.run([loadgen_exe(args), *argv], capture_output=True, text=True,
+                       timeout=timeout)
+    return loadgen_figures(f"kgw-loadgen {' '.join(argv)}", r.returncode, r.stdout, r.stderr)
 
 
 def create_topic(args, cluster, topic):
@@ -674,10 +684,9 @@ def idle_test(args, target, n, state):
     if os.path.exists(ready):
         os.remove(ready)
     rss_before = target.process.rss_mib() if target.process else None
-    exe = os.path.join(args.build_dir, "bin", "kgw-loadgen")
     hold = 8 if n >= 5000 else 3
     p = subprocess.Popen(
-        [exe, "connect", "--bootstrap", target.bootstrap, *target.tls_args(),
+        [loadgen_exe(args), "connect", "--bootstrap", target.bootstrap, *target.tls_args(),
          "--connections", str(n),
          "--hold-seconds", str(hold), "--ready-file", ready, "--threads", "4"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -696,10 +705,7 @@ def idle_test(args, target, n, state):
         p.kill()
         p.communicate()
         raise
-    if p.returncode != 0:
-        lines = err.strip().splitlines() or [f"exit code {p.returncode}"]
-        raise Failure(f"idle test via {target.name}: {lines[-1]}", err[-4000:])
-    res = json.loads(out.strip().splitlines()[-1])
+    res = loadgen_figures(f"idle test via {target.name}", p.returncode, out, err)
     if rss_held is not None:
         res["rss_before_mib"] = rss_before
         res["rss_held_mib"] = rss_held
@@ -729,7 +735,6 @@ def concurrent_latency(args, cluster, brokers, sizes, live, tag):
     once, each at rate/n for n times as long: each probe sends as many records
     as a probe alone, and the brokers see the same total rate. Returns
     {target: result or {"error": reason}}."""
-    exe = os.path.join(args.build_dir, "bin", "kgw-loadgen")
     by_name = {t.name: t for t in live}
     out = {}
     for group in CONCURRENT_GROUPS:
@@ -749,8 +754,8 @@ def concurrent_latency(args, cluster, brokers, sizes, live, tag):
             continue
         brokers.settle()
         procs = {t.name: subprocess.Popen(
-            [exe, "latency", "--bootstrap", t.bootstrap, *t.tls_args(), "--topic", topics[t.name],
-             "--rate", str(rate), "--seconds", str(seconds)],
+            [loadgen_exe(args), "latency", "--bootstrap", t.bootstrap, *t.tls_args(),
+             "--topic", topics[t.name], "--rate", str(rate), "--seconds", str(seconds)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for t in members}
         for name, p in procs.items():
             try:
@@ -760,12 +765,11 @@ def concurrent_latency(args, cluster, brokers, sizes, live, tag):
                 p.communicate()
                 out[name] = {"error": f"the latency probe did not finish in {seconds + 120} s"}
                 continue
-            if p.returncode != 0:
-                lines = stderr.strip().splitlines() or [f"exit code {p.returncode}"]
-                out[name] = {"error": f"kgw-loadgen latency: {lines[-1]}",
-                             "detail": stderr[-4000:]}
+            try:
+                r = loadgen_figures("kgw-loadgen latency", p.returncode, stdout, stderr)
+            except Failure as e:
+                out[name] = {"error": e.message, "detail": e.detail}
                 continue
-            r = json.loads(stdout.strip().splitlines()[-1])
             r.update(alongside=[t.name for t in members if t.name != name])
             out[name] = r
     return out
