@@ -290,25 +290,28 @@ absl::Status Agent::Listen(int port) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", bind_address_.to_string(),
                                                ":", port, ": ", ec.message()));
   };
-  asio::error_code ec;
+  // Opens and binds `acceptor` to the port (SO_REUSEADDR, and SO_REUSEPORT
+  // when asked).
+  auto bind = [&endpoint](asio::ip::tcp::acceptor& acceptor, bool reuse_port) {
+    using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+    asio::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec && reuse_port) acceptor.set_option(ReusePort(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    return ec;
+  };
   {
     // SO_REUSEPORT would let the sockets join another process's listener on
     // this port (another agent started with the same ports, say) instead of
     // failing: bind once without it first, so such a port is refused.
     asio::ip::tcp::acceptor probe(main_);
-    probe.open(endpoint.protocol(), ec);
-    if (!ec) probe.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-    if (!ec) probe.bind(endpoint, ec);
-    if (ec) return failed(ec);
+    if (const asio::error_code ec = bind(probe, /*reuse_port=*/false)) return failed(ec);
   }
-  using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
   std::vector<std::shared_ptr<asio::ip::tcp::acceptor>> listeners;
   for (auto& worker : workers_) {
     auto acceptor = std::make_shared<asio::ip::tcp::acceptor>(worker->io);
-    acceptor->open(endpoint.protocol(), ec);
-    if (!ec) acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor->set_option(ReusePort(true), ec);
-    if (!ec) acceptor->bind(endpoint, ec);
+    asio::error_code ec = bind(*acceptor, /*reuse_port=*/true);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return failed(ec);  // the ones opened close with `listeners`
     listeners.push_back(std::move(acceptor));
