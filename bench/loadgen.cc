@@ -458,11 +458,10 @@ absl::Status Latency(const Options& o) {
   st.intended.reserve(static_cast<size_t>(total));
   st.latency_us.reserve(static_cast<size_t>(total));
   // Warm up the connections and the topic before the clock starts. The
-  // first records to a topic created a moment before (as bench/compare.py
-  // does for every probe) wait about half a second while its replicas start;
-  // a probe that began there measured that, not the path: p99 340-420 ms on
-  // a fresh topic of the test cluster, 12-14 ms on the same topic just after.
-  // One record to each partition, all acknowledged, and none of them counted.
+  // first records to a topic created a moment before wait about half a
+  // second while its replicas start (p99 340-420 ms on a just-created topic
+  // of the test cluster, 12-14 ms on the same topic right after). One record
+  // to each partition, all acknowledged and none counted, keeps that out.
   const Clock::time_point warm_start = Clock::now();
   auto partitions = PartitionCount(rk->get(), o.topic);
   if (!partitions.ok()) return partitions.status();
