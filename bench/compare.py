@@ -579,6 +579,13 @@ def delete_topics(args, cluster):
     return True
 
 
+def note_failure(failures, target, workload, label, result):
+    """Adds a workload's result to the run's failures if it is one."""
+    if "error" in result:
+        failures.append({"target": target, "workload": workload, "round": label,
+                         "reason": result["error"], "detail": result.get("detail", "")})
+
+
 def children_cpu_seconds():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -1139,8 +1146,7 @@ def main():
                     detail = getattr(e, "detail", "")
                     why = first_line(e) + (f" (its log ends: {detail.splitlines()[-1].strip()})"
                                            if detail else "")
-                    failures.append({"target": n, "workload": "start", "round": "-",
-                                     "reason": why, "detail": detail})
+                    note_failure(failures, n, "start", "-", {"error": why, "detail": detail})
                     targets.append(unavailable(n, f"did not start: {why}"))
             else:
                 targets.append(STARTERS[n](args, cluster, state))
@@ -1169,9 +1175,7 @@ def main():
                     delete_topics(args, cluster)
                 entry["results"][t.name] = res
                 for w, r in res.items():
-                    if "error" in r:
-                        failures.append({"target": t.name, "workload": w, "round": label,
-                                         "reason": r["error"], "detail": r.get("detail", "")})
+                    note_failure(failures, t.name, w, label, r)
             if not discarded:
                 log(f"round {label}/{args.rounds}: latency probes at the same time")
                 tag = f"kgw-bench-{os.getpid()}-{label}"
@@ -1180,10 +1184,7 @@ def main():
                 if not args.keep_data:
                     delete_topics(args, cluster)
                 for name, r in entry["concurrent_latency"].items():
-                    if "error" in r:
-                        failures.append({"target": name, "workload": "concurrent latency",
-                                         "round": label, "reason": r["error"],
-                                         "detail": r.get("detail", "")})
+                    note_failure(failures, name, "concurrent latency", label, r)
         perf = {}
         for t in live:
             if t.name in ("direct", "kgw"):
@@ -1192,9 +1193,8 @@ def main():
                     create_topic(args, cluster, topic)
                     p = kafka_perf(args, cluster, t, topic, sizes["perf_records"])
                 except Exception as e:
-                    failures.append({"target": t.name, "workload": "ProducerPerformance",
-                                     "round": "cross-check", "reason": first_line(e),
-                                     "detail": getattr(e, "detail", "")})
+                    note_failure(failures, t.name, "ProducerPerformance", "cross-check",
+                                 {"error": first_line(e), "detail": getattr(e, "detail", "")})
                     continue
                 if p:
                     perf[t.name] = p
