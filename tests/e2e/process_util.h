@@ -62,11 +62,13 @@ class Child {
       if (env.count(name) == 0) env_strings.push_back(entry);
     }
     for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    // Emptied here, before fork: a Log() read right after the constructor
+    // never sees what an earlier run left in the file.
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     pid_ = fork();
     if (pid_ == 0) {
       // Servers started by a test stop with it, even when it crashes.
       prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(fd, 1);
       dup2(fd, 2);
       std::vector<char*> args;
@@ -78,6 +80,7 @@ class Child {
       execve(args[0], args.data(), envp.data());
       _exit(127);
     }
+    if (fd >= 0) close(fd);
   }
   Child(const Child&) = delete;
   ~Child() {
