@@ -67,6 +67,11 @@ Agent::Agent(AgentConfig config)
       certificate_timer_(main_),
       log_timer_(main_),
       sighup_(main_, SIGHUP) {
+  // Large frames are spliced into the client's or the broker's socket, and
+  // splice(2), unlike send, cannot be told MSG_NOSIGNAL: writing to a socket
+  // whose peer has closed and reset it would raise SIGPIPE and end the
+  // process. Ignored, the write fails with EPIPE and closes that connection.
+  std::signal(SIGPIPE, SIG_IGN);
   env_.config = &config_;
   env_.sni = ports_.sni.get();
   env_.ports = &ports_;

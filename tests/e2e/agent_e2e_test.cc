@@ -1,12 +1,14 @@
 // kgw-agent in front of the real test cluster, driven by real clients (kcat
 // and Kafka's Java client). The tests share one agent and run in order; the
 // last ones stop a broker and then the agent itself.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <iostream>
 #include <map>
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <string>
 #include <thread>
@@ -20,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "common/kafka/header.h"
 #include "common/kafka/messages/api_versions.h"
+#include "common/kafka/messages/fetch.h"
 #include "common/kafka/messages/metadata.h"
 #include "common/kafka/messages/produce.h"
 #include "common/kafka/messages/sasl_handshake.h"
@@ -124,6 +127,17 @@ WatchedRun RunWatched(const std::string& name, const std::string& command, secon
   run.broker_port_connections = watch.violations();
   run.used_agent = watch.agent_seen();
   return run;
+}
+
+// Writes `records` records of 1,000 bytes to `topic` straight to the brokers,
+// in large batches (Kafka's own ProducerPerformance).
+void ProduceDirectly(const std::string& topic, int records) {
+  auto [rc, out] = Shell(absl::StrCat(
+      "java -cp '", E().kafka_libs, "/*' org.apache.kafka.tools.ProducerPerformance --topic ",
+      topic, " --num-records ", records, " --record-size 1000 --throughput -1",
+      " --producer-props bootstrap.servers=", E().kafka_bootstrap,
+      " acks=all linger.ms=20 batch.size=262144 2>&1"));
+  ASSERT_EQ(rc, 0) << out;
 }
 
 // Starts kgw-agent in front of `bootstrap` and waits until it is ready.
@@ -509,12 +523,7 @@ TEST_F(AgentTest, LargeFetchAnswersStreamThroughWithoutBeingAssembled) {
   constexpr int kHttp = 28890;
   constexpr int kRecords = 40000;  // of 1,000 bytes
   const std::string topic = UniqueTopic("big-fetch");
-  auto [produce_rc, produce_out] = Shell(absl::StrCat(
-      "java -cp '", E().kafka_libs, "/*' org.apache.kafka.tools.ProducerPerformance --topic ",
-      topic, " --num-records ", kRecords, " --record-size 1000 --throughput -1",
-      " --producer-props bootstrap.servers=", E().kafka_bootstrap,
-      " acks=all linger.ms=20 batch.size=262144 2>&1"));
-  ASSERT_EQ(produce_rc, 0) << produce_out;
+  ASSERT_NO_FATAL_FAILURE(ProduceDirectly(topic, kRecords));
   Child* agent = StartAgent(kPorts, kHttp, E().kafka_bootstrap,
                             {{"GATEWAY_MAX_FRAME_SIZE", "64MiB"}}, "big-fetch-agent");
   const int64_t rss_before = ProcStatus(agent->pid(), "VmRSS:");
@@ -548,6 +557,89 @@ TEST_F(AgentTest, LargeFetchAnswersStreamThroughWithoutBeingAssembled) {
       MetricValue(kHttp, "kgw_agent_spliced_bytes_total{direction=\"broker_to_client\"}");
   std::cout << "spliced " << spliced << " bytes" << std::endl;
   EXPECT_GT(spliced, kRecords * 1000.0 / 2);
+  agent->Signal(SIGTERM);
+  EXPECT_EQ(agent->Wait(seconds(30)), std::optional<int>(0)) << agent->Log();
+  delete agent;
+}
+
+// A consumer that goes away while a large Fetch answer is spliced to it costs
+// only its own connection. It shuts its side down (FIN) and closes with
+// unread bytes (RST), so the agent's next splice into that socket fails
+// with EPIPE, and splice(2) cannot be told not to raise SIGPIPE: before the
+// agent ignored that signal, the whole agent died of it, silently, at the
+// first such consumer.
+TEST_F(AgentTest, AConsumerLeavingMidAnswerCostsOnlyItsConnection) {
+  constexpr int kPorts = 28959;
+  constexpr int kHttp = 28891;
+  constexpr int kRecords = 16000;  // of 1,000 bytes
+  const std::string topic = UniqueTopic("half-read");
+  ASSERT_NO_FATAL_FAILURE(ProduceDirectly(topic, kRecords));
+  Child* agent = StartAgent(kPorts, kHttp, E().kafka_bootstrap, {}, "half-read-agent");
+
+  // Every partition the topic may have, from the start, up to 16 MiB each:
+  // whichever broker leads one answers with megabytes.
+  kafka::FetchRequest fetch;
+  fetch.max_wait_ms = 500;
+  fetch.min_bytes = 1;
+  fetch.max_bytes = 64 << 20;
+  kafka::FetchRequest::FetchTopic wanted;
+  wanted.topic = topic;
+  for (int32_t p = 0; p < 6; ++p) {
+    kafka::FetchRequest::FetchPartition partition;
+    partition.partition = p;
+    partition.partition_max_bytes = 16 << 20;
+    wanted.partitions.push_back(partition);
+  }
+  fetch.topics.push_back(wanted);
+  kafka::Writer w;
+  kafka::EncodeRequestFrame(w, fetch, 11, 1, "half-reader");
+
+  auto agent_state = [agent] {
+    const std::optional<int> rc = agent->Wait(milliseconds(200));
+    return rc ? absl::StrCat("the agent exited with status ", *rc, " (141: SIGPIPE)\n",
+                             agent->Log())
+              : std::string("the agent runs");
+  };
+  int left_mid_answer = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (int broker = 1; broker <= 3; ++broker) {
+      // A small window, so that the agent soon waits for room to write.
+      const int fd = ConnectLoopback(kPorts + broker, /*receive_buffer=*/4096);
+      ASSERT_GE(fd, 0) << "the agent no longer accepts connections; " << agent_state();
+      ASSERT_EQ(write(fd, w.data().data(), w.data().size()),
+                static_cast<ssize_t>(w.data().size()));
+      uint8_t head[4];
+      ASSERT_EQ(read(fd, head, sizeof(head)), 4)
+          << "no answer from broker " << broker << ": " << std::strerror(errno) << "; "
+          << agent_state();
+      const uint32_t size = (uint32_t{head[0]} << 24) | (uint32_t{head[1]} << 16) |
+                            (uint32_t{head[2]} << 8) | head[3];
+      if (size > (1u << 20)) {
+        char chunk[16384];
+        for (size_t got = 0; got < 65536;) {
+          const ssize_t n = read(fd, chunk, sizeof(chunk));
+          ASSERT_GT(n, 0) << agent_state();
+          got += static_cast<size_t>(n);
+        }
+        std::this_thread::sleep_for(milliseconds(100));
+        ++left_mid_answer;
+      }
+      shutdown(fd, SHUT_WR);
+      close(fd);
+    }
+  }
+  ASSERT_GT(left_mid_answer, 0) << "no broker answered with more than 1 MiB";
+  std::this_thread::sleep_for(milliseconds(500));
+  ASSERT_TRUE(agent->running()) << agent_state();
+  const double spliced =
+      MetricValue(kHttp, "kgw_agent_spliced_bytes_total{direction=\"broker_to_client\"}");
+  std::cout << left_mid_answer << " consumers left in the middle of an answer; spliced "
+            << spliced << " bytes" << std::endl;
+  EXPECT_GT(spliced, 0) << "the answers did not go by splice, the case this test is for";
+  // Everyone else is still served.
+  auto [rc, out] = Shell(absl::StrCat("kcat -b 127.0.0.1:", kPorts, " -L"));
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(HttpGet(kHttp, "/health/ready").first, 200);
   agent->Signal(SIGTERM);
   EXPECT_EQ(agent->Wait(seconds(30)), std::optional<int>(0)) << agent->Log();
   delete agent;
