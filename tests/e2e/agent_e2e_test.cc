@@ -7,6 +7,7 @@
 #include <atomic>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -574,7 +575,9 @@ TEST_F(AgentTest, AConsumerLeavingMidAnswerCostsOnlyItsConnection) {
   constexpr int kRecords = 16000;  // of 1,000 bytes
   const std::string topic = UniqueTopic("half-read");
   ASSERT_NO_FATAL_FAILURE(ProduceDirectly(topic, kRecords));
-  Child* agent = StartAgent(kPorts, kHttp, E().kafka_bootstrap, {}, "half-read-agent");
+  // Owned here, so that a failed assertion does not leave the agent running.
+  std::unique_ptr<Child> agent(
+      StartAgent(kPorts, kHttp, E().kafka_bootstrap, {}, "half-read-agent"));
 
   // Every partition the topic may have, from the start, up to 16 MiB each:
   // whichever broker leads one answers with megabytes.
@@ -594,7 +597,7 @@ TEST_F(AgentTest, AConsumerLeavingMidAnswerCostsOnlyItsConnection) {
   kafka::Writer w;
   kafka::EncodeRequestFrame(w, fetch, 11, 1, "half-reader");
 
-  auto agent_state = [agent] {
+  auto agent_state = [agent = agent.get()] {
     const std::optional<int> rc = agent->Wait(milliseconds(200));
     return rc ? absl::StrCat("the agent exited with status ", *rc, " (141: SIGPIPE)\n",
                              agent->Log())
@@ -642,7 +645,6 @@ TEST_F(AgentTest, AConsumerLeavingMidAnswerCostsOnlyItsConnection) {
   EXPECT_EQ(HttpGet(kHttp, "/health/ready").first, 200);
   agent->Signal(SIGTERM);
   EXPECT_EQ(agent->Wait(seconds(30)), std::optional<int>(0)) << agent->Log();
-  delete agent;
 }
 
 // A share group reads every record through the agent, in ShareFetch answers
