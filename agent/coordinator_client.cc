@@ -222,6 +222,21 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
   if (sign_hello_) sign_hello_(hello);
   bool writing = stream->Write(hello);
 
+  // The leader this stream's coordinator named and that is not followed yet,
+  // and whether the writer must wake to time the move; both guarded by mu_,
+  // which follow_hint_if_due needs held. A coordinator names the leader once
+  // per stream, so a hint that comes within kLeaderHintPause of the last move
+  // is followed when the pause ends instead of being lost.
+  std::string hint;
+  bool hint_deferred = false;
+  auto follow_hint_if_due = [&] {
+    if (hint.empty() || absl::Now() - last_hint_move_ < kLeaderHintPause) return;
+    last_hint_move_ = absl::Now();
+    leader_hint_ = std::exchange(hint, "");
+    moving_to_leader_ = true;
+    context.TryCancel();
+  };
+
   // Load reports (and a changed descriptor) on a thread of their own.
   std::atomic<bool> done{false};
   std::thread writer([&] {
@@ -229,11 +244,18 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
       bool changed = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        if (loop_.Wait(lock, options_.report_interval,
-                       [&] { return done || descriptor_changed_; }) ||
+        absl::Duration wait = options_.report_interval;
+        if (!hint.empty()) {
+          wait = std::min(wait, last_hint_move_ + kLeaderHintPause - absl::Now());
+        }
+        if (loop_.Wait(lock, std::max(wait, absl::ZeroDuration()),
+                       [&] { return done || descriptor_changed_ || hint_deferred; }) ||
             done) {
           break;
         }
+        hint_deferred = false;
+        follow_hint_if_due();
+        if (moving_to_leader_) break;
         changed = std::exchange(descriptor_changed_, false);
       }
       v1::AgentMessage m;
@@ -291,11 +313,11 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
     if (options_.follow_leader_hint && !directive.leader_endpoint().empty() &&
         directive.leader_endpoint() != endpoint) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (absl::Now() - last_hint_move_ >= kLeaderHintPause) {
-        last_hint_move_ = absl::Now();
-        leader_hint_ = directive.leader_endpoint();
-        moving_to_leader_ = true;
-        context.TryCancel();
+      hint = directive.leader_endpoint();
+      follow_hint_if_due();
+      if (!hint.empty()) {
+        hint_deferred = true;  // the writer follows it when the pause ends
+        loop_.Wake();
       }
     }
   }

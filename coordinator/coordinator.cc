@@ -191,6 +191,16 @@ absl::Status Coordinator::ServeGrpc() {
   builder.AddListeningPort(absl::StrCat(config_.grpc_bind_host, ":", config_.grpc_port),
                            config::GrpcServerCredentials(config_.grpc_tls), &bound_port);
   builder.RegisterService(agent_service_.get());
+  // A connection whose peer vanished without closing it (a host that lost
+  // power, a partition) would hold its agent's stream and state for the
+  // server default of two hours: pings find it. gRPC would stop pinging a
+  // connection that carries no data after two pings, hence the last
+  // argument. Agents need nothing for this; clients answer pings as they come.
+  const int keepalive_ms = static_cast<int>(absl::ToInt64Milliseconds(config_.agent_keepalive));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // Agents stream on the callback API and take no thread; the synchronous
   // admin calls (a watch holds one for its life) get a bounded pool.
   grpc::ResourceQuota quota("kgw-coordinator");

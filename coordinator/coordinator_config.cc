@@ -17,6 +17,7 @@ constexpr absl::string_view kGrpcPort = "GATEWAY_GRPC_PORT";
 constexpr absl::string_view kAdminToken = "GATEWAY_ADMIN_TOKEN";
 constexpr absl::string_view kMaxAgentStreams = "GATEWAY_MAX_AGENT_STREAMS";
 constexpr absl::string_view kAllowUnauthenticated = "GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED";
+constexpr absl::string_view kAgentKeepalive = "GATEWAY_AGENT_KEEPALIVE_INTERVAL";
 
 // True for a bind address only this host can reach.
 bool IsLoopback(const std::string& host) {
@@ -80,6 +81,15 @@ std::vector<SettingSpec> CoordinatorSettingSpecs() {
                    .default_value = "10000",
                    .min = 1,
                    .max = 1000000});
+  specs.push_back({.name = kAgentKeepalive,
+                   .type = SettingType::kDuration,
+                   .description = "How often the coordinator pings each gRPC connection (agents' "
+                                  "streams, admin clients); one that has not answered within as "
+                                  "long again is closed, so an agent whose host vanished without "
+                                  "closing its connection is dropped",
+                   .default_value = "20s",
+                   .min = 1000,
+                   .max = 3600 * 1000});
   std::vector<SettingSpec> tls = config::GrpcTlsSettingSpecs();
   specs.insert(specs.end(), tls.begin(), tls.end());
   return specs;
@@ -102,6 +112,7 @@ absl::StatusOr<CoordinatorConfig> LoadCoordinatorConfig(config::Settings& settin
       absl::Milliseconds(settings.GetInt(config::kMetadataRefreshInterval));
   c.max_agent_streams = static_cast<int>(settings.GetInt(kMaxAgentStreams));
   c.admin_allow_unauthenticated = settings.GetBool(kAllowUnauthenticated);
+  c.agent_keepalive = absl::Milliseconds(settings.GetInt(kAgentKeepalive));
   if (c.node.node_id.empty()) {
     c.node.node_id = absl::StrCat(c.node.advertised_host, ":", c.grpc_port);
     settings.SetComputed(config::kNodeId, c.node.node_id);

@@ -29,6 +29,9 @@ struct CoordinatorConfig {
   absl::Duration metadata_refresh_interval;
   // Agent streams served at once (GATEWAY_MAX_AGENT_STREAMS).
   int max_agent_streams = 10000;
+  // GATEWAY_AGENT_KEEPALIVE_INTERVAL: each gRPC connection is pinged this
+  // often and closed when a ping goes unanswered for as long again.
+  absl::Duration agent_keepalive = absl::Seconds(20);
 };
 
 std::vector<config::SettingSpec> CoordinatorSettingSpecs();

@@ -101,7 +101,9 @@ void StartCoordinator(Coordinator& c, int run, const std::string& cluster_id = E
               {"GATEWAY_ADVERTISED_HOST", "127.0.0.1"},
               {"GATEWAY_GRPC_BIND_HOST", "127.0.0.1"},
               {"GATEWAY_GRPC_PORT", std::to_string(c.grpc_port)},
-              {"GATEWAY_HTTP_PORT", std::to_string(c.http_port)}});
+              {"GATEWAY_HTTP_PORT", std::to_string(c.http_port)},
+              // A vanished sidecar is dropped within seconds (one test waits for it).
+              {"GATEWAY_AGENT_KEEPALIVE_INTERVAL", "3s"}});
   c.process = std::make_unique<Child>(std::vector<std::string>{E().coordinator_bin}, env,
                                       absl::StrCat(E().work_dir, "/", c.node_id, "-", run, ".log"));
   ASSERT_TRUE(WaitReady(*c.process, "127.0.0.1", c.http_port, seconds(60)))
@@ -374,7 +376,8 @@ TEST_F(IntegrityTest, AMemberClaimingALiveNodeIdDoesNotTakeItsPlace) {
 // A sidecar agent registers over its stream alone: configured with a
 // follower, it follows the follower's hint to the leader, shows in `kgwctl
 // nodes` with its role, version and load, is drained and resumed like an
-// agent, and is never a group member nor advertised to any other client.
+// agent, is dropped when it falls silent, and is never a group member nor
+// advertised to any other client.
 TEST_F(IntegrityTest, ASidecarRegistersWithoutJoiningAndIsNeverAdvertisedToOthers) {
   const std::string leader = StatusField(coordinator(0).endpoint(), "Leader:");
   ASSERT_TRUE(leader == "coord-1" || leader == "coord-2") << leader;
@@ -431,6 +434,23 @@ TEST_F(IntegrityTest, ASidecarRegistersWithoutJoiningAndIsNeverAdvertisedToOther
                       seconds(15)))
       << sidecar.Log();
   EXPECT_TRUE(EveryClientRoutedRackLocally(6));
+
+  // Dropped when it vanishes without closing its connection, as a host that
+  // loses power does: a stopped process answers no ping. Back when it is.
+  sidecar.Signal(SIGSTOP);
+  const auto stopped = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitFor([&] { return HealthOf(leading.endpoint(), "app-sidecar").empty(); },
+                      seconds(30)))
+      << "a silent sidecar is still listed: " << Kgwctl(leading.endpoint(), "nodes");
+  std::cout << "a stopped sidecar was dropped after "
+            << std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() -
+                                                        stopped).count()
+            << " ms (pings every 3 s)" << std::endl;
+  sidecar.Signal(SIGCONT);
+  EXPECT_TRUE(WaitFor([&] { return HealthOf(leading.endpoint(), "app-sidecar") ==
+                                   std::vector<std::string>{"live"}; },
+                      seconds(30)))
+      << Kgwctl(leading.endpoint(), "nodes") << sidecar.Log();
 
   // Forgotten once it stops.
   sidecar.Signal(SIGTERM);
