@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <utility>
 
@@ -17,6 +18,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kShutdownPoll = std::chrono::milliseconds(100);
+// How long a stop waits, once the connections are drained, for the calls to
+// Kafka still under way (leaving the group, reading the stored assignment):
+// with the cluster unreachable they would run to their own timeouts.
+constexpr auto kKafkaStopBound = std::chrono::seconds(2);
 
 MetadataRefresher::Options RefresherOptions(const AgentConfig& config,
                                             const absl::StatusOr<cluster::OwnKafka>& kafka) {
@@ -67,11 +72,6 @@ Agent::Agent(AgentConfig config)
       certificate_timer_(main_),
       log_timer_(main_),
       sighup_(main_, SIGHUP) {
-  // Large frames are spliced into the client's or the broker's socket, and
-  // splice(2), unlike send, cannot be told MSG_NOSIGNAL: writing to a socket
-  // whose peer has closed and reset it would raise SIGPIPE and end the
-  // process. Ignored, the write fails with EPIPE and closes that connection.
-  std::signal(SIGPIPE, SIG_IGN);
   env_.config = &config_;
   env_.sni = ports_.sni.get();
   env_.ports = &ports_;
@@ -163,6 +163,17 @@ int Agent::Run() {
             << absl::StrJoin(config_.node.bootstrap_servers, ",") << "; operations endpoint on "
             << bind_address_.to_string() << ":" << http_.port();
   main_.run();
+  if (control_stopper_.joinable()) {
+    std::unique_lock<std::mutex> lock(control_stop_mu_);
+    if (!control_stop_cv_.wait_for(lock, kKafkaStopBound, [this] { return control_stopped_; })) {
+      LOG(WARNING) << "still stopping " << kKafkaStopBound.count()
+                   << "s after the drain: Kafka has not answered; exiting without waiting for it";
+      // The workers have stopped, so nothing records any more: the audit
+      // trail is written out (its own wait for Kafka is bounded) first.
+      audit_.reset();
+      std::_Exit(exit_code_);
+    }
+  }
   return exit_code_;
 }
 
@@ -438,6 +449,9 @@ void Agent::BeginShutdown(int signal_number) {
   control_stopper_ = std::thread([this] {
     control_->Depart(absl::Seconds(1));
     control_->Stop();
+    std::lock_guard<std::mutex> lock(control_stop_mu_);
+    control_stopped_ = true;
+    control_stop_cv_.notify_all();
   });
   LOG(INFO) << "received signal " << signal_number << ": no longer accepting connections; "
             << "draining connections broker by broker";

@@ -10,10 +10,12 @@
 #define KGW_AGENT_AGENT_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -114,6 +116,9 @@ class Agent {
   std::shared_ptr<control::ClusterKey> cluster_key_;
   std::unique_ptr<AgentControl> control_;
   std::thread control_stopper_;  // leaves the group during shutdown
+  std::mutex control_stop_mu_;
+  std::condition_variable control_stop_cv_;
+  bool control_stopped_ = false;  // under control_stop_mu_
   // Shared by every session; declared before them so they outlive them.
   BufferBudget request_budget_;
   ConnectionLimiter connections_;

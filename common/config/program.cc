@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -75,6 +76,12 @@ CommandLine StartNodeProgram(const ProgramInfo& info, int argc, char** argv) {
 #if !defined(__SANITIZE_ADDRESS__)
   google::InstallFailureSignalHandler();
 #endif
+  // SIGPIPE would end the whole node over one closed peer: the agent splices
+  // large frames into sockets, and splice(2), unlike send, cannot be told
+  // MSG_NOSIGNAL (a consumer leaving mid-answer); and a node logging into a
+  // pipe (`2>&1 | tee log`) must outlive tee. Ignored, such writes fail with
+  // EPIPE and close only what they were for.
+  std::signal(SIGPIPE, SIG_IGN);
   setenv("GRPC_DNS_RESOLVER", "native", /*overwrite=*/0);
   return ParseCommandLineOrExit(info, argc, argv);
 }

@@ -54,7 +54,7 @@ void PrintEffectiveConfig(const Settings& settings);
 std::string VersionLine(absl::string_view program);
 
 // The first steps of a gateway node's main (kgw-agent, kgw-coordinator):
-// glog to stderr, gRPC resolving names like the rest of the process
+// glog to stderr, SIGPIPE ignored, gRPC resolving names like the rest of the process
 // (getaddrinfo, unless GRPC_DNS_RESOLVER says otherwise), then the command
 // line as ParseCommandLineOrExit reads it.
 CommandLine StartNodeProgram(const ProgramInfo& info, int argc, char** argv);

@@ -1,15 +1,23 @@
 // Runs kgw-agent, kgw-coordinator and kgwctl the way an operator would and
 // checks what they print and how they exit. A bad setting must give exactly one
 // line naming it and a non-zero exit.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -195,31 +203,49 @@ TEST(BinariesTest, ACoordinatorReachableFromOtherHostsStartsOnlyWithAdminProtect
   EXPECT_THAT(r.err, HasSubstr("refusing to serve the admin API on 10.1.2.3:6900"));
 }
 
-// With Kafka unreachable, each call to it waits for its own timeout (reading
-// the assignments topic: 15 s); a stop still ends within the 2 s bound and
-// says what it gave up on.
-TEST(BinariesTest, ACoordinatorStopsWithinTwoSecondsWhenKafkaDoesNotAnswer) {
-  const std::string log = ::testing::TempDir() + "/binaries_test_coordinator.log";
-  test::Child coordinator({KGW_COORDINATOR_BIN},
-                          {{"KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1"},
-                           {"GATEWAY_GRPC_BIND_HOST", "127.0.0.1"},
-                           {"GATEWAY_GRPC_PORT", "22390"},
-                           {"GATEWAY_HTTP_PORT", "22391"}},
-                          log);
-  ASSERT_TRUE(kgw::testing::WaitFor(
-      [&] { return absl::StrContains(coordinator.Log(), "serving gRPC"); },
-      std::chrono::seconds(20)))
-      << coordinator.Log();
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // its Kafka calls are under way
-  const auto signalled = std::chrono::steady_clock::now();
-  coordinator.Signal(SIGTERM);
-  const std::optional<int> code = coordinator.Wait(std::chrono::seconds(20));
-  const auto took = std::chrono::steady_clock::now() - signalled;
-  ASSERT_TRUE(code.has_value()) << "still running 20 s after SIGTERM";
-  EXPECT_EQ(*code, 0) << coordinator.Log();
-  // The bound is 2 s; the margin is for a loaded machine, not for Kafka's timeouts.
-  EXPECT_LT(took, std::chrono::milliseconds(3500)) << coordinator.Log();
-  EXPECT_THAT(coordinator.Log(), HasSubstr("Kafka has not answered; exiting without waiting"));
+// With Kafka unreachable, each call to it waits for its own timeout (the
+// coordinator reading the assignments topic: 15 s; the agent reading the
+// stored assignment or leaving the group: 10 s); a stop still ends within the
+// 2 s bound (the agent's counts from the end of its drain, here with no
+// connections a poll or two) and says what it gave up on.
+TEST(BinariesTest, ANodeStopsWithinTwoSecondsWhenKafkaDoesNotAnswer) {
+  struct Node {
+    std::string binary;
+    std::map<std::string, std::string> env;
+    std::string ready;
+  };
+  const std::vector<Node> nodes = {
+      {KGW_COORDINATOR_BIN,
+       {{"GATEWAY_GRPC_BIND_HOST", "127.0.0.1"},
+        {"GATEWAY_GRPC_PORT", "22390"},
+        {"GATEWAY_HTTP_PORT", "22391"}},
+       "serving gRPC"},
+      {KGW_AGENT_BIN,
+       {{"GATEWAY_BIND_HOST", "127.0.0.1"},
+        {"GATEWAY_PORT_START", "22380"},
+        {"GATEWAY_HTTP_PORT", "22389"}},
+       " started: "},
+  };
+  for (const Node& node : nodes) {
+    SCOPED_TRACE(node.binary);
+    std::map<std::string, std::string> env = node.env;
+    env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:1";
+    const std::string log = ::testing::TempDir() + "/binaries_test_stop.log";
+    test::Child child({node.binary}, env, log);
+    ASSERT_TRUE(kgw::testing::WaitFor(
+        [&] { return absl::StrContains(child.Log(), node.ready); }, std::chrono::seconds(20)))
+        << child.Log();
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // its Kafka calls are under way
+    const auto signalled = std::chrono::steady_clock::now();
+    child.Signal(SIGTERM);
+    const std::optional<int> code = child.Wait(std::chrono::seconds(20));
+    const auto took = std::chrono::steady_clock::now() - signalled;
+    ASSERT_TRUE(code.has_value()) << "still running 20 s after SIGTERM";
+    EXPECT_EQ(*code, 0) << child.Log();
+    // The bound is 2 s; the margin is for a loaded machine, not for Kafka's timeouts.
+    EXPECT_LT(took, std::chrono::milliseconds(3500)) << child.Log();
+    EXPECT_THAT(child.Log(), HasSubstr("Kafka has not answered; exiting without waiting"));
+  }
 }
 
 // A crash leaves its signal and a stack trace in the log, not silence.
@@ -240,6 +266,76 @@ TEST(BinariesTest, ACrashIsLoggedWithItsSignal) {
   EXPECT_NE(*code, 0);
   // glog's handler, or the sanitizer's report in a sanitizer build.
   EXPECT_THAT(agent.Log(), HasSubstr("SEGV")) << agent.Log();
+}
+
+// Started as `kgw-... 2>&1 | tee log`, a node outlives the reader of its log:
+// once `tee` is gone, its next log line fails with EPIPE instead of ending it
+// with SIGPIPE. Here the pipe's reader goes before SIGTERM, whose stop logs.
+TEST(BinariesTest, ANodeOutlivesTheReaderOfItsLog) {
+  struct Node {
+    std::string binary;
+    std::vector<std::string> env;
+    std::string ready;
+  };
+  const std::vector<Node> nodes = {
+      {KGW_COORDINATOR_BIN,
+       {"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1", "GATEWAY_GRPC_BIND_HOST=127.0.0.1",
+        "GATEWAY_GRPC_PORT=22370", "GATEWAY_HTTP_PORT=22371"},
+       "serving gRPC"},
+      {KGW_AGENT_BIN,
+       {"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1", "GATEWAY_BIND_HOST=127.0.0.1",
+        "GATEWAY_PORT_START=22372", "GATEWAY_HTTP_PORT=22379"},
+       "open files"},
+  };
+  for (const Node& node : nodes) {
+    SCOPED_TRACE(node.binary);
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      dup2(fds[1], 1);
+      dup2(fds[1], 2);
+      std::vector<char*> envp;
+      std::string path = "PATH=/usr/bin:/bin";
+      envp.push_back(path.data());
+      std::vector<std::string> env = node.env;
+      for (std::string& e : env) envp.push_back(e.data());
+      envp.push_back(nullptr);
+      std::string binary = node.binary;
+      char* argv[] = {binary.data(), nullptr};
+      execve(argv[0], argv, envp.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    // Read the log until the node is up, then stop reading and close the pipe.
+    std::string seen;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!absl::StrContains(seen, node.ready) && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fds[0], POLLIN, 0};
+      if (poll(&p, 1, 200) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    close(fds[0]);
+    ASSERT_THAT(seen, HasSubstr(node.ready));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    kill(pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 200 && waitpid(pid, &status, WNOHANG) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      FAIL() << "still running 20 s after SIGTERM";
+    }
+    EXPECT_FALSE(WIFSIGNALED(status)) << "ended by signal " << WTERMSIG(status);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  }
 }
 
 TEST(BinariesTest, UnknownGatewayVariablesAreWarnedAbout) {
