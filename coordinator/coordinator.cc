@@ -7,6 +7,7 @@
 #include <iostream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/cluster/broker_directory.h"
 #include "common/cluster/internal_topics.h"
@@ -25,6 +26,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/version_info.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
@@ -35,6 +37,16 @@ constexpr absl::Duration kTopicTimeout = absl::Seconds(15);
 constexpr int kMaxSyncThreads = 16;
 
 }  // namespace
+
+std::optional<std::string> GrpcExperimentsForCoordinator(const char* current) {
+  const std::string was = current != nullptr ? current : "";
+#if GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51
+  if (absl::StrContains(was, "tcp_read_chunks")) return std::nullopt;
+  return was.empty() ? "-tcp_read_chunks" : absl::StrCat(was, ",-tcp_read_chunks");
+#else
+  return std::nullopt;
+#endif
+}
 
 // Writes assignments to the compacted topic, creating the topic first when
 // it is missing. Called from ControlState's computing thread only.
@@ -201,6 +213,9 @@ absl::Status Coordinator::ServeGrpc() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // The first read of each connection into a slice this small; a reader of
+  // larger messages gets larger slices as they come. What an agent sends fits.
+  builder.AddChannelArgument(GRPC_ARG_TCP_READ_CHUNK_SIZE, kGrpcReadChunkBytes);
   // Agents stream on the callback API and take no thread; the synchronous
   // admin calls (a watch holds one for its life) get a bounded pool.
   grpc::ResourceQuota quota("kgw-coordinator");

@@ -44,6 +44,20 @@ namespace kgw::coordinator {
 // How long shutdown may take, from the signal to the exit.
 inline constexpr absl::Duration kShutdownBound = absl::Seconds(2);
 
+// What each gRPC connection's reads start with (GRPC_ARG_TCP_READ_CHUNK_SIZE):
+// an agent's messages (its descriptor, load reports) are a few hundred bytes.
+inline constexpr int kGrpcReadChunkBytes = 512;
+
+// gRPC 1.51 reads every connection into 8 KiB slices (its experiment
+// "tcp_read_chunks", on by default) and keeps the unused tail of the last one
+// for the next read, so each idle agent connection holds about 10 KiB. With the
+// experiment off, a connection reads into one slice of kGrpcReadChunkBytes that
+// grows only while larger messages arrive. Returns GRPC_EXPERIMENTS as it
+// should be given `current` (null: unset): the experiment turned off, unless
+// `current` names it already (the operator's choice) or gRPC is not 1.51,
+// whose experiments differ. Measured in docs/benchmarks.md (2026-12-05, later).
+std::optional<std::string> GrpcExperimentsForCoordinator(const char* current);
+
 class Coordinator {
  public:
   explicit Coordinator(CoordinatorConfig config);
