@@ -22,6 +22,16 @@ constexpr absl::Duration kMaxRetry = absl::Seconds(5);
 constexpr absl::Duration kNoEndpointWait = absl::Milliseconds(500);
 // A sidecar follows a follower's leader hint at most this often.
 constexpr absl::Duration kLeaderHintPause = absl::Seconds(10);
+// A coordinator whose host vanished (power lost, a partition) never closes the
+// stream, and the kernel would retransmit the next load report for about a
+// quarter of an hour before giving up: a sidecar, which no group tells of a new
+// leader, would stay on the dead stream as long. gRPC gives a channel with
+// keepalive TCP_USER_TIMEOUT = the keepalive timeout, so a report left
+// unacknowledged this long ends the stream and the agent dials the next
+// coordinator. Its pings are rare: gRPC servers take one every 5 minutes at
+// most from a connection they send no data on, and answer more with GOAWAY.
+constexpr absl::Duration kUnacknowledgedTimeout = absl::Seconds(20);
+constexpr absl::Duration kPingInterval = absl::Minutes(10);
 
 // What to change when a stream failed to open because of TLS, from gRPC's
 // message; empty when TLS does not look like the cause.
@@ -200,6 +210,10 @@ void CoordinatorClient::Run() {
 bool CoordinatorClient::Stream(const std::string& endpoint) {
   grpc::ChannelArguments args;
   if (options_.own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(kPingInterval)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(kUnacknowledgedTimeout)));
   // Made on the first dial, not before: gRPC starts its threads and touches
   // megabytes of itself when first used, which an agent that never learns
   // of a coordinator (one without GATEWAY_COORDINATORS, whose group has no

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -246,6 +247,82 @@ TEST(BinariesTest, ANodeStopsWithinTwoSecondsWhenKafkaDoesNotAnswer) {
     EXPECT_LT(took, std::chrono::milliseconds(3500)) << child.Log();
     EXPECT_THAT(child.Log(), HasSubstr("Kafka has not answered; exiting without waiting"));
   }
+}
+
+// A coordinator whose host vanishes never closes its streams. A sidecar, which
+// no group tells of another coordinator, must notice by itself: here it runs in
+// a network namespace of its own, joined to the coordinator's by a veth pair,
+// and the pair goes down under its stream. gRPC's TCP_USER_TIMEOUT (20 s) ends
+// the stream once a load report stays unacknowledged; without it the kernel
+// retransmits for about a quarter of an hour. Needs root and iproute2.
+TEST(BinariesTest, ASidecarLeavesACoordinatorWhoseHostVanished) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
+  const std::string veth = "kgwtest0";
+  const std::string host_ip = "10.213.77.1";
+  test::Shell(absl::StrCat("ip link del ", veth));  // left by an aborted run
+  test::Child netns({"/usr/bin/unshare", "-n", "sleep", "300"}, {},
+                    ::testing::TempDir() + "/binaries_test_netns.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string ns = std::to_string(netns.pid());
+  for (const std::string& command :
+       {absl::StrCat("ip link add ", veth, " type veth peer name kgwtest1 netns ", ns),
+        absl::StrCat("ip addr add ", host_ip, "/30 dev ", veth),
+        absl::StrCat("ip link set ", veth, " up"),
+        absl::StrCat("nsenter -t ", ns, " -n sh -c 'ip addr add 10.213.77.2/30 dev kgwtest1 && ",
+                     "ip link set kgwtest1 up && ip link set lo up'")}) {
+    const auto [code, output] = test::Shell(command);
+    ASSERT_EQ(code, 0) << command << ": " << output;
+  }
+  const std::string log = ::testing::TempDir() + "/binaries_test_vanish";
+  test::Child coordinator({KGW_COORDINATOR_BIN},
+                          {{"KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1"},
+                           {"GATEWAY_GRPC_BIND_HOST", host_ip},
+                           {"GATEWAY_GRPC_PORT", "22376"},
+                           {"GATEWAY_HTTP_PORT", "22377"},
+                           {"GATEWAY_ADMIN_ALLOW_UNAUTHENTICATED", "true"}},
+                          log + "_coordinator.log");
+  const std::string endpoint = absl::StrCat(host_ip, ":22376");
+  ASSERT_TRUE(kgw::testing::WaitFor(
+      [&] { return absl::StrContains(coordinator.Log(), "serving gRPC"); },
+      std::chrono::seconds(20)))
+      << coordinator.Log();
+  test::Child sidecar({"/usr/bin/nsenter", "-t", ns, "-n", KGW_AGENT_BIN},
+                      {{"GATEWAY_AGENT_ROLE", "sidecar"},
+                       {"GATEWAY_COORDINATORS", endpoint},
+                       {"KAFKA_BOOTSTRAP_SERVERS", absl::StrCat(host_ip, ":1")},
+                       {"GATEWAY_BIND_HOST", "127.0.0.1"},
+                       {"GATEWAY_PORT_START", "22380"},
+                       {"GATEWAY_HTTP_PORT", "22389"},
+                       {"GATEWAY_LOAD_REPORT_INTERVAL", "1s"}},
+                      log + "_sidecar.log");
+  ASSERT_TRUE(kgw::testing::WaitFor(
+      [&] {
+        return test::MetricValue(22377, "kgw_coordinator_sidecars", host_ip.c_str()) == 1;
+      },
+      std::chrono::seconds(20)))
+      << coordinator.Log() << sidecar.Log();
+  // The end of a stream is logged as "lost the stream from coordinator ..."
+  // or, before any directive came, "cannot stream from coordinator ...".
+  const std::string ended = "stream from coordinator " + endpoint;
+  auto ends = [&] {
+    const std::string log = sidecar.Log();
+    size_t n = 0;
+    for (size_t at = log.find(ended); at != std::string::npos; at = log.find(ended, at + 1)) ++n;
+    return n;
+  };
+  const size_t ends_before = ends();
+
+  ASSERT_EQ(test::Shell(absl::StrCat("ip link set ", veth, " down")).first, 0);
+  const auto cut = std::chrono::steady_clock::now();
+  const bool left =
+      kgw::testing::WaitFor([&] { return ends() > ends_before; }, std::chrono::seconds(45));
+  test::Shell(absl::StrCat("ip link del ", veth));
+  ASSERT_TRUE(left) << "still on the vanished coordinator's stream: " << sidecar.Log();
+  std::cout << "the sidecar left the vanished coordinator after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - cut)
+                   .count()
+            << " ms" << std::endl;
 }
 
 // A crash leaves its signal and a stack trace in the log, not silence.
