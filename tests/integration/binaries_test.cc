@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -347,72 +347,57 @@ TEST(BinariesTest, ACrashIsLoggedWithItsSignal) {
 
 // Started as `kgw-... 2>&1 | tee log`, a node outlives the reader of its log:
 // once `tee` is gone, its next log line fails with EPIPE instead of ending it
-// with SIGPIPE. Here the pipe's reader goes before SIGTERM, whose stop logs.
+// with SIGPIPE. Here its output goes into a FIFO whose reader goes before
+// SIGTERM, whose stop logs.
 TEST(BinariesTest, ANodeOutlivesTheReaderOfItsLog) {
   struct Node {
     std::string binary;
-    std::vector<std::string> env;
+    std::map<std::string, std::string> env;
     std::string ready;
   };
   const std::vector<Node> nodes = {
       {KGW_COORDINATOR_BIN,
-       {"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1", "GATEWAY_GRPC_BIND_HOST=127.0.0.1",
-        "GATEWAY_GRPC_PORT=22370", "GATEWAY_HTTP_PORT=22371"},
+       {{"GATEWAY_GRPC_BIND_HOST", "127.0.0.1"},
+        {"GATEWAY_GRPC_PORT", "22370"},
+        {"GATEWAY_HTTP_PORT", "22371"}},
        "serving gRPC"},
       {KGW_AGENT_BIN,
-       {"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1", "GATEWAY_BIND_HOST=127.0.0.1",
-        "GATEWAY_PORT_START=22372", "GATEWAY_HTTP_PORT=22379"},
+       {{"GATEWAY_BIND_HOST", "127.0.0.1"},
+        {"GATEWAY_PORT_START", "22372"},
+        {"GATEWAY_HTTP_PORT", "22379"}},
        "open files"},
   };
+  const std::string fifo = ::testing::TempDir() + "/binaries_test_log_pipe";
   for (const Node& node : nodes) {
     SCOPED_TRACE(node.binary);
-    int fds[2];
-    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      dup2(fds[1], 1);
-      dup2(fds[1], 2);
-      std::vector<char*> envp;
-      std::string path = "PATH=/usr/bin:/bin";
-      envp.push_back(path.data());
-      std::vector<std::string> env = node.env;
-      for (std::string& e : env) envp.push_back(e.data());
-      envp.push_back(nullptr);
-      std::string binary = node.binary;
-      char* argv[] = {binary.data(), nullptr};
-      execve(argv[0], argv, envp.data());
-      _exit(127);
-    }
-    close(fds[1]);
+    std::remove(fifo.c_str());
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    // Open for reading first, so that the child's opening for writing does not block.
+    const int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ASSERT_GE(reader, 0);
+    std::map<std::string, std::string> env = node.env;
+    env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:1";
+    test::Child child({node.binary}, env, fifo);
     // Read the log until the node is up, then stop reading and close the pipe.
     std::string seen;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!absl::StrContains(seen, node.ready) && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fds[0], POLLIN, 0};
+      pollfd p{reader, POLLIN, 0};
       if (poll(&p, 1, 200) <= 0) continue;
       char buf[4096];
-      const ssize_t n = read(fds[0], buf, sizeof buf);
+      const ssize_t n = read(reader, buf, sizeof buf);
       if (n <= 0) break;
       seen.append(buf, static_cast<size_t>(n));
     }
-    close(fds[0]);
+    close(reader);
     ASSERT_THAT(seen, HasSubstr(node.ready));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    kill(pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 200 && waitpid(pid, &status, WNOHANG) == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    if (waitpid(pid, &status, WNOHANG) == 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      FAIL() << "still running 20 s after SIGTERM";
-    }
-    EXPECT_FALSE(WIFSIGNALED(status)) << "ended by signal " << WTERMSIG(status);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    child.Signal(SIGTERM);
+    const std::optional<int> code = child.Wait(std::chrono::seconds(20));
+    ASSERT_TRUE(code.has_value()) << "still running 20 s after SIGTERM";
+    EXPECT_EQ(*code, 0) << "128 + 13 is SIGPIPE";
   }
+  std::remove(fifo.c_str());
 }
 
 TEST(BinariesTest, UnknownGatewayVariablesAreWarnedAbout) {
