@@ -342,7 +342,9 @@ bool CoordinatorClient::Stream(const std::string& endpoint) {
   }
   loop_.Wake();
   writer.join();
-  context.TryCancel();
+  // Every way out of the loop above other than the stream's end cancels the
+  // call itself; cancelling here would hide the status that says why it
+  // ended (a connection that timed out, a coordinator that stopped).
   const grpc::Status status = stream->Finish();
   bool moving = false;
   {

@@ -60,6 +60,8 @@ class AgentServiceImpl::Stream final
     StartRead(&in_);
   }
 
+  bool sidecar() const { return sidecar_; }
+
   // A new assignment for this agent (the broadcaster's thread, or Register).
   void Offer(std::shared_ptr<const Published> published) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -253,7 +255,14 @@ bool AgentServiceImpl::Register(Stream* stream) {
     return false;
   }
   streams_.insert(stream);
-  if (latest_) stream->Offer(latest_);
+  if (latest_) {
+    stream->Offer(latest_);
+  } else if (stream->sidecar()) {
+    // Nothing is published yet (no shared agent, or a coordinator that has
+    // only just started): a sidecar is greeted all the same, so that it
+    // knows its stream is established and reports losing it as such.
+    stream->Offer(std::make_shared<Published>());
+  }
   return true;
 }
 

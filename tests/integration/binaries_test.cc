@@ -30,6 +30,7 @@ namespace kgw {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct Result {
@@ -301,9 +302,15 @@ TEST(BinariesTest, ASidecarLeavesACoordinatorWhoseHostVanished) {
       },
       std::chrono::seconds(20)))
       << coordinator.Log() << sidecar.Log();
-  // The end of a stream is logged as "lost the stream from coordinator ..."
-  // or, before any directive came, "cannot stream from coordinator ...".
-  const std::string ended = "stream from coordinator " + endpoint;
+  // A coordinator greets a sidecar even with nothing published, so the
+  // sidecar knows its stream is established ...
+  const std::string streaming = "streaming assignments from coordinator " + endpoint;
+  ASSERT_TRUE(kgw::testing::WaitFor(
+      [&] { return sidecar.Log().find(streaming) != std::string::npos; },
+      std::chrono::seconds(10)))
+      << sidecar.Log();
+  // ... and reports its end as the loss of a stream, with the cause.
+  const std::string ended = "lost the stream from coordinator " + endpoint;
   auto ends = [&] {
     const std::string log = sidecar.Log();
     size_t n = 0;
@@ -318,6 +325,11 @@ TEST(BinariesTest, ASidecarLeavesACoordinatorWhoseHostVanished) {
       kgw::testing::WaitFor([&] { return ends() > ends_before; }, std::chrono::seconds(45));
   test::Shell(absl::StrCat("ip link del ", veth));
   ASSERT_TRUE(left) << "still on the vanished coordinator's stream: " << sidecar.Log();
+  const std::string out = sidecar.Log();
+  const size_t at = out.rfind(ended);
+  const std::string line = out.substr(at, out.find('\n', at) - at);
+  // The agent's own cancel used to replace the cause with CANCELLED.
+  EXPECT_THAT(line, Not(HasSubstr("CANCELLED"))) << line;
   std::cout << "the sidecar left the vanished coordinator after "
             << std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - cut)
