@@ -196,7 +196,8 @@ std::vector<SettingSpec> AgentSettingSpecs() {
       {.name = kFirstRequestTimeout,
        .type = SettingType::kDuration,
        .description = "A client connection that has sent no whole request this long after its "
-                      "broker connection is up is closed",
+                      "PROXY header, TLS handshake and broker choice is closed; the broker is "
+                      "connected to only for a whole first request",
        .default_value = "10s",
        .min = 100,
        .max = 3600 * 1000},
@@ -232,7 +233,8 @@ std::vector<SettingSpec> AgentSettingSpecs() {
        .max = 1024},
       {.name = kConnectTimeout,
        .type = SettingType::kDuration,
-       .description = "Time allowed for connecting to a broker for a client",
+       .description = "Time allowed for a client connection's PROXY header, TLS handshake "
+                      "and broker choice, and again for connecting to the broker for it",
        .default_value = "10s",
        .min = 1,
        .max = 3600 * 1000},

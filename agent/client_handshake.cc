@@ -268,7 +268,20 @@ void ClientHandshake::PickBroker() {
     Fail({.reason = absl::StrCat("broker ", broker_, " is down")});
     return;
   }
+  if (callbacks_.first_request) {
+    target_ = *target;
+    phase_ = Phase::kAwaitingRequest;
+    callbacks_.first_request();
+    return;
+  }
   Connect(*target);
+}
+
+void ClientHandshake::ConnectNow() {
+  if (stopped_ || phase_ != Phase::kAwaitingRequest || !target_) return;
+  phase_ = Phase::kConnecting;
+  const BrokerEndpoint target = *std::exchange(target_, std::nullopt);
+  Connect(target);
 }
 
 const BrokerEndpoint* ClientHandshake::NextBootstrapBroker(const ClusterSnapshot& cluster) const {
@@ -411,6 +424,11 @@ void ClientHandshake::TimedOut(Clock::time_point now) {
       kind = "tls";
       env_.metrics->ClosedForBadInput("tls").Increment();
       break;
+    case Phase::kAwaitingRequest:  // the session times this itself; for completeness
+      what = "no whole request arrived";
+      kind = "silent";
+      env_.metrics->ClosedForBadInput("silent").Increment();
+      break;
     case Phase::kConnecting:
     case Phase::kDone:
       what = absl::StrCat("connecting to broker ", broker_, " timed out");
@@ -422,7 +440,9 @@ void ClientHandshake::TimedOut(Clock::time_point now) {
       }
       break;
   }
-  if (phase_ != Phase::kConnecting) {
+  if (phase_ == Phase::kAwaitingRequest) {
+    absl::StrAppend(&what, " within GATEWAY_FIRST_REQUEST_TIMEOUT");
+  } else if (phase_ != Phase::kConnecting) {
     absl::StrAppend(&what, " within GATEWAY_UPSTREAM_CONNECT_TIMEOUT");
   }
   LogLimited(kind, absl::StrCat("closing ", Who(), ": ", what));

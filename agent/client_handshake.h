@@ -14,7 +14,11 @@
 //     bootstrap port or name takes any broker, round robin over those
 //     BrokerHealth does not mark down, and another one when a connect fails.
 //     A port whose own broker is marked down refuses at once.
-//  5. The broker connection: TCP connect (to the broker's IP address at once;
+//  5. With a `first_request` callback, a pause: the session reads the
+//     client's first request and calls ConnectNow once it is whole, so that a
+//     connection that never sends one (a port scan, a load balancer's health
+//     check, a silent or slow attacker) never costs a broker connection.
+//  6. The broker connection: TCP connect (to the broker's IP address at once;
 //     a host name is looked up, and its addresses reused by the worker's next
 //     connections for 10 s) and, when KAFKA_SECURITY_PROTOCOL asks for it,
 //     TLS.
@@ -25,8 +29,9 @@
 // session's log lines, routing and audit events read it here.
 //
 // The handshake has no clock of its own: the session's timer, armed with
-// GATEWAY_UPSTREAM_CONNECT_TIMEOUT, bounds all the steps together and calls
-// TimedOut when it fires first.
+// GATEWAY_UPSTREAM_CONNECT_TIMEOUT, bounds the steps before the pause together
+// and, afresh, those after it, and calls TimedOut when it fires first. The
+// pause is the session's to time.
 //
 // Errors: the handshake logs what it has to say (bounded by the agent's
 // LogLimiter) and reports a Failure; bad input from the client is left to the
@@ -61,7 +66,7 @@ class ClientHandshake {
   using Clock = std::chrono::steady_clock;
 
   // The step under way; kDone once the broker connection is up.
-  enum class Phase { kProxyHeader, kTlsHandshake, kConnecting, kDone };
+  enum class Phase { kProxyHeader, kTlsHandshake, kAwaitingRequest, kConnecting, kDone };
 
   // Why the handshake gave up.
   struct Failure {
@@ -83,6 +88,9 @@ class ClientHandshake {
     // A broker was chosen (broker() and series() are set), before it is
     // connected to: the audit log's connection opens here.
     std::function<void()> broker_chosen;
+    // Optional. When set, the handshake pauses once the broker is chosen and
+    // calls it: the client may be read now, and ConnectNow goes on.
+    std::function<void()> first_request;
     // The broker connection is up, TCP_NODELAY set on both sockets:
     // forwarding may start.
     std::function<void()> connected;
@@ -100,6 +108,9 @@ class ClientHandshake {
   // Starts the first step. `owner` holds the transports and the ticket (the
   // session): every operation under way keeps it alive.
   void Start(std::weak_ptr<void> owner, Callbacks callbacks);
+  // Goes on from the pause: connects to the broker chosen. Only in
+  // Phase::kAwaitingRequest.
+  void ConnectNow();
   // The deadline passed first, at `now`: logs and counts the timeout as the
   // step it stopped in (a broker being connected to is marked down), then
   // fails.
@@ -175,6 +186,7 @@ class ClientHandshake {
 
   int32_t broker_ = -1;
   const AgentMetrics::BrokerSeries* series_ = nullptr;
+  std::optional<BrokerEndpoint> target_;  // the broker chosen, while paused
   // A bootstrap connection (its port or name names no broker): any broker
   // will do, so a broker that cannot be reached is replaced by another.
   bool bootstrap_ = false;

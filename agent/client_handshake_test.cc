@@ -44,6 +44,7 @@ struct Connection {
   ConnectionLimiter::Ticket ticket;
   ClientHandshake handshake;
   bool broker_chosen = false;
+  bool paused = false;  // first_request was called
   bool connected = false;
   std::optional<ClientHandshake::Failure> failure;
 };
@@ -87,10 +88,14 @@ class ClientHandshakeTest : public ::testing::Test {
   }
 
   // Accepts the connection Dial made and starts its handshake.
-  std::shared_ptr<Connection> Accept(ConnectionLimiter::Ticket ticket = {}) {
+  // With `pause`, the handshake stops before connecting, as a session has it.
+  std::shared_ptr<Connection> Accept(ConnectionLimiter::Ticket ticket = {}, bool pause = false) {
     auto c = std::make_shared<Connection>(listener_.accept(), port_, env_, std::move(ticket));
     Connection* raw = c.get();
+    std::function<void()> first_request;
+    if (pause) first_request = [raw] { raw->paused = true; };
     c->handshake.Start(c, {.broker_chosen = [raw] { raw->broker_chosen = true; },
+                           .first_request = std::move(first_request),
                            .connected = [raw] { raw->connected = true; },
                            .failed = [raw](const ClientHandshake::Failure& f) {
                              raw->failure = f;
@@ -188,6 +193,30 @@ TEST_F(ClientHandshakeTest, ConnectsToTheBrokerItsPortNames) {
   c->upstream.tcp().get_option(upstream_delay);
   EXPECT_TRUE(client_delay.value());
   EXPECT_TRUE(upstream_delay.value());
+}
+
+// A session pauses the handshake until the client's first request is whole:
+// no broker connection is made before ConnectNow.
+TEST_F(ClientHandshakeTest, PausedHandshakeConnectsOnlyWhenTold) {
+  SetBrokers({FakeBroker(2)});
+  tcp::socket client = Dial();
+  auto c = Accept({}, /*pause=*/true);
+  ASSERT_TRUE(RunUntil([&c] { return c->paused || c->finished(); }));
+  ASSERT_FALSE(c->failure.has_value()) << c->failure->reason;
+  EXPECT_TRUE(c->broker_chosen);
+  EXPECT_EQ(c->handshake.broker(), 2);
+  EXPECT_EQ(c->handshake.series(), &metrics_.ForBroker(2));
+  EXPECT_EQ(c->handshake.phase(), ClientHandshake::Phase::kAwaitingRequest);
+  RunUntil([] { return false; }, absl::Milliseconds(200));
+  EXPECT_FALSE(c->connected);
+  EXPECT_TRUE(broker_connections_.empty());
+  EXPECT_FALSE(c->upstream.tcp().is_open());
+
+  c->handshake.ConnectNow();
+  ASSERT_TRUE(Finish(c));
+  ASSERT_TRUE(c->connected) << c->failure->reason;
+  EXPECT_EQ(c->handshake.phase(), ClientHandshake::Phase::kDone);
+  ASSERT_TRUE(RunUntil([this] { return broker_connections_.size() == 1; }));
 }
 
 TEST_F(ClientHandshakeTest, ProxyV1HeaderIsTakenExactlyAndNamesTheClient) {

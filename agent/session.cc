@@ -63,10 +63,12 @@ Session::Session(asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& pe
       last_activity_(Clock::now()) {}
 
 void Session::Start() {
-  // One deadline for everything before the broker connection is up.
+  // One deadline for the gates before the first request (PROXY header, TLS,
+  // broker choice); the first request and the connect have their own.
   ArmTimer(absl::ToChronoMilliseconds(env_.config->upstream_connect_timeout));
   handshake_.Start(weak_from_this(),
                    {.broker_chosen = [this] { AuditOpen(); },
+                    .first_request = [this] { OnAwaitingRequest(); },
                     .connected = [this] { OnConnected(); },
                     .failed = [this](const ClientHandshake::Failure& f) { OnHandshakeFailed(f); }});
 }
@@ -77,6 +79,21 @@ void Session::OnHandshakeFailed(const ClientHandshake::Failure& failure) {
     return;
   }
   Close(failure.reason);
+}
+
+void Session::OnAwaitingRequest() {
+  // The client is read before the broker is connected to, and only its first
+  // whole request opens the broker connection (Pump): connections that send
+  // nothing, or too little too slowly, never reach a broker.
+  last_activity_ = connected_at_ = Clock::now();
+  ArmTimer(absl::ToChronoMilliseconds(
+      std::min(env_.config->idle_timeout, env_.config->first_request_timeout)));
+  Pump(Side::kClient);
+}
+
+void Session::ConnectToBroker() {
+  ArmTimer(absl::ToChronoMilliseconds(env_.config->upstream_connect_timeout));
+  handshake_.ConnectNow();
 }
 
 void Session::OnConnected() {
@@ -110,8 +127,10 @@ int32_t Session::MaxFrameSize(Side from) const {
 }
 
 bool Session::CanRead(Side side) const {
-  // While a run is spliced, the splice alone reads that side.
-  if (closed_ || !connected() || splicing(side)) return false;
+  // While a run is spliced, the splice alone reads that side. Before the
+  // broker connection, only the client's first request is read.
+  if (closed_ || splicing(side)) return false;
+  if (!connected() && !(side == Side::kClient && awaiting_request())) return false;
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   if (side == Side::kClient) {
     if (Queued(Side::kBroker) >= hwm) return false;
@@ -240,13 +259,17 @@ void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
 }
 
 void Session::Pump(Side side) {
-  if (closed_ || !connected()) return;
+  if (closed_) return;
+  if (!connected() && !(side == Side::kClient && awaiting_request())) return;
   if (side == Side::kClient) {
     ProcessRequests();
   } else {
     ProcessResponses();
   }
   if (closed_) return;
+  // The first request is framed (and queued, or its cut-through begun): now
+  // the broker. Reading the client waits until it is connected.
+  if (awaiting_request() && seen_request_) ConnectToBroker();
   Flush(Side::kBroker);
   Flush(Side::kClient);
   const Pipe& pipe = From(side);
@@ -505,8 +528,8 @@ bool Session::StartSplice(Side from) {
   // a Produce is cut through, its header already read.
   const size_t unseen = responses && walk_ != nullptr ? walk_->opaque_ahead()
                                                       : pipe.cut_through_left();
-  if (!env_.config->zero_copy || splice_refused_ || client_.tls() || upstream_.tls() ||
-      pipe.reading || pipe.buffered_size() > 0 || unseen < kSpliceAbove) {
+  if (!connected() || !env_.config->zero_copy || splice_refused_ || client_.tls() ||
+      upstream_.tls() || pipe.reading || pipe.buffered_size() > 0 || unseen < kSpliceAbove) {
     return false;
   }
   SpliceRun& run = Spliced(from);
@@ -687,7 +710,7 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
 }
 
 void Session::Flush(Side to) {
-  if (closed_) return;
+  if (closed_ || !connected()) return;
   const absl::Span<const uint8_t> bytes = To(to).BeginWrite();
   if (bytes.empty()) return;
   Transport& t = to == Side::kBroker ? upstream_ : client_;
@@ -762,7 +785,7 @@ void Session::OnTimer() {
     Close("shutdown drain deadline");
     return;
   }
-  if (!connected()) {
+  if (!connected() && !awaiting_request()) {
     handshake_.TimedOut(now);
     return;
   }

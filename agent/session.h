@@ -6,14 +6,19 @@
 // bytes are read); responses are matched to requests in order and, when
 // they carry broker addresses, rewritten (see response_rewriter.h).
 //
-// Before the first request, a client connection may pass three gates, each
+// Before the first request, a client connection may pass three gates,
 // bounded by GATEWAY_UPSTREAM_CONNECT_TIMEOUT together: a PROXY protocol
 // header (GATEWAY_FEATURE_FLAGS_HAPROXY_PROTOCOL), the TLS handshake
 // (GATEWAY_SECURITY_PROTOCOL SSL or SASL_SSL), and the choice of broker, by
-// port or by the TLS server name (GATEWAY_ROUTING_MECHANISM=host). The broker
-// connection may itself be TLS (KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL).
-// The session's ClientHandshake (client_handshake.h) takes the connection
-// through them; the session holds the deadline and forwards afterwards.
+// port or by the TLS server name (GATEWAY_ROUTING_MECHANISM=host). Then the
+// session reads the client's first request (within
+// GATEWAY_FIRST_REQUEST_TIMEOUT), and only once it is whole connects to the
+// broker (within GATEWAY_UPSTREAM_CONNECT_TIMEOUT again), so that a
+// connection that sends nothing, or too little too slowly, never costs a
+// broker connection. The broker connection may itself be TLS
+// (KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL). The session's ClientHandshake
+// (client_handshake.h) takes the connection through these steps; the session
+// holds the deadlines and forwards afterwards.
 //
 // Flow control: a side is read only while the bytes queued for the other
 // side stay under GATEWAY_BUFFER_HIGH_WATER_MARK and, for the client, while
@@ -70,7 +75,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Picks the broker for this port, connects, then forwards both ways.
+  // Picks the broker for this port, reads the first request, connects, then
+  // forwards both ways.
   void Start();
   // Stops taking requests; closes once in-flight requests are answered, or
   // at `deadline`.
@@ -88,6 +94,11 @@ class Session : public std::enable_shared_from_this<Session> {
     Clock::time_point sent;
   };
 
+  // The handshake paused after choosing the broker: the client's first
+  // request is read before the broker is connected to.
+  void OnAwaitingRequest();
+  // The first request is framed: the handshake goes on to the broker.
+  void ConnectToBroker();
   // The handshake's ends: the broker connection is up, or it gave up.
   void OnConnected();
   void OnHandshakeFailed(const ClientHandshake::Failure& failure);
@@ -182,7 +193,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string Who() const { return handshake_.Who(); }
   // The broker connection is up: the handshake has finished.
   bool connected() const { return handshake_.phase() == ClientHandshake::Phase::kDone; }
-  // The chosen broker's metrics; only once connected.
+  // The broker is chosen and the client's first request is being read.
+  bool awaiting_request() const {
+    return handshake_.phase() == ClientHandshake::Phase::kAwaitingRequest;
+  }
+  // The chosen broker's metrics; once a broker is chosen.
   const AgentMetrics::BrokerSeries& series() const { return *handshake_.series(); }
   // Audit events; no-ops without an audit log.
   audit::AuditEvent NewAuditEvent(audit::EventType type) const;

@@ -12,7 +12,9 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -123,6 +125,44 @@ bool ClosedBy(int fd, Clock::time_point deadline) {
   }
 }
 
+// The TCP connections `pid` holds to the brokers of `bootstrap`
+// ("host:port,..."), from /proc: its socket inodes, matched against the
+// kernel's tables by remote port.
+int BrokerConnections(pid_t pid, const std::string& bootstrap) {
+  std::set<int> ports;
+  for (absl::string_view broker : absl::StrSplit(bootstrap, ',')) {
+    int port = 0;
+    if (absl::SimpleAtoi(broker.substr(broker.rfind(':') + 1), &port)) ports.insert(port);
+  }
+  std::set<std::string> inodes;
+  const std::string fds = absl::StrCat("/proc/", pid, "/fd");
+  for (const auto& fd : std::filesystem::directory_iterator(fds)) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+    absl::string_view inode = target;
+    if (!ec && absl::ConsumePrefix(&inode, "socket:[") && absl::ConsumeSuffix(&inode, "]")) {
+      inodes.insert(std::string(inode));
+    }
+  }
+  int n = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the column names
+    while (std::getline(in, line)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() < 10 || f[3] != "01" || !inodes.contains(f[9])) continue;  // 01: established
+      int port = 0;
+      if (absl::SimpleHexAtoi(absl::string_view(f[2]).substr(f[2].rfind(':') + 1), &port) &&
+          ports.contains(port)) {
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
 std::string Kcat(int port, const std::string& extra = "") {
   return absl::StrCat("kcat -b 127.0.0.1:", port, " ", extra);
 }
@@ -149,6 +189,7 @@ TEST_F(HostileClientTest, AnnouncedHugeFramesCostNoMemoryAndTimeOut) {
                           "amplification");
   constexpr int kAttackers = 20;
   const double before = RssMib(agent->pid());
+  const int brokers_before = BrokerConnections(agent->pid(), E().kafka_bootstrap);
   // 104,857,600 bytes of ApiVersions (api key 18).
   const uint8_t header[6] = {0x06, 0x40, 0x00, 0x00, 0x00, 0x12};
   std::vector<int> fds;
@@ -164,6 +205,12 @@ TEST_F(HostileClientTest, AnnouncedHugeFramesCostNoMemoryAndTimeOut) {
   std::cout << "agent RSS " << before << " MiB before, " << during << " MiB with " << kAttackers
             << " connections that announced 100 MiB each" << std::endl;
   EXPECT_LT(during - before, 64) << "the agent allocated what the frames announced";
+  // Nor did they reach a broker: only a whole first request opens a broker
+  // connection. (The agent's own metadata connections may come and go.)
+  const int brokers_during = BrokerConnections(agent->pid(), E().kafka_bootstrap);
+  std::cout << "agent's broker connections: " << brokers_before << " before, "
+            << brokers_during << " with the attackers" << std::endl;
+  EXPECT_LT(brokers_during - brokers_before, 4);
 
   // A real client is served meanwhile.
   auto [rc, listing] = Shell(Kcat(kAgentPorts, "-L -m 10"));
@@ -196,6 +243,7 @@ TEST_F(HostileClientTest, SlowAndSilentConnectionsAreClosedInTime) {
   kafka::EncodeRequestFrame(w, kafka::ApiVersionsRequest{}, 3, 1, "slow-client-with-a-long-id");
   const std::vector<uint8_t> request = w.Release();
   constexpr int kSlow = 40;
+  const int brokers_before = BrokerConnections(agent->pid(), E().kafka_bootstrap);
   std::vector<int> slow;
   for (int i = 0; i < kSlow; ++i) {
     const int fd = ConnectLoopback(kAgentPorts + 1 + i % 3);
@@ -204,6 +252,7 @@ TEST_F(HostileClientTest, SlowAndSilentConnectionsAreClosedInTime) {
   }
   const int silent = ConnectLoopback(kAgentPorts + 1);
   ASSERT_GE(silent, 0);
+  int brokers_most = brokers_before;
   const Clock::time_point start = Clock::now();
   // One byte per connection every 300 ms: the request needs ~10 s.
   std::vector<bool> open(kSlow, true);
@@ -218,9 +267,14 @@ TEST_F(HostileClientTest, SlowAndSilentConnectionsAreClosedInTime) {
       }
     }
     ++at;
+    brokers_most = std::max(brokers_most, BrokerConnections(agent->pid(), E().kafka_bootstrap));
     std::this_thread::sleep_for(milliseconds(300));
   }
   const auto slow_closed_after = Clock::now() - start;
+  // Neither the slow nor the silent connections reached a broker.
+  std::cout << "agent's broker connections: " << brokers_before << " before, at most "
+            << brokers_most << " during the attack" << std::endl;
+  EXPECT_LT(brokers_most - brokers_before, 4);
   EXPECT_EQ(closed, kSlow) << "slow connections survived " << at << " bytes";
   EXPECT_LT(slow_closed_after, seconds(8));
   auto [rc, listing] = Shell(Kcat(kAgentPorts, "-L -m 10"));
