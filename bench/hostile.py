@@ -144,14 +144,48 @@ class Attack:
             self.stop.wait(1)
 
 
+def broker_connections(pid, broker_ports):
+    """Established TCP connections of process `pid` to one of `broker_ports`:
+    its socket inodes, matched against the kernel's tables."""
+    inodes = set()
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)  # the column names
+            for line in f:
+                field = line.split()
+                # sl local_address rem_address st ... inode (field 9); 01: established
+                if (len(field) > 9 and field[3] == "01" and field[9] in inodes
+                        and int(field[2].rsplit(":", 1)[1], 16) in broker_ports):
+                    n += 1
+    return n
+
+
 class RssSampler:
-    def __init__(self, process):
+    """Samples the agent's RSS every 100 ms, and every second its broker
+    connections; keeps the peaks."""
+
+    def __init__(self, process, broker_ports):
         self.process, self.peak, self.stop = process, 0.0, threading.Event()
+        self.broker_ports, self.peak_brokers = broker_ports, 0
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
+        tick = 0
         while not self.stop.is_set():
             self.peak = max(self.peak, self.process.rss_mib())
+            if tick % 10 == 0:
+                self.peak_brokers = max(self.peak_brokers, broker_connections(
+                    self.process.measured_pid, self.broker_ports))
+            tick += 1
             self.stop.wait(0.1)
 
     def __enter__(self):
@@ -232,6 +266,8 @@ def main():
         http = args.port_base + 899
         port = args.port_base + 900
         rss_start = agent.rss_mib()
+        broker_ports = {int(b.rsplit(":", 1)[1])
+                        for b in cluster["KGW_KAFKA_BOOTSTRAP"].split(",")}
 
         # A warm-up, discarded: the first run through a fresh agent and
         # brokers is slower, and would flatter the loaded run after it.
@@ -241,7 +277,7 @@ def main():
                    target.bootstrap, f"kgw-hostile-{os.getpid()}-warmup")
         compare.log("quiet run")
         cpu0 = agent.cpu_seconds()
-        with RssSampler(agent) as quiet_rss:
+        with RssSampler(agent, broker_ports) as quiet_rss:
             quiet, quiet_failures = legit_load(args, cluster, sizes, target.bootstrap,
                                                f"kgw-hostile-{os.getpid()}-quiet")
         compare.log("loaded run: attackers start")
@@ -250,7 +286,7 @@ def main():
         time.sleep(3)  # let the attack build up before measuring
         cpu1 = agent.cpu_seconds()
         t1 = time.monotonic()
-        with RssSampler(agent) as loaded_rss:
+        with RssSampler(agent, broker_ports) as loaded_rss:
             loaded, loaded_failures = legit_load(args, cluster, sizes, target.bootstrap,
                                                  f"kgw-hostile-{os.getpid()}-loaded")
         cpu2 = agent.cpu_seconds()
@@ -272,6 +308,8 @@ def main():
             "rss_start_mib": rss_start,
             "rss_peak_quiet_mib": quiet_rss.peak,
             "rss_peak_loaded_mib": loaded_rss.peak,
+            "broker_connections_peak": {"quiet": quiet_rss.peak_brokers,
+                                        "loaded": loaded_rss.peak_brokers},
             "produce_mb_s": {"quiet": q_mb, "loaded": l_mb},
             "latency_p99_ms": {"quiet": q_p99, "loaded": l_p99},
             "agent_cpu_s": {"quiet": cpu1 - cpu0, "loaded": cpu2 - cpu1},
@@ -291,6 +329,8 @@ def main():
         result["goals"] = {name: ok for name, ok in goals}
         print(f"agent RSS: {rss_start:.1f} MiB at start, peak {quiet_rss.peak:.1f} MiB quiet, "
               f"{loaded_rss.peak:.1f} MiB under attack (budget {args.budget_mib} MiB)")
+        print(f"agent's broker connections: at most {quiet_rss.peak_brokers} quiet, "
+              f"{loaded_rss.peak_brokers} under attack")
         print(f"produce: {q_mb and round(q_mb, 1)} MB/s quiet, {l_mb and round(l_mb, 1)} MB/s "
               f"under attack")
         print(f"latency p99: {q_p99 and round(q_p99, 1)} ms quiet, {l_p99 and round(l_p99, 1)} ms "
