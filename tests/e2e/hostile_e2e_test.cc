@@ -136,11 +136,14 @@ int BrokerConnections(pid_t pid, const std::string& bootstrap) {
   }
   std::set<std::string> inodes;
   const std::string fds = absl::StrCat("/proc/", pid, "/fd");
-  for (const auto& fd : std::filesystem::directory_iterator(fds)) {
-    std::error_code ec;
-    const std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+  std::error_code ec;  // descriptors come and go while this reads
+  for (std::filesystem::directory_iterator it(fds, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code unreadable;
+    const std::string target = std::filesystem::read_symlink(it->path(), unreadable).string();
     absl::string_view inode = target;
-    if (!ec && absl::ConsumePrefix(&inode, "socket:[") && absl::ConsumeSuffix(&inode, "]")) {
+    if (!unreadable && absl::ConsumePrefix(&inode, "socket:[") &&
+        absl::ConsumeSuffix(&inode, "]")) {
       inodes.insert(std::string(inode));
     }
   }
