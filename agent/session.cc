@@ -85,7 +85,7 @@ void Session::OnAwaitingRequest() {
   // The client is read before the broker is connected to, and only its first
   // whole request opens the broker connection (Pump): connections that send
   // nothing, or too little too slowly, never reach a broker.
-  last_activity_ = connected_at_ = Clock::now();
+  last_activity_ = ready_at_ = Clock::now();
   ArmTimer(absl::ToChronoMilliseconds(
       std::min(env_.config->idle_timeout, env_.config->first_request_timeout)));
   Pump(Side::kClient);
@@ -98,7 +98,7 @@ void Session::ConnectToBroker() {
 
 void Session::OnConnected() {
   series().active_connections->Increment();
-  last_activity_ = connected_at_ = Clock::now();
+  last_activity_ = Clock::now();
   ArmTimer(absl::ToChronoMilliseconds(
       std::min(env_.config->idle_timeout, env_.config->first_request_timeout)));
   Pump(Side::kClient);
@@ -790,7 +790,7 @@ void Session::OnTimer() {
     return;
   }
   const auto first_request = absl::ToChronoMilliseconds(env_.config->first_request_timeout);
-  if (!seen_request_ && now - connected_at_ >= first_request) {
+  if (!seen_request_ && now - ready_at_ >= first_request) {
     CloseForBadInput("silent", "start of the connection",
                      absl::DeadlineExceededError(absl::StrCat(
                          "no whole request within GATEWAY_FIRST_REQUEST_TIMEOUT (",
@@ -819,7 +819,7 @@ void Session::OnTimer() {
   }
   Clock::time_point next = last_activity_ + idle;
   if (draining_) next = std::min(next, drain_deadline_);
-  if (!seen_request_) next = std::min(next, connected_at_ + first_request);
+  if (!seen_request_) next = std::min(next, ready_at_ + first_request);
   if (frame_started_) next = std::min(next, *frame_started_ + frame_timeout);
   ArmTimerAt(next);
 }

@@ -241,7 +241,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   bool seen_request_ = false;  // a request was framed: no PROXY header can follow
   bool waiting_for_budget_ = false;
-  Clock::time_point connected_at_;
+  // When the client could first be read (its gates passed):
+  // GATEWAY_FIRST_REQUEST_TIMEOUT runs from here.
+  Clock::time_point ready_at_;
   // When the agent began waiting for the rest of the request frame under way.
   std::optional<Clock::time_point> frame_started_;
   bool closed_ = false;
