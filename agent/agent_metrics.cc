@@ -25,6 +25,12 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                            .Help("Client ports the agent listens on")
                            .Register(registry)
                            .Add({})),
+      awaiting_request_(prometheus::BuildGauge()
+                            .Name("kgw_agent_connections_awaiting_request")
+                            .Help("Client connections whose first request has not arrived whole "
+                                  "yet; no broker connection is opened for them until it has")
+                            .Register(registry)
+                            .Add({})),
       active_(prometheus::BuildGauge()
                   .Name("kgw_agent_connections_active")
                   .Help("Open client connections, by the broker they are forwarded to")

@@ -37,6 +37,9 @@ class AgentMetrics {
 
   prometheus::Counter& connections_total() { return connections_total_; }
   prometheus::Gauge& listening_ports() { return listening_ports_; }
+  // Client connections whose first request has not arrived whole yet; no
+  // broker connection is opened for them until it has.
+  prometheus::Gauge& awaiting_request() { return awaiting_request_; }
   // `broker` is a node id; connections whose port names no broker use the
   // broker they were sent to.
   const BrokerSeries& ForBroker(int32_t broker);
@@ -75,6 +78,7 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& connections_total_family_;
   prometheus::Counter& connections_total_;
   prometheus::Gauge& listening_ports_;
+  prometheus::Gauge& awaiting_request_;
   prometheus::Family<prometheus::Gauge>& active_;
   prometheus::Family<prometheus::Counter>& bytes_;
   prometheus::Family<prometheus::Counter>& connect_failures_;

@@ -86,12 +86,14 @@ void Session::OnAwaitingRequest() {
   // whole request opens the broker connection (Pump): connections that send
   // nothing, or too little too slowly, never reach a broker.
   last_activity_ = ready_at_ = Clock::now();
+  env_.metrics->awaiting_request().Increment();
   ArmTimer(absl::ToChronoMilliseconds(
       std::min(env_.config->idle_timeout, env_.config->first_request_timeout)));
   Pump(Side::kClient);
 }
 
 void Session::ConnectToBroker() {
+  env_.metrics->awaiting_request().Decrement();
   ArmTimer(absl::ToChronoMilliseconds(env_.config->upstream_connect_timeout));
   handshake_.ConnectNow();
 }
@@ -893,6 +895,7 @@ void Session::Close(std::string reason) {
   closed_ = true;
   if (!reason.empty()) close_reason_ = std::move(reason);
   if (connected()) series().active_connections->Decrement();
+  if (awaiting_request()) env_.metrics->awaiting_request().Decrement();
   ticket_.Release();
   timer_.cancel();
   budget_timer_.cancel();

@@ -10,9 +10,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -255,6 +255,11 @@ TEST_F(HostileClientTest, SlowAndSilentConnectionsAreClosedInTime) {
   }
   const int silent = ConnectLoopback(kAgentPorts + 1);
   ASSERT_GE(silent, 0);
+  // The agent shows them as connections awaiting their first request.
+  const char* kAwaiting = "kgw_agent_connections_awaiting_request";
+  EXPECT_TRUE(::kgw::testing::WaitFor(
+      [&] { return MetricValue(kAgentHttp, kAwaiting) == kSlow + 1; }, seconds(2)))
+      << MetricValue(kAgentHttp, kAwaiting);
   int brokers_most = brokers_before;
   const Clock::time_point start = Clock::now();
   // One byte per connection every 300 ms: the request needs ~10 s.
@@ -286,6 +291,9 @@ TEST_F(HostileClientTest, SlowAndSilentConnectionsAreClosedInTime) {
   EXPECT_GE(Clock::now() - start, milliseconds(3500));
   for (int fd : slow) close(fd);
   close(silent);
+  EXPECT_TRUE(::kgw::testing::WaitFor([&] { return MetricValue(kAgentHttp, kAwaiting) == 0; },
+                                      seconds(5)))
+      << MetricValue(kAgentHttp, kAwaiting);
   EXPECT_GE(MetricValue(kAgentHttp, "kgw_agent_closed_for_bad_input_total{reason=\"slow\"}"),
             kSlow);
   EXPECT_EQ(MetricValue(kAgentHttp, "kgw_agent_closed_for_bad_input_total{reason=\"silent\"}"),
