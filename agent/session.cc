@@ -101,8 +101,8 @@ void Session::ConnectToBroker() {
 void Session::OnConnected() {
   series().active_connections->Increment();
   last_activity_ = Clock::now();
-  ArmTimer(absl::ToChronoMilliseconds(
-      std::min(env_.config->idle_timeout, env_.config->first_request_timeout)));
+  // The first request has been seen: only the idle bound is left to time.
+  ArmTimer(absl::ToChronoMilliseconds(env_.config->idle_timeout));
   Pump(Side::kClient);
   Pump(Side::kBroker);
 }
@@ -129,10 +129,8 @@ int32_t Session::MaxFrameSize(Side from) const {
 }
 
 bool Session::CanRead(Side side) const {
-  // While a run is spliced, the splice alone reads that side. Before the
-  // broker connection, only the client's first request is read.
-  if (closed_ || splicing(side)) return false;
-  if (!connected() && !(side == Side::kClient && awaiting_request())) return false;
+  // While a run is spliced, the splice alone reads that side.
+  if (closed_ || splicing(side) || !Serves(side)) return false;
   const auto hwm = static_cast<size_t>(env_.config->buffer_high_water_mark);
   if (side == Side::kClient) {
     if (Queued(Side::kBroker) >= hwm) return false;
@@ -261,8 +259,7 @@ void Session::OnRead(Side side, const asio::error_code& ec, size_t n) {
 }
 
 void Session::Pump(Side side) {
-  if (closed_) return;
-  if (!connected() && !(side == Side::kClient && awaiting_request())) return;
+  if (closed_ || !Serves(side)) return;
   if (side == Side::kClient) {
     ProcessRequests();
   } else {

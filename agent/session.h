@@ -197,6 +197,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool awaiting_request() const {
     return handshake_.phase() == ClientHandshake::Phase::kAwaitingRequest;
   }
+  // Whether `side` is read and pumped now: both once the broker is connected,
+  // the client alone while its first request is read before that.
+  bool Serves(Side side) const {
+    return connected() || (side == Side::kClient && awaiting_request());
+  }
   // The chosen broker's metrics; once a broker is chosen.
   const AgentMetrics::BrokerSeries& series() const { return *handshake_.series(); }
   // Audit events; no-ops without an audit log.
