@@ -81,6 +81,7 @@ Agent::Agent(AgentConfig config)
   env_.request_budget = &request_budget_;
   env_.log_limiter = &log_limiter_;
   env_.broker_health = &broker_health_;
+  if (config_.answer_api_versions) env_.api_versions = &api_versions_;
   env_.broker_unreachable = [this] { refresher_.RefreshSoon(); };
   env_.brokers_seen = [this](const std::vector<BrokerEndpoint>& seen) {
     if (directory_.Get()->Lacks(seen)) refresher_.RefreshSoon();

@@ -123,6 +123,7 @@ class Agent {
   BufferBudget request_budget_;
   ConnectionLimiter connections_;
   BrokerHealth broker_health_;
+  ApiVersionsCache api_versions_;
   LogLimiter log_limiter_;
   SessionEnv env_;
   http::HttpServer http_;

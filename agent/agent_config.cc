@@ -26,6 +26,7 @@ constexpr absl::string_view kSecurityProtocol = "GATEWAY_SECURITY_PROTOCOL";
 constexpr absl::string_view kMaxFrameSize = "GATEWAY_MAX_FRAME_SIZE";
 constexpr absl::string_view kHighWaterMark = "GATEWAY_BUFFER_HIGH_WATER_MARK";
 constexpr absl::string_view kZeroCopy = "GATEWAY_ZERO_COPY";
+constexpr absl::string_view kAnswerApiVersions = "GATEWAY_ANSWER_API_VERSIONS";
 constexpr absl::string_view kMaxInflight = "GATEWAY_MAX_INFLIGHT_REQUESTS";
 constexpr absl::string_view kWorkerThreads = "GATEWAY_WORKER_THREADS";
 constexpr absl::string_view kMaxBuffered = "GATEWAY_MAX_BUFFERED_REQUEST_BYTES";
@@ -161,6 +162,12 @@ std::vector<SettingSpec> AgentSettingSpecs() {
                       "records of Produce requests and Fetch answers) from one socket to the "
                       "other through a kernel pipe (splice), without copying them through the "
                       "agent; plaintext connections only",
+       .default_value = "true"},
+      {.name = kAnswerApiVersions,
+       .type = SettingType::kBool,
+       .description = "Answer a connection's first ApiVersions request from the answer its "
+                      "broker last gave (for at most 30 s), and connect to the broker only for "
+                      "the next request, replaying the ApiVersions request to it first",
        .default_value = "true"},
       {.name = kMaxInflight,
        .type = SettingType::kInt,
@@ -370,6 +377,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(config::Settings& settings) {
   c.max_frame_size = settings.GetInt(kMaxFrameSize);
   c.buffer_high_water_mark = settings.GetInt(kHighWaterMark);
   c.zero_copy = settings.GetBool(kZeroCopy);
+  c.answer_api_versions = settings.GetBool(kAnswerApiVersions);
   c.max_inflight_requests = static_cast<int>(settings.GetInt(kMaxInflight));
   c.max_buffered_request_bytes = settings.GetInt(kMaxBuffered);
   c.sasl_max_receive_size = settings.GetInt(kSaslMaxReceive);

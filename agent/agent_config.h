@@ -75,6 +75,7 @@ struct AgentConfig {
   int64_t buffer_high_water_mark = 0;    // bytes queued for one socket before reading pauses
   int max_inflight_requests = 0;         // per client connection
   bool zero_copy = true;                 // splice large responses (plaintext only)
+  bool answer_api_versions = true;       // a first ApiVersions is answered without the broker
   int64_t max_buffered_request_bytes = 0;  // request buffers of all connections together
   int64_t sasl_max_receive_size = 0;     // frames before authentication on a SASL listener
   absl::Duration frame_timeout;          // for a started request frame to arrive whole

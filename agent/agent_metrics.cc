@@ -27,8 +27,9 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                            .Add({})),
       awaiting_request_(prometheus::BuildGauge()
                             .Name("kgw_agent_connections_awaiting_request")
-                            .Help("Client connections whose first request has not arrived whole "
-                                  "yet; no broker connection is opened for them until it has")
+                            .Help("Client connections not connected to a broker yet: their "
+                                  "first request has not arrived whole, or it was an ApiVersions "
+                                  "the agent answered and the next has not")
                             .Register(registry)
                             .Add({})),
       active_(prometheus::BuildGauge()

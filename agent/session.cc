@@ -1,6 +1,7 @@
 #include "agent/session.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -13,6 +14,7 @@
 #include "asio/ssl/error.hpp"
 #include "common/assignment/rendezvous.h"
 #include "common/kafka/header.h"
+#include "common/kafka/messages/api_versions.h"
 #include "common/kafka/messages/produce.h"
 #include "common/kafka/messages/sasl_handshake.h"
 #include "glog/logging.h"
@@ -266,9 +268,10 @@ void Session::Pump(Side side) {
     ProcessResponses();
   }
   if (closed_) return;
-  // The first request is framed (and queued, or its cut-through begun): now
-  // the broker. Reading the client waits until it is connected.
-  if (awaiting_request() && seen_request_) ConnectToBroker();
+  // A request is queued for the broker (or its cut-through begun): now the
+  // broker. Reading the client waits until it is connected. (An ApiVersions
+  // request the agent answered itself waits for the next one.)
+  if (awaiting_request() && OwesBroker()) ConnectToBroker();
   Flush(Side::kBroker);
   Flush(Side::kClient);
   const Pipe& pipe = From(side);
@@ -330,6 +333,7 @@ void Session::ProcessRequests() {
 bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
   const auto whole = absl::MakeConstSpan(frame.data() - kafka::kFrameSizeBytes,
                                          kafka::kFrameSizeBytes + frame.size());
+  if (!replay_.empty()) ReplayAnsweredRequest();
   if (sasl_.IsRawToken(frame)) {
     inflight_.push_back({.api_key = -1, .sent = Clock::now()});
     requests_.Forward(whole);
@@ -349,6 +353,9 @@ bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
     }
   }
   AuditAuthentication(sasl_.OnRequest(*start, frame));
+  if (start->api_key == kafka::ApiVersionsRequest::kApiKey && AnswerApiVersions(*start, frame)) {
+    return true;
+  }
   bool expects_response = true;
   if (start->api_key == kafka::ProduceRequest::kApiKey) {
     absl::StatusOr<bool> expects = ProduceExpectsResponse(frame);
@@ -367,6 +374,42 @@ bool Session::HandleRequest(absl::Span<const uint8_t> frame) {
   }
   requests_.Forward(whole);
   return true;
+}
+
+bool Session::AnswerApiVersions(const RequestStart& start, absl::Span<const uint8_t> frame) {
+  // Only a connection's first request, before anything went to the broker.
+  if (env_.api_versions == nullptr || !awaiting_request() || !inflight_.empty() ||
+      Queued(Side::kBroker) > 0) {
+    return false;
+  }
+  const ApiVersionsCache::Body body =
+      env_.api_versions->Find(handshake_.broker(), start.api_version, Clock::now());
+  if (body == nullptr || !ApiVersionsCache::Answerable(frame)) return false;
+  // The answer's header is its correlation id alone, at every version.
+  std::array<uint8_t, kafka::kFrameSizeBytes + 4> head;
+  const auto size = static_cast<uint32_t>(4 + body->size());
+  const auto id = static_cast<uint32_t>(start.correlation_id);
+  for (int i = 0; i < 4; ++i) {
+    head[i] = static_cast<uint8_t>(size >> (24 - 8 * i));
+    head[4 + i] = static_cast<uint8_t>(id >> (24 - 8 * i));
+  }
+  responses_.Forward(head);
+  responses_.Forward(*body);
+  env_.metrics->ForApi(start.api_key).latency->Observe(0);
+  replay_.assign(frame.data() - kafka::kFrameSizeBytes, frame.data() + frame.size());
+  replay_entry_ = {.correlation_id = start.correlation_id,
+                   .api_key = start.api_key,
+                   .api_version = start.api_version,
+                   .replayed = true};
+  return true;
+}
+
+void Session::ReplayAnsweredRequest() {
+  replay_entry_.sent = Clock::now();
+  inflight_.push_back(replay_entry_);
+  requests_.Forward(replay_);
+  replay_.clear();
+  replay_.shrink_to_fit();
 }
 
 void Session::NoteRequest(const RequestStart& start, absl::Span<const uint8_t> frame) {
@@ -411,6 +454,7 @@ bool Session::StartRequestCutThrough() {
   if (!start.ok()) return false;
   absl::StatusOr<bool> expects_response = ProduceExpectsResponse(head);
   if (!expects_response.ok()) return false;
+  if (!replay_.empty()) ReplayAnsweredRequest();
   seen_request_ = true;
   NoteRequest(*start, head);
   if (*expects_response) {
@@ -670,7 +714,8 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
     return true;
   }
   const AgentMetrics::ApiSeries& api = env_.metrics->ForApi(request.api_key);
-  api.latency->Observe(seconds);
+  // A replayed request's client had its answer long ago.
+  if (!request.replayed) api.latency->Observe(seconds);
   // Only built for the log line of a connection being closed.
   auto what = [&request] {
     return absl::StrCat("api key ", request.api_key, " v", request.api_version, " response");
@@ -699,17 +744,22 @@ bool Session::HandleResponse(absl::Span<const uint8_t> frame) {
     CloseForBadInput("response", what(), rewritten.status());
     return false;
   }
-  if (!rewritten->has_value()) {
-    responses_.Forward(whole);
-    return true;
+  const absl::Span<const uint8_t> out =
+      rewritten->has_value() ? absl::MakeConstSpan(**rewritten) : whole;
+  if (request.api_key == kafka::ApiVersionsRequest::kApiKey && env_.api_versions != nullptr) {
+    env_.api_versions->Learn(handshake_.broker(), request.api_version,
+                             out.subspan(kafka::kFrameSizeBytes), Clock::now());
   }
-  api.rewrites->Increment();
-  responses_.Forward(**rewritten);
+  if (request.replayed) return true;
+  if (rewritten->has_value()) api.rewrites->Increment();
+  responses_.Forward(out);
   return true;
 }
 
 void Session::Flush(Side to) {
-  if (closed_ || !connected()) return;
+  // Before the broker is connected, the client may have an answer from the
+  // agent itself.
+  if (closed_ || !Serves(to)) return;
   const absl::Span<const uint8_t> bytes = To(to).BeginWrite();
   if (bytes.empty()) return;
   Transport& t = to == Side::kBroker ? upstream_ : client_;
@@ -734,6 +784,9 @@ void Session::OnWritten(Side to, const asio::error_code& ec) {
   Flush(to);
   // Room was made: the side that feeds this socket may read again.
   Pump(to == Side::kBroker ? Side::kClient : Side::kBroker);
+  // (Not pumped before the broker is connected, when the client's side may
+  // already have closed.)
+  MaybeFinish();
 }
 
 void Session::Drain(Clock::time_point deadline) {

@@ -15,7 +15,10 @@
 // GATEWAY_FIRST_REQUEST_TIMEOUT), and only once it is whole connects to the
 // broker (within GATEWAY_UPSTREAM_CONNECT_TIMEOUT again), so that a
 // connection that sends nothing, or too little too slowly, never costs a
-// broker connection. The broker connection may itself be TLS
+// broker connection. A first request that is ApiVersions the agent can
+// answer itself (api_versions_cache.h) is answered at once, and the broker is
+// connected to only for the next request, the ApiVersions request being sent
+// to it just ahead. The broker connection may itself be TLS
 // (KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL). The session's ClientHandshake
 // (client_handshake.h) takes the connection through these steps; the session
 // holds the deadlines and forwards afterwards.
@@ -42,6 +45,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "agent/agent_metrics.h"
@@ -92,6 +96,9 @@ class Session : public std::enable_shared_from_this<Session> {
     int16_t api_key = -1;  // -1: a raw SASL token
     int16_t api_version = 0;
     Clock::time_point sent;
+    // An ApiVersions request the agent answered itself, replayed to the
+    // broker: its answer refreshes the cache and goes no further.
+    bool replayed = false;
   };
 
   // The handshake paused after choosing the broker: the client's first
@@ -113,6 +120,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // Each returns false after closing the session.
   bool HandleRequest(absl::Span<const uint8_t> frame);
   bool HandleResponse(absl::Span<const uint8_t> frame);
+  // The connection's first request is an ApiVersions the cache can answer
+  // (api_versions_cache.h): queues the answer for the client, keeps the
+  // request for the broker and returns true. False when it must go to the
+  // broker.
+  bool AnswerApiVersions(const RequestStart& start, absl::Span<const uint8_t> frame);
+  // Queues the ApiVersions request answered by the agent for the broker, ahead
+  // of the request that makes the session connect.
+  void ReplayAnsweredRequest();
+  // Something is queued or awaited from the broker: it must be connected to.
+  bool OwesBroker() const {
+    return !inflight_.empty() || Queued(Side::kBroker) > 0 || requests_.cut_through_left() > 0;
+  }
   // Counts a request and learns the client id from its header; `frame` may
   // be only the start of the request.
   void NoteRequest(const RequestStart& start, absl::Span<const uint8_t> frame);
@@ -243,6 +262,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool splice_refused_ = false;  // the kernel refused: this session copies
   // Requests awaiting their responses, oldest first: Kafka answers in order.
   std::deque<InFlight> inflight_;
+  // The ApiVersions request the agent answered, whole, until it is replayed
+  // to the broker (empty otherwise), and its entry for inflight_ then.
+  std::vector<uint8_t> replay_;
+  InFlight replay_entry_;
 
   bool seen_request_ = false;  // a request was framed: no PROXY header can follow
   bool waiting_for_budget_ = false;

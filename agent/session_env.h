@@ -9,6 +9,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/agent_metrics.h"
+#include "agent/api_versions_cache.h"
 #include "agent/broker_health.h"
 #include "agent/buffer_budget.h"
 #include "agent/log_limiter.h"
@@ -45,6 +46,9 @@ struct SessionEnv {
   LogLimiter* log_limiter = nullptr;
   // Brokers the agent could not reach lately; none are avoided when null.
   BrokerHealth* broker_health = nullptr;
+  // Answers a connection's first ApiVersions without the broker when set
+  // (GATEWAY_ANSWER_API_VERSIONS).
+  ApiVersionsCache* api_versions = nullptr;
   // A broker could not be reached: the broker list may have changed.
   std::function<void()> broker_unreachable;
   // Brokers named by a Metadata response that passed through.

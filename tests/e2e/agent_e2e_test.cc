@@ -1,6 +1,9 @@
 // kgw-agent in front of the real test cluster, driven by real clients (kcat
 // and Kafka's Java client). The tests share one agent and run in order; the
 // last ones stop a broker and then the agent itself.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,6 +11,8 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -400,6 +405,225 @@ TEST_F(AgentTest, FollowerFetchingReachesTheRackLocalReplica) {
       seconds(180));
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(run.broker_port_connections.empty()) << run.output;
+}
+
+// A TCP relay that records what an agent sends to the brokers. It listens
+// where the cluster's RELAY listeners say the brokers are (kafka-cluster.sh
+// --relay: KGW_KAFKA_RELAY_BOOTSTRAP) and forwards to those listeners
+// (KGW_KAFKA_RELAY_TARGETS), so an agent bootstrapped at it reaches every
+// broker through it. Of each connection it keeps the requests' api keys and
+// the software name of its ApiVersions requests.
+class RecordingRelay {
+ public:
+  struct Request {
+    int connection = 0;
+    int16_t api_key = 0;
+    std::string software_name;  // ApiVersions v3+ only
+  };
+
+  RecordingRelay(const std::string& addresses, const std::string& targets) {
+    const std::vector<std::string> at = absl::StrSplit(addresses, ',');
+    const std::vector<std::string> to = absl::StrSplit(targets, ',');
+    EXPECT_EQ(at.size(), to.size());
+    for (size_t i = 0; i < at.size() && i < to.size(); ++i) {
+      const std::vector<std::string> hp = absl::StrSplit(at[i], ':');
+      const std::vector<std::string> target = absl::StrSplit(to[i], ':');
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      int one = 1;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(std::stoi(hp[1])));
+      inet_pton(AF_INET, hp[0].c_str(), &a.sin_addr);
+      EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << at[i];
+      EXPECT_EQ(listen(fd, 64), 0);
+      fds_.push_back(fd);
+      threads_.emplace_back([this, fd, port = std::stoi(target[1])] { Accept(fd, port); });
+    }
+  }
+  ~RecordingRelay() {
+    stop_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int fd : fds_) shutdown(fd, SHUT_RDWR);
+    }
+    for (std::thread& t : threads_) t.join();
+    for (int fd : fds_) close(fd);
+  }
+
+  std::vector<Request> requests() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+
+ private:
+  void Accept(int listener, int target_port) {
+    while (!stop_) {
+      pollfd p{.fd = listener, .events = POLLIN, .revents = 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      const int client = accept(listener, nullptr, nullptr);
+      if (client < 0) continue;
+      const int broker = ConnectLoopback(target_port);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (broker < 0 || stop_) {
+        close(client);
+        if (broker >= 0) close(broker);
+        continue;
+      }
+      const int id = connections_++;
+      fds_.push_back(client);
+      fds_.push_back(broker);
+      threads_.emplace_back([this, client, broker, id] { Copy(client, broker, id); });
+      threads_.emplace_back([this, client, broker] { Copy(broker, client, -1); });
+    }
+  }
+  // Copies from `from` to `to` until either ends; parses what it copies
+  // unless `id` is -1 (the brokers' answers).
+  void Copy(int from, int to, int id) {
+    std::vector<uint8_t> pending;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(from, buf, sizeof(buf))) > 0) {
+      if (write(to, buf, static_cast<size_t>(n)) != n) break;
+      if (id < 0) continue;
+      pending.insert(pending.end(), buf, buf + n);
+      while (pending.size() >= 4) {
+        const uint32_t size = (uint32_t{pending[0]} << 24) | (uint32_t{pending[1]} << 16) |
+                              (uint32_t{pending[2]} << 8) | pending[3];
+        if (pending.size() < 4 + size) break;
+        Record(id, absl::MakeConstSpan(pending.data() + 4, size));
+        pending.erase(pending.begin(), pending.begin() + 4 + size);
+      }
+    }
+    shutdown(from, SHUT_RDWR);
+    shutdown(to, SHUT_RDWR);
+  }
+  void Record(int id, absl::Span<const uint8_t> frame) {
+    Request r{.connection = id};
+    kafka::Reader reader(frame);
+    kafka::RequestHeader header;
+    int16_t header_version = 0;
+    if (!kafka::DecodeRequestHeader(reader, &header, &header_version).ok()) return;
+    r.api_key = header.request_api_key;
+    if (r.api_key == kafka::ApiVersionsRequest::kApiKey && header.request_api_version >= 3) {
+      kafka::ApiVersionsRequest body;
+      if (body.Decode(reader, header.request_api_version).ok()) {
+        r.software_name = body.client_software_name;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.push_back(std::move(r));
+  }
+
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::vector<int> fds_;
+  std::vector<std::thread> threads_;
+  int connections_ = 0;
+  std::vector<Request> requests_;
+};
+
+// The requests the relay saw on connections whose ApiVersions named `software`.
+std::vector<std::vector<int16_t>> ConnectionsOf(const RecordingRelay& relay,
+                                                const std::string& software) {
+  std::map<int, std::vector<int16_t>> by_connection;
+  std::set<int> named;
+  for (const RecordingRelay::Request& r : relay.requests()) {
+    by_connection[r.connection].push_back(r.api_key);
+    if (r.software_name == software) named.insert(r.connection);
+  }
+  std::vector<std::vector<int16_t>> out;
+  for (int id : named) out.push_back(by_connection[id]);
+  return out;
+}
+
+// A connection's first ApiVersions is answered by the agent from the answer
+// the same broker gave before; the broker is connected to only for the next
+// request, and the ApiVersions request is replayed to it first.
+TEST_F(AgentTest, ApiVersionsIsAnsweredWithoutTheBrokerAndReplayedBeforeTheNextRequest) {
+  const std::string relayed = EnvOr("KGW_KAFKA_RELAY_BOOTSTRAP", "");
+  ASSERT_FALSE(relayed.empty()) << "KGW_KAFKA_RELAY_BOOTSTRAP is not set: start the cluster "
+                                  "with --relay";
+  RecordingRelay relay(relayed, EnvOr("KGW_KAFKA_RELAY_TARGETS", ""));
+  constexpr int kPorts = 28939;
+  constexpr int kHttp = 28893;
+  std::unique_ptr<Child> agent(StartAgent(kPorts, kHttp, relayed, {}, "api-versions-agent"));
+  const std::string broker1 = absl::StrCat("127.0.0.1:", kPorts + 1);
+  auto versions = [](const std::string& name) {
+    kafka::ApiVersionsRequest request;
+    request.client_software_name = name;
+    request.client_software_version = "1.0.0";
+    return request;
+  };
+  // ApiVersions v3 naming `name` on a fresh connection: the answer's error
+  // code and body (what follows the correlation id); -1 when none came.
+  auto ask = [&](const std::string& name) {
+    std::pair<int16_t, std::vector<uint8_t>> out{-1, {}};
+    auto c = kafka::test::Connection::Open(broker1);
+    EXPECT_TRUE(c.ok()) << c.status();
+    if (!c.ok()) return out;
+    auto frame = c->Exchange(versions(name), 3);
+    EXPECT_TRUE(frame.ok()) << frame.status() << agent->Log();
+    if (!frame.ok()) return out;
+    kafka::Reader r(*frame);
+    kafka::ResponseHeader header;
+    kafka::ApiVersionsResponse body;
+    EXPECT_TRUE(header.Decode(r, 0).ok());
+    EXPECT_EQ(header.correlation_id, c->last_correlation_id());
+    EXPECT_TRUE(body.Decode(r, 3).ok());
+    out = {body.error_code, std::vector<uint8_t>(frame->begin() + 4, frame->end())};
+    return out;
+  };
+  auto wait_for = [&relay](const std::string& name, size_t n) {
+    for (int i = 0; i < 50 && ConnectionsOf(relay, name).size() < n; ++i) {
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    return ConnectionsOf(relay, name);
+  };
+
+  // Nothing is known of broker 1 yet: the first connection's ApiVersions
+  // goes to it, and its answer is kept.
+  const auto [first_error, first_body] = ask("kgw-e2e-first");
+  ASSERT_EQ(first_error, 0);
+  ASSERT_EQ(wait_for("kgw-e2e-first", 1).size(), 1u);
+
+  // Connections that only ask for versions get the same answer, and none
+  // of them reaches a broker.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(ask("kgw-e2e-only"), std::make_pair(int16_t{0}, first_body));
+  }
+
+  // A connection that goes on: the broker gets the ApiVersions request (with
+  // the client's software name) and then the Metadata request, on one
+  // connection, and the client the broker's Metadata answer alone.
+  {
+    auto c = kafka::test::Connection::Open(broker1);
+    ASSERT_TRUE(c.ok()) << c.status();
+    auto frame = c->Exchange(versions("kgw-e2e-replay"), 3);
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    EXPECT_EQ(std::vector<uint8_t>(frame->begin() + 4, frame->end()), first_body);
+    auto metadata = c->Exchange(kafka::MetadataRequest{}, 12);
+    ASSERT_TRUE(metadata.ok()) << metadata.status() << agent->Log();
+    kafka::Reader r(*metadata);
+    kafka::ResponseHeader header;
+    kafka::MetadataResponse body;
+    ASSERT_TRUE(header.Decode(r, kafka::ResponseHeaderVersion(3, 12)).ok());
+    EXPECT_EQ(header.correlation_id, c->last_correlation_id());
+    ASSERT_TRUE(body.Decode(r, 12).ok());
+    ASSERT_EQ(body.brokers.size(), 3u);
+    for (const auto& b : body.brokers) EXPECT_EQ(b.port, kPorts + b.node_id);
+  }
+  const std::vector<std::vector<int16_t>> replayed = wait_for("kgw-e2e-replay", 1);
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_EQ(replayed[0], (std::vector<int16_t>{kafka::ApiVersionsRequest::kApiKey,
+                                               kafka::MetadataRequest::kApiKey}));
+  EXPECT_TRUE(ConnectionsOf(relay, "kgw-e2e-only").empty());
+
+  // A request a broker refuses (a software name outside its pattern) is
+  // the broker's to answer.
+  EXPECT_EQ(ask("kgw e2e").first, 42);  // INVALID_REQUEST
+  agent->Signal(SIGTERM);
+  EXPECT_EQ(agent->Wait(seconds(30)), std::optional<int>(0)) << agent->Log();
 }
 
 // acks=0 Produce gets no response: the agent must not wait for one, or the
