@@ -7,7 +7,8 @@
 //   latency  records at a fixed rate (open loop): each record's latency runs
 //            from the time it was meant to be sent, so a stall of the client
 //            or of the path shows up instead of delaying the schedule
-//   connect  open connections that each exchange ApiVersions with the target;
+//   connect  open connections that each exchange ApiVersions (and, if asked,
+//            Metadata) with the target;
 //            either hold them all (idle memory) or open and close them as
 //            fast as possible (connection storm)
 //
@@ -66,8 +67,11 @@ workloads and their options:
   create-topic --topic T [--partitions 6]   (replication factor: the brokers' default)
   delete-topics --topic T[,T...]   (topics that do not exist are not an error)
   connect   [--connections 1000] [--hold-seconds 0] [--ready-file F] [--threads 4]
+            [--requests versions]
             --hold-seconds 0 opens and closes each connection (a storm);
             more holds them all open that long, writing F once they are.
+            --requests versions,metadata: each connection also asks for the
+            brokers (Metadata v1, no topics) after ApiVersions, one at a time.
 
 every workload also takes
   --ca-file F   speak TLS to the target, trusting the CA certificates in F
@@ -88,6 +92,7 @@ struct Options {
   std::string ready_file;
   int threads = 4;
   int partitions = 6;
+  bool metadata = false;  // connect: Metadata after ApiVersions
   std::string ca_file;  // TLS when set
 };
 
@@ -138,6 +143,13 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       s = integer(&o.partitions, 1);
     } else if (flag == "--threads") {
       s = integer(&o.threads, 1);
+    } else if (flag == "--requests") {
+      if (value == "versions,metadata") {
+        o.metadata = true;
+      } else if (value != "versions") {
+        s = absl::InvalidArgumentError(absl::StrCat(
+            "--requests must be versions or versions,metadata, not \"", value, "\""));
+      }
     } else if (flag == "--ca-file") {
       o.ca_file = value;
     } else {
@@ -534,21 +546,32 @@ absl::StatusOr<Endpoint> Resolve(const std::string& hostport) {
   return e;
 }
 
-// ApiVersions v0 with correlation id 1 and client id "kgw-loadgen".
-std::string ApiVersionsRequest() {
-  std::string body;
+// A request with header v1 (client id "kgw-loadgen"), correlation id
+// `correlation_id`, and `body`, framed.
+std::string RequestFrame(int api_key, int version, int correlation_id, const std::string& body) {
+  std::string frame;
   auto put16 = [&](int v) {
-    body.push_back(static_cast<char>(v >> 8));
-    body.push_back(static_cast<char>(v));
+    frame.push_back(static_cast<char>(v >> 8));
+    frame.push_back(static_cast<char>(v));
   };
-  put16(18);  // api key
-  put16(0);   // version
-  body.append("\0\0\0\1", 4);
+  put16(api_key);
+  put16(version);
+  put16(correlation_id >> 16);
+  put16(correlation_id & 0xffff);
   const std::string id = "kgw-loadgen";
   put16(static_cast<int>(id.size()));
-  body += id;
-  uint32_t n = htonl(static_cast<uint32_t>(body.size()));
-  return std::string(reinterpret_cast<const char*>(&n), 4) + body;
+  frame += id;
+  frame += body;
+  uint32_t n = htonl(static_cast<uint32_t>(frame.size()));
+  return std::string(reinterpret_cast<const char*>(&n), 4) + frame;
+}
+
+// What each connection sends, one request at a time: ApiVersions v0 (with
+// correlation id 1), then, with `metadata`, Metadata v1 for no topics (2).
+std::vector<std::string> ConnectRequests(bool metadata) {
+  std::vector<std::string> requests = {RequestFrame(18, 0, 1, "")};
+  if (metadata) requests.push_back(RequestFrame(3, 1, 2, std::string("\0\0\0\0", 4)));
+  return requests;
 }
 
 // One connection of the connect workload: a socket, and its TLS session
@@ -575,9 +598,11 @@ absl::StatusOr<SSL_CTX*> ClientTls(const std::string& ca_file) {
   return ctx;
 }
 
-// Connects and exchanges ApiVersions (over TLS when `tls` is set, checking
-// that the certificate names the host); returns the connection or why it failed.
-absl::StatusOr<Conn> OpenOne(const Endpoint& e, SSL_CTX* tls, const std::string& request) {
+// Connects and exchanges `requests` in turn (over TLS when `tls` is set,
+// checking that the certificate names the host); the i-th answer must carry
+// correlation id i + 1. Returns the connection or why it failed.
+absl::StatusOr<Conn> OpenOne(const Endpoint& e, SSL_CTX* tls,
+                             const std::vector<std::string>& requests) {
   int fd = socket(e.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
   timeval tv{10, 0};
@@ -618,31 +643,36 @@ absl::StatusOr<Conn> OpenOne(const Endpoint& e, SSL_CTX* tls, const std::string&
     }
     if (SSL_connect(c.ssl) != 1) return fail("TLS handshake");
   }
-  if (!write_all(request.data(), request.size())) return fail("send");
-  char size_buf[4];
-  size_t have = 0;
-  while (have < 4) {
-    ssize_t r = read_some(size_buf + have, 4 - have);
-    if (r <= 0) return fail("receive");
-    have += static_cast<size_t>(r);
-  }
-  uint32_t size;
-  std::memcpy(&size, size_buf, 4);
-  size = ntohl(size);
-  if (size < 4 || size > (1u << 20)) {
-    CloseConn(c);
-    return absl::DataLossError(absl::StrCat("response size ", size));
-  }
-  std::string rest(size, '\0');
-  have = 0;
-  while (have < size) {
-    ssize_t r = read_some(rest.data() + have, size - have);
-    if (r <= 0) return fail("receive");
-    have += static_cast<size_t>(r);
-  }
-  if (rest.compare(0, 4, std::string("\0\0\0\1", 4)) != 0) {
-    CloseConn(c);
-    return absl::DataLossError("response with another correlation id");
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const std::string& request = requests[i];
+    if (!write_all(request.data(), request.size())) return fail("send");
+    char size_buf[4];
+    size_t have = 0;
+    while (have < 4) {
+      ssize_t r = read_some(size_buf + have, 4 - have);
+      if (r <= 0) return fail("receive");
+      have += static_cast<size_t>(r);
+    }
+    uint32_t size;
+    std::memcpy(&size, size_buf, 4);
+    size = ntohl(size);
+    if (size < 4 || size > (1u << 20)) {
+      CloseConn(c);
+      return absl::DataLossError(absl::StrCat("response size ", size));
+    }
+    std::string rest(size, '\0');
+    have = 0;
+    while (have < size) {
+      ssize_t r = read_some(rest.data() + have, size - have);
+      if (r <= 0) return fail("receive");
+      have += static_cast<size_t>(r);
+    }
+    uint32_t id;
+    std::memcpy(&id, rest.data(), 4);
+    if (ntohl(id) != i + 1) {
+      CloseConn(c);
+      return absl::DataLossError("response with another correlation id");
+    }
   }
   return c;
 }
@@ -665,7 +695,7 @@ absl::Status Connect(const Options& o) {
     if (!ctx.ok()) return ctx.status();
     tls = *ctx;
   }
-  const std::string request = ApiVersionsRequest();
+  const std::vector<std::string> requests = ConnectRequests(o.metadata);
   const bool hold = o.hold_seconds > 0;
   std::atomic<int> next{0};
   std::mutex mu;
@@ -685,7 +715,7 @@ absl::Status Connect(const Options& o) {
       std::string my_error;
       while (next.fetch_add(1) < o.connections) {
         Clock::time_point start = Clock::now();
-        auto conn = OpenOne(*endpoint, tls, request);
+        auto conn = OpenOne(*endpoint, tls, requests);
         if (!conn.ok()) {
           if (my_failed++ == 0) my_error = std::string(conn.status().message());
           continue;
