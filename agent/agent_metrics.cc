@@ -32,6 +32,13 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                                   "the agent answered and the next has not")
                             .Register(registry)
                             .Add({})),
+      api_versions_answered_(prometheus::BuildCounter()
+                                 .Name("kgw_agent_api_versions_answered_total")
+                                 .Help("ApiVersions requests the agent answered itself, from "
+                                       "the answer their broker gave last, without waiting "
+                                       "for a broker connection")
+                                 .Register(registry)
+                                 .Add({})),
       active_(prometheus::BuildGauge()
                   .Name("kgw_agent_connections_active")
                   .Help("Open client connections, by the broker they are forwarded to")

@@ -37,9 +37,11 @@ class AgentMetrics {
 
   prometheus::Counter& connections_total() { return connections_total_; }
   prometheus::Gauge& listening_ports() { return listening_ports_; }
-  // Client connections whose first request has not arrived whole yet; no
-  // broker connection is opened for them until it has.
+  // Client connections not connected to a broker yet: their first request
+  // has not arrived whole, or it was an ApiVersions the agent answered.
   prometheus::Gauge& awaiting_request() { return awaiting_request_; }
+  // ApiVersions requests the agent answered itself (GATEWAY_ANSWER_API_VERSIONS).
+  prometheus::Counter& api_versions_answered() { return api_versions_answered_; }
   // `broker` is a node id; connections whose port names no broker use the
   // broker they were sent to.
   const BrokerSeries& ForBroker(int32_t broker);
@@ -79,6 +81,7 @@ class AgentMetrics {
   prometheus::Counter& connections_total_;
   prometheus::Gauge& listening_ports_;
   prometheus::Gauge& awaiting_request_;
+  prometheus::Counter& api_versions_answered_;
   prometheus::Family<prometheus::Gauge>& active_;
   prometheus::Family<prometheus::Counter>& bytes_;
   prometheus::Family<prometheus::Counter>& connect_failures_;

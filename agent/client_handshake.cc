@@ -268,6 +268,12 @@ void ClientHandshake::PickBroker() {
     Fail({.reason = absl::StrCat("broker ", broker_, " is down")});
     return;
   }
+  // From here the agent may answer the client (an ApiVersions it answers
+  // itself, before any broker connection), so small answers must leave at
+  // once: with Nagle's algorithm, one written while the client has not yet
+  // acknowledged the TLS handshake's last flight waits for its delayed ACK.
+  asio::error_code ignored;
+  client_.tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
   if (callbacks_.first_request) {
     target_ = *target;
     phase_ = Phase::kAwaitingRequest;
@@ -403,8 +409,7 @@ void ClientHandshake::OnTcpConnected(const BrokerEndpoint& target) {
 
 void ClientHandshake::Finish() {
   phase_ = Phase::kDone;
-  asio::error_code ignored;
-  client_.tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
+  asio::error_code ignored;  // the client's was set when its broker was chosen
   upstream_.tcp().set_option(asio::ip::tcp::no_delay(true), ignored);
   callbacks_.connected();
 }

@@ -396,6 +396,7 @@ bool Session::AnswerApiVersions(const RequestStart& start, absl::Span<const uint
   responses_.Forward(head);
   responses_.Forward(*body);
   env_.metrics->ForApi(start.api_key).latency->Observe(0);
+  env_.metrics->api_versions_answered().Increment();
   replay_.assign(frame.data() - kafka::kFrameSizeBytes, frame.data() + frame.size());
   replay_entry_ = {.correlation_id = start.correlation_id,
                    .api_key = start.api_key,

@@ -622,6 +622,8 @@ TEST_F(AgentTest, ApiVersionsIsAnsweredWithoutTheBrokerAndReplayedBeforeTheNextR
   // A request a broker refuses (a software name outside its pattern) is
   // the broker's to answer.
   EXPECT_EQ(ask("kgw e2e").first, 42);  // INVALID_REQUEST
+  // The 20 connections and the one that went on.
+  EXPECT_EQ(MetricValue(kHttp, "kgw_agent_api_versions_answered_total"), 21);
   agent->Signal(SIGTERM);
   EXPECT_EQ(agent->Wait(seconds(30)), std::optional<int>(0)) << agent->Log();
 }
