@@ -785,9 +785,6 @@ void Session::OnWritten(Side to, const asio::error_code& ec) {
   Flush(to);
   // Room was made: the side that feeds this socket may read again.
   Pump(to == Side::kBroker ? Side::kClient : Side::kBroker);
-  // (Not pumped before the broker is connected, when the client's side may
-  // already have closed.)
-  MaybeFinish();
 }
 
 void Session::Drain(Clock::time_point deadline) {
